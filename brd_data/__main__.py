@@ -1,0 +1,3 @@
+from brd_data.cli import main
+
+main()

@@ -1,0 +1,59 @@
+"""`brd`: the command line. This module only assembles command groups and turns user errors into
+one line on stderr and a non-zero exit code, never a traceback (set BRD_DEBUG=1 for one)."""
+
+from __future__ import annotations
+
+import os
+import sys
+from importlib.metadata import entry_points
+
+import click
+import typer
+
+from . import ingest, migrate, sql, status
+
+app = typer.Typer(
+    name="brd",
+    help="Basic Reading Distillation: ingest a corpus, annotate it with a teacher LLM, build "
+         "training mixtures with SQL, train and evaluate a student.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+for module in (ingest, sql, status, migrate):
+    module.register(app)
+
+# Command groups from other packages (brd_train) plug in through entry points, so brd_data
+# never imports them.
+for ep in entry_points(group="brd.commands"):
+    ep.load()(app)
+
+
+def user_errors() -> tuple[type[BaseException], ...]:
+    from ..ingest.inputs import InputError
+    from ..store import StoreError
+
+    return (StoreError, InputError, ValueError, FileNotFoundError, PermissionError, IsADirectoryError)
+
+
+def main() -> None:
+    try:
+        rc = app(prog_name="brd", standalone_mode=False)
+    except click.exceptions.Exit as exc:
+        rc = exc.exit_code
+    except click.ClickException as exc:
+        exc.show()
+        rc = exc.exit_code
+    except click.exceptions.Abort:
+        typer.echo("aborted", err=True)
+        rc = 130
+    except KeyboardInterrupt:
+        typer.echo("interrupted", err=True)
+        rc = 130
+    except user_errors() as exc:
+        if os.environ.get("BRD_DEBUG"):
+            raise
+        message = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        typer.echo(f"error: {message}", err=True)
+        rc = 1
+    sys.exit(rc if isinstance(rc, int) else 0)

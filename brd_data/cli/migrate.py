@@ -1,0 +1,24 @@
+"""`brd migrate`: bring an older store up to this version's schema."""
+
+from __future__ import annotations
+
+import typer
+
+from .options import DEFAULT_STORE_PATH, StoreOpt
+
+
+def migrate(store: StoreOpt = DEFAULT_STORE_PATH) -> None:
+    """Apply pending schema migrations (write commands do this on their own)."""
+    from ..store import Store
+    from ..store.migrations import latest_version
+
+    st = Store(store)
+    if not st.exists():
+        raise ValueError(f"no store at {st.root}")
+    with st.writer("migrate"):
+        pass
+    typer.echo(f"{st.root}: schema version {latest_version()}")
+
+
+def register(app: typer.Typer) -> None:
+    app.command("migrate")(migrate)

@@ -1,0 +1,58 @@
+"""Choosing datatrove's executor: local here, Slurm or Ray when a corpus outgrows one machine."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+EXECUTORS = ("local", "slurm", "ray")
+
+
+@dataclass
+class ExecutorConfig:
+    kind: str = "local"
+    tasks: int = 1
+    workers: int = 1
+    # Slurm only
+    partition: str | None = None
+    time: str = "24:00:00"
+    cpus_per_task: int = 1
+    mem_per_cpu_gb: int = 2
+    gpus_per_task: int = 0
+    venv_path: str | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if self.kind not in EXECUTORS:
+            raise ValueError(f"executor {self.kind!r} is not one of {', '.join(EXECUTORS)}")
+        if self.tasks < 1:
+            raise ValueError(f"--tasks must be at least 1, got {self.tasks}")
+        if self.workers < 1 and self.workers != -1:
+            raise ValueError(f"--workers must be at least 1 (or -1 for all tasks at once), got {self.workers}")
+        if self.kind == "slurm" and not self.partition:
+            raise ValueError("--executor slurm needs --partition")
+
+
+def build_executor(pipeline: list, cfg: ExecutorConfig, logging_dir: str, job_name: str, depends: Any = None):
+    """The datatrove executor for `pipeline`; `depends` runs first (Slurm: as a job dependency)."""
+    if cfg.kind == "local":
+        from datatrove.executor import LocalPipelineExecutor
+
+        return LocalPipelineExecutor(pipeline, tasks=cfg.tasks, workers=cfg.workers,
+                                     logging_dir=logging_dir, depends=depends)
+    if cfg.kind == "slurm":
+        from datatrove.executor import SlurmPipelineExecutor
+
+        return SlurmPipelineExecutor(
+            pipeline, tasks=cfg.tasks, workers=cfg.workers, time=cfg.time, partition=cfg.partition,
+            cpus_per_task=cfg.cpus_per_task, mem_per_cpu_gb=cfg.mem_per_cpu_gb,
+            gpus_per_task=cfg.gpus_per_task, job_name=job_name, logging_dir=logging_dir,
+            venv_path=cfg.venv_path, depends=depends, **cfg.extra,
+        )
+    from datatrove.executor import RayPipelineExecutor
+
+    return RayPipelineExecutor(
+        pipeline, tasks=cfg.tasks, workers=cfg.workers, logging_dir=logging_dir,
+        cpus_per_task=cfg.cpus_per_task, mem_per_cpu_gb=cfg.mem_per_cpu_gb,
+        gpus_per_task=cfg.gpus_per_task, depends=depends, **cfg.extra,
+    )

@@ -1,0 +1,68 @@
+"""Commit: load one run's staged Parquet parts into the store in a single transaction."""
+
+from __future__ import annotations
+
+import shutil
+from dataclasses import dataclass, field
+
+from datatrove.data import DocumentsPipeline
+from datatrove.pipeline.base import PipelineStep
+
+from ..store import Run, Store, query
+
+# sources first: a failed file's rows are filtered out of the tables after it.
+TABLES = ("sources", "documents", "sentences", "passages", "quarantine")
+
+
+@dataclass
+class CommitResult:
+    added: dict[str, int] = field(default_factory=dict)
+    failed: list[tuple[str, str]] = field(default_factory=list)  # (path, error)
+
+
+def commit_ingest(store: Store, run: Run) -> CommitResult:
+    stage = store.staging_dir / run.run_id
+    parts = {t: sorted(str(p) for p in (stage / t).glob("*.parquet")) for t in TABLES}
+    result = CommitResult()
+    with store.transaction() as con:
+        if parts["sources"]:
+            rows = con.execute(query("ingest/failed_sources"), {"files": parts["sources"]}).fetchall()
+            result.failed = [(path, error) for _, path, error in rows]
+        failed_ids = [r[0] for r in rows] if parts["sources"] else []
+        for table in TABLES:
+            if not parts[table]:
+                result.added[table] = 0
+                continue
+            before = con.execute(f'select count(*) from "{table}"').fetchall()[0][0]
+            params = {"files": parts[table]}
+            if table in ("documents", "sentences", "passages"):
+                params["failed"] = failed_ids
+            con.execute(query(f"ingest/load_{table}"), params)
+            result.added[table] = con.execute(f'select count(*) from "{table}"').fetchall()[0][0] - before
+        run.add_counts(**{f"{t}_added": n for t, n in result.added.items()}, files_failed=len(result.failed))
+        error = None
+        if result.failed:
+            error = f"{len(result.failed)} input file(s) failed and were rolled back (see quarantine)"
+        run.finish("succeeded", error=error, con=con)
+    shutil.rmtree(stage, ignore_errors=True)
+    return result
+
+
+class StoreCommit(PipelineStep):
+    """The commit as a one-task pipeline, for Slurm and Ray, where it runs after the workers."""
+
+    name = "🗄️ store commit"
+    type = "💽 - WRITER"
+
+    def __init__(self, store_root: str, run_id: str, command: str = "ingest"):
+        super().__init__()
+        self.store_root = store_root
+        self.run_id = run_id
+        self.command = command
+
+    def run(self, data: DocumentsPipeline = None, rank: int = 0, world_size: int = 1) -> DocumentsPipeline:
+        if data:
+            yield from data
+        store = Store(self.store_root)
+        with store.writer(f"{self.command} commit"):
+            commit_ingest(store, Run(store=store, run_id=self.run_id, command=self.command))

@@ -1,0 +1,116 @@
+"""Resolving ingest arguments (files, folders, globs) into hashed input files."""
+
+from __future__ import annotations
+
+import glob
+import hashlib
+import re
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+from ..resources import samples_dir
+
+FORMATS = ("cc100", "jsonl", "parquet")
+_JSONL_SUFFIXES = (".jsonl", ".jsonl.gz", ".jsonl.xz", ".ndjson", ".json")
+_CORPUS_SUFFIXES = (".txt", ".txt.xz", ".xz", ".txt.gz", ".gz", ".parquet") + _JSONL_SUFFIXES
+# CC-100 names its files by language: en.txt.xz, zh-Hans.txt.xz, sw.txt.xz
+_LANG_FROM_NAME = re.compile(r"^([a-z]{2,3}(?:[-_][A-Za-z]{2,4})?)(?:\.[a-z]+)*$")
+
+
+class InputError(ValueError):
+    """A path argument that cannot be ingested."""
+
+
+@dataclass(frozen=True)
+class InputFile:
+    path: str
+    size: int
+    sha256: str
+    format: str
+    lang: str | None
+
+    @property
+    def source_id(self) -> str:
+        return self.sha256
+
+    @property
+    def short_id(self) -> str:
+        return self.sha256[:16]
+
+    def lineage(self) -> dict:
+        return asdict(self)
+
+
+def sample_corpus() -> list[Path]:
+    """The embedded sample corpus: CC-100-format files in several languages."""
+    return sorted((samples_dir() / "cc100").glob("*.txt"))
+
+
+def detect_format(path: Path) -> str:
+    name = path.name.lower()
+    if name.endswith(".parquet"):
+        return "parquet"
+    if name.endswith(_JSONL_SUFFIXES):
+        return "jsonl"
+    return "cc100"
+
+
+def lang_from_name(path: Path) -> str | None:
+    m = _LANG_FROM_NAME.match(path.name)
+    return m.group(1) if m else None
+
+
+def expand(args: list[str]) -> list[Path]:
+    """Files named, files under folders (recursively), and glob matches, in a stable order."""
+    out: list[Path] = []
+    for arg in args:
+        p = Path(arg)
+        if any(ch in arg for ch in "*?["):
+            matches = sorted(Path(m) for m in glob.glob(arg, recursive=True) if Path(m).is_file())
+            if not matches:
+                raise InputError(f"{arg}: no file matches this pattern")
+            out.extend(matches)
+        elif p.is_dir():
+            found = sorted(f for f in p.rglob("*") if f.is_file() and f.name.lower().endswith(_CORPUS_SUFFIXES))
+            if not found:
+                raise InputError(f"{arg}: folder holds no corpus files ({', '.join(_CORPUS_SUFFIXES)})")
+            out.extend(found)
+        elif p.is_file():
+            out.append(p)
+        elif p.exists():
+            raise InputError(f"{arg}: not a regular file or folder")
+        else:
+            raise InputError(f"{arg}: no such file or folder")
+    return out
+
+
+def sha256_file(path: Path, chunk: int = 1 << 20) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        while block := f.read(chunk):
+            h.update(block)
+    return h.hexdigest()
+
+
+def resolve(args: list[str], fmt: str = "auto", lang: str | None = None) -> list[InputFile]:
+    """Expand, hash and type every input. Identical contents are kept once."""
+    files: list[InputFile] = []
+    seen: set[str] = set()
+    for path in expand(args):
+        try:
+            size = path.stat().st_size
+            digest = sha256_file(path)
+        except OSError as exc:
+            raise InputError(f"{path}: cannot read ({exc.strerror})") from None
+        if digest in seen:
+            continue
+        seen.add(digest)
+        f_fmt = detect_format(path) if fmt == "auto" else fmt
+        if f_fmt not in FORMATS:
+            raise InputError(f"--format {fmt!r} is not one of: auto, {', '.join(FORMATS)}")
+        # Only CC-100 files carry their language in the name (en.txt.xz); task files do not (rte.jsonl).
+        f_lang = lang or (lang_from_name(path) if f_fmt == "cc100" else None)
+        if not f_lang:
+            raise InputError(f"{path}: cannot tell the language from the file name; pass --lang")
+        files.append(InputFile(str(path), size, digest, f_fmt, f_lang))
+    return files

@@ -1,0 +1,119 @@
+"""The ingest stage: reader -> segmenter -> passage builder -> stage writer, then one commit."""
+
+from __future__ import annotations
+
+import contextlib
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+from datatrove.pipeline.base import PipelineStep
+
+from ..executors import ExecutorConfig, build_executor
+from ..store import Store, query
+from .commit import CommitResult, StoreCommit, commit_ingest
+from .inputs import InputFile
+from .passages import PassageBuilder
+from .read_cc100 import Cc100Reader
+from .read_records import RecordReader
+from .segment import BACKENDS, SentenceSegmenter
+from .stage_writer import StageWriter
+
+
+@dataclass
+class IngestConfig:
+    files: list[InputFile]
+    passage_sentences: int = 3
+    text_fields: list[str] = field(default_factory=lambda: ["text"])
+    limit_docs: int = -1
+    segmenter: str = "sentencex"
+    max_sentence_chars: int = 1000
+    executor: ExecutorConfig = field(default_factory=ExecutorConfig)
+    progress: bool = True
+
+    def __post_init__(self) -> None:
+        if self.passage_sentences < 1:
+            raise ValueError(f"--passage-sentences must be at least 1, got {self.passage_sentences}")
+        if self.segmenter not in BACKENDS:
+            raise ValueError(f"--segmenter {self.segmenter!r} is not one of {', '.join(BACKENDS)}")
+        if self.max_sentence_chars < 16:
+            raise ValueError(f"--max-sentence-chars must be at least 16, got {self.max_sentence_chars}")
+        if not all(self.text_fields):
+            raise ValueError("--text-field names must not be empty")
+
+    def lineage(self) -> dict:
+        d = asdict(self)
+        d.pop("files")
+        d.pop("progress")
+        return d
+
+
+def build_ingest_pipeline(cfg: IngestConfig, stage_root: Path, run_id: str) -> list[PipelineStep]:
+    steps: list[PipelineStep] = []
+    if any(f.format == "cc100" for f in cfg.files):
+        steps.append(Cc100Reader(cfg.files, limit_docs=cfg.limit_docs, progress=cfg.progress))
+    if any(f.format in ("jsonl", "parquet") for f in cfg.files):
+        steps.append(RecordReader(cfg.files, cfg.text_fields, limit_docs=cfg.limit_docs, progress=cfg.progress))
+    steps += [
+        SentenceSegmenter(cfg.segmenter, cfg.max_sentence_chars),
+        PassageBuilder(cfg.passage_sentences),
+        StageWriter(str(stage_root), run_id, cfg.files),
+    ]
+    return steps
+
+
+@dataclass
+class IngestOutcome:
+    run_id: str | None
+    skipped: list[tuple[InputFile, str, int]]  # (file, run that holds it, documents)
+    result: CommitResult | None
+    submitted: bool = False  # Slurm/Ray: the jobs were launched and commit later
+
+
+def already_ingested(store: Store, files: list[InputFile]) -> dict[str, tuple[str, int]]:
+    if not store.exists():
+        return {}
+    with store.reader() as con:
+        rows = con.execute(query("ingest/ingested_sources"), {"source_ids": [f.source_id for f in files]}).fetchall()
+    return {sid: (run_id, n) for sid, _path, n, run_id in rows}
+
+
+@contextlib.contextmanager
+def _quiet_datatrove(log_path: Path, verbose: bool):
+    """datatrove logs every task to stderr; keep that in the run's log file unless --verbose."""
+    if verbose:
+        yield
+        return
+    log_path.parent.mkdir(parents=True, exist_ok=True)
+    with open(log_path, "a", encoding="utf-8") as sink, contextlib.redirect_stderr(sink):
+        yield
+
+
+def run_ingest(store: Store, cfg: IngestConfig, command: str = "ingest", verbose: bool = False) -> IngestOutcome:
+    """Ingest the inputs the store does not hold yet. Needs the writer lock (Store.writer)."""
+    done = already_ingested(store, cfg.files)
+    skipped = [(f, *done[f.source_id]) for f in cfg.files if f.source_id in done]
+    todo = [f for f in cfg.files if f.source_id not in done]
+    if not todo:
+        return IngestOutcome(None, skipped, None)
+    cfg = IngestConfig(**{**cfg.__dict__, "files": todo})
+    run = store.begin_run(command, cfg.lineage(), [f.lineage() for f in todo])
+    try:
+        stage = store.staging_dir / run.run_id
+        logs = store.root / "logs" / run.run_id
+        pipeline = build_ingest_pipeline(cfg, stage, run.run_id)
+        executor = build_executor(pipeline, cfg.executor, str(logs / "workers"), f"brd-ingest-{run.run_id}")
+        if cfg.executor.kind != "local":
+            commit = build_executor([StoreCommit(str(store.root), run.run_id, command)],
+                                    ExecutorConfig(**{**cfg.executor.__dict__, "tasks": 1, "workers": 1}),
+                                    str(logs / "commit"), f"brd-commit-{run.run_id}", depends=executor)
+            commit.run()
+            return IngestOutcome(run.run_id, skipped, None, submitted=True)
+        with _quiet_datatrove(logs / "datatrove.log", verbose):
+            executor.run()
+        result = commit_ingest(store, run)
+    except BaseException as exc:
+        if not run.finished:
+            with contextlib.suppress(Exception):
+                run.finish("failed", error=f"{type(exc).__name__}: {exc}".splitlines()[0])
+        raise
+    return IngestOutcome(run.run_id, skipped, result)

@@ -1,0 +1,66 @@
+"""Loading the SQL that lives in sql/: schema migrations, views and named queries."""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+from ..resources import sql_dir
+from .errors import StoreError
+
+_MIGRATION_NAME = re.compile(r"^(\d{3})_([a-z0-9_]+)\.sql$")
+_VIEW_NAME = re.compile(r"^[a-z][a-z0-9_]*$")
+
+
+@dataclass(frozen=True)
+class Migration:
+    version: int
+    name: str
+    sql: str
+
+    @property
+    def checksum(self) -> str:
+        return hashlib.sha256(self.sql.encode()).hexdigest()[:16]
+
+
+@functools.cache
+def migrations() -> tuple[Migration, ...]:
+    """All migrations under sql/schema, ordered by version (`NNN_name.sql`)."""
+    found = []
+    for path in sorted((sql_dir() / "schema").glob("*.sql")):
+        m = _MIGRATION_NAME.match(path.name)
+        if not m:
+            raise StoreError(f"{path}: migration files are named NNN_name.sql")
+        found.append(Migration(int(m.group(1)), m.group(2), path.read_text(encoding="utf-8")))
+    versions = [m.version for m in found]
+    if len(set(versions)) != len(versions):
+        raise StoreError(f"duplicate migration versions in {sql_dir() / 'schema'}: {versions}")
+    return tuple(found)
+
+
+@functools.cache
+def views() -> dict[str, str]:
+    """View name -> its `create or replace view` statement, one file per view in sql/views."""
+    out = {}
+    for path in sorted((sql_dir() / "views").glob("*.sql")):
+        name = path.stem
+        if not _VIEW_NAME.match(name):
+            raise StoreError(f"{path}: view file names are lowercase snake_case")
+        out[name] = path.read_text(encoding="utf-8")
+    return out
+
+
+@functools.cache
+def query(name: str) -> str:
+    """A named query from sql/queries/NAME.sql."""
+    path = sql_dir() / "queries" / f"{name}.sql"
+    if not path.is_file():
+        raise StoreError(f"no query {name!r} in {path.parent}")
+    return path.read_text(encoding="utf-8")
+
+
+def sql_path(*parts: str) -> Path:
+    return sql_dir().joinpath(*parts)

@@ -1,0 +1,197 @@
+"""The store: a directory holding `brd.duckdb`, the writer lock and Parquet staging areas.
+
+This is the only module that opens DuckDB on a store. Writers hold the lock for the whole command
+but keep the database open only while they write, so readers can query between commits. Each
+commit is one transaction: readers see a run's rows all at once or not at all.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import re
+import socket
+import time
+from collections.abc import Iterator, Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import pyarrow as pa
+
+from .. import code_version
+from .errors import StoreError
+from .lock import WriterLock
+from .migrations import check_compatible, migrate
+from .runs import Run, new_run_id
+
+DEFAULT_STORE = "brd-store"
+DB_NAME = "brd.duckdb"
+_IDENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+# DuckDB lets one process write, or many read; a reader retries while a writer commits.
+_BUSY_MARKERS = ("Could not set lock", "Conflicting lock")
+
+
+def resolve_store_path(value: str | os.PathLike | None = None) -> Path:
+    """--store, else $BRD_STORE, else ./brd-store."""
+    return Path(value or os.environ.get("BRD_STORE") or DEFAULT_STORE)
+
+
+class Store:
+    def __init__(self, root: str | os.PathLike | None = None, busy_timeout: float = 60.0):
+        self.root = resolve_store_path(root)
+        self.db_path = self.root / DB_NAME
+        self.lock_path = self.root / "brd.lock"
+        self.staging_dir = self.root / "staging"
+        self.busy_timeout = busy_timeout
+        self._lock: WriterLock | None = None
+
+    def __repr__(self) -> str:
+        return f"Store({str(self.root)!r})"
+
+    # -- opening ---------------------------------------------------------------------------
+    def exists(self) -> bool:
+        return self.db_path.is_file()
+
+    def _open(self, read_only: bool) -> duckdb.DuckDBPyConnection:
+        deadline = time.monotonic() + self.busy_timeout
+        delay = 0.05
+        while True:
+            try:
+                return duckdb.connect(str(self.db_path), read_only=read_only)
+            except duckdb.IOException as exc:
+                msg = str(exc)
+                if not any(m in msg for m in _BUSY_MARKERS) or time.monotonic() > deadline:
+                    first = msg.splitlines()[0]
+                    raise StoreError(f"cannot open {self.db_path}: {first}") from None
+                time.sleep(delay)
+                delay = min(delay * 2, 1.0)
+
+    @contextlib.contextmanager
+    def reader(self) -> Iterator[duckdb.DuckDBPyConnection]:
+        """A read-only connection; fails clearly on a missing store or a schema mismatch."""
+        if self._lock is not None and self._lock.held:
+            # The writing process reads through its own read-write connection (DuckDB forbids
+            # one process opening the same file in two modes).
+            with self.connect() as con:
+                yield con
+            return
+        if not self.exists():
+            raise StoreError(f"no store at {self.root} (create one with `brd ingest --store {self.root}`)")
+        con = self._open(read_only=True)
+        try:
+            pending = check_compatible(con, str(self.root))
+            if pending:
+                raise StoreError(
+                    f"store {self.root} needs schema migrations up to "
+                    f"{pending[-1].version:03d}_{pending[-1].name}; run `brd migrate --store {self.root}`"
+                )
+            yield con
+        finally:
+            con.close()
+
+    @contextlib.contextmanager
+    def connect(self) -> Iterator[duckdb.DuckDBPyConnection]:
+        """A short-lived read-write connection. Only for the process holding the writer lock."""
+        if self._lock is None or not self._lock.held:
+            raise StoreError(f"store {self.root}: writing needs the writer lock (use Store.writer())")
+        con = self._open(read_only=False)
+        try:
+            yield con
+        finally:
+            con.close()
+
+    @contextlib.contextmanager
+    def writer(self, command: str) -> Iterator["Store"]:
+        """Take the writer lock, create or migrate the store, and hold the lock until exit."""
+        self.root.mkdir(parents=True, exist_ok=True)
+        lock = WriterLock(self.lock_path, command)
+        lock.acquire()
+        self._lock = lock
+        try:
+            with self.connect() as con:
+                migrate(con, str(self.root))
+            yield self
+        finally:
+            lock.release()
+            self._lock = None
+
+    @contextlib.contextmanager
+    def transaction(self) -> Iterator[duckdb.DuckDBPyConnection]:
+        with self.connect() as con:
+            con.execute("begin transaction")
+            try:
+                yield con
+            except BaseException:
+                con.execute("rollback")
+                raise
+            con.execute("commit")
+
+    # -- runs -------------------------------------------------------------------------------
+    def begin_run(self, command: str, config: Mapping[str, Any], inputs: Sequence[Mapping[str, Any]] = ()) -> Run:
+        """Record a run as `running` and return it. Rows the run writes carry its run_id."""
+        run = Run(store=self, run_id=new_run_id(command), command=command)
+        with self.connect() as con:
+            con.execute(
+                "insert into runs (run_id, command, config, code_version, inputs, started_at, status, pid, host) "
+                "values (?, ?, ?, ?, ?, current_timestamp, 'running', ?, ?)",
+                [run.run_id, command, json.dumps(config, default=str, sort_keys=True),
+                 code_version(), json.dumps(list(inputs), default=str), os.getpid(), socket.gethostname()],
+            )
+        return run
+
+    @contextlib.contextmanager
+    def run(self, command: str, config: Mapping[str, Any], inputs: Sequence[Mapping[str, Any]] = ()) -> Iterator[Run]:
+        """A run that ends `failed` with the error if the block raises, else `succeeded`."""
+        run = self.begin_run(command, config, inputs)
+        try:
+            yield run
+        except BaseException as exc:
+            reason = f"{type(exc).__name__}: {exc}".splitlines()[0] if str(exc) else type(exc).__name__
+            with contextlib.suppress(Exception):
+                run.finish("failed", error=reason)
+            raise
+        if not run.finished:
+            run.finish("succeeded")
+
+    # -- loading ----------------------------------------------------------------------------
+    def check_identifier(self, con: duckdb.DuckDBPyConnection, name: str, kinds: Sequence[str] = ("table", "view")) -> str:
+        """Return `name` if it is a table or view in the catalogue, else a one-line error listing them."""
+        names = self.catalogue(con, kinds)
+        if not _IDENT.match(name or "") or name not in names:
+            raise StoreError(f"unknown {'/'.join(kinds)} {name!r}; valid: {', '.join(sorted(names))}")
+        return name
+
+    @staticmethod
+    def catalogue(con: duckdb.DuckDBPyConnection, kinds: Sequence[str] = ("table", "view")) -> set[str]:
+        names: set[str] = set()
+        if "table" in kinds:
+            names |= {r[0] for r in con.execute("select table_name from duckdb_tables() where not temporary").fetchall()}
+        if "view" in kinds:
+            names |= {r[0] for r in con.execute("select view_name from duckdb_views() where not internal and not temporary").fetchall()}
+        return names
+
+    def insert(self, con: duckdb.DuckDBPyConnection, table: str, rows: pa.Table | Sequence[str | os.PathLike], *, ignore_duplicates: bool = True) -> int:
+        """Insert an Arrow table or Parquet files into `table` by column name; returns rows added.
+
+        With `ignore_duplicates`, rows whose primary key exists already are skipped: re-running a
+        step adds nothing.
+        """
+        self.check_identifier(con, table, kinds=("table",))
+        before = con.execute(f'select count(*) from "{table}"').fetchall()[0][0]
+        verb = "insert or ignore" if ignore_duplicates else "insert"
+        if isinstance(rows, pa.Table):
+            if rows.num_rows == 0:
+                return 0
+            con.register("_brd_rows", rows)
+            try:
+                con.execute(f'{verb} into "{table}" by name select * from _brd_rows')
+            finally:
+                con.unregister("_brd_rows")
+        else:
+            files = [str(p) for p in rows]
+            if not files:
+                return 0
+            con.execute(f'{verb} into "{table}" by name select * from read_parquet(?, union_by_name = true)', [files])
+        return con.execute(f'select count(*) from "{table}"').fetchall()[0][0] - before
