@@ -1,0 +1,1 @@
+"""Teacher annotation: prompts, the vLLM server, the rollout, output parsing."""
