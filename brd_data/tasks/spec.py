@@ -1,0 +1,168 @@
+"""Downstream task templates (the paper's Table 8) and task example files.
+
+A task is a YAML file under manifests/tasks/: the prompt template with `{field}` placeholders,
+the candidate answers, and how gold labels map onto candidates. Evaluation (brd_train), the SFT
+baseline and task distillation (the `task` behaviour) all render prompts through this module, so
+one template serves all three. Users add a task by adding a file.
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import json
+import string
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from ..resources import manifests_dir
+
+
+class TaskError(ValueError):
+    """A task template or task file that cannot be used; the message names file, row and field."""
+
+
+@dataclass(frozen=True)
+class Example:
+    example_id: str
+    fields: dict[str, Any]
+    prompt: str
+    gold: str | None  # a candidate, or None when the file has no label
+
+
+@dataclass(frozen=True)
+class TaskSpec:
+    name: str
+    template: str
+    candidates: tuple[str, ...]
+    fields: tuple[str, ...]
+    label_field: tuple[str, ...] = ("label",)
+    labels: dict[Any, str] = field(default_factory=dict)
+    answer_prefix: str = " "
+    hf_dataset: dict[str, Any] | None = None
+    source: str = ""
+
+    def __post_init__(self) -> None:
+        where = self.source or self.name
+        if not self.candidates:
+            raise TaskError(f"{where}: `candidates` is empty")
+        for i, c in enumerate(self.candidates):
+            if not isinstance(c, str) or not c.strip():
+                raise TaskError(f"{where}: candidate {i} is empty")
+        placeholders = {f for _, f, _, _ in string.Formatter().parse(self.template) if f}
+        undeclared = placeholders - set(self.fields)
+        if undeclared:
+            raise TaskError(f"{where}: template uses {sorted(undeclared)} not listed in `fields`")
+        for raw, label in self.labels.items():
+            if label not in self.candidates:
+                raise TaskError(f"{where}: label {raw!r} maps to {label!r}, not a candidate {list(self.candidates)}")
+
+    @property
+    def template_hash(self) -> str:
+        """Hash of everything that changes a prompt or its scoring."""
+        payload = json.dumps([self.template, list(self.candidates), self.answer_prefix], ensure_ascii=False)
+        return hashlib.sha256(payload.encode()).hexdigest()[:16]
+
+    def render(self, record: dict[str, Any], where: str = "") -> str:
+        for f in self.fields:
+            if f not in record or record[f] is None:
+                raise TaskError(f"{where}: field {f!r} is missing (template {self.name} needs {', '.join(self.fields)})")
+        return self.template.format(**{f: str(record[f]) for f in self.fields})
+
+    def gold(self, record: dict[str, Any], where: str = "") -> str | None:
+        """The gold candidate of a record, None if it has no label (-1 also means unlabelled)."""
+        for name in self.label_field:
+            if name in record and record[name] is not None:
+                raw = record[name]
+                if raw == -1:
+                    return None
+                if isinstance(raw, str) and raw in self.candidates:
+                    return raw
+                key = raw.strip() if isinstance(raw, str) else raw
+                if key in self.labels:
+                    return self.labels[key]
+                if isinstance(key, str) and key.lstrip("-").isdigit() and int(key) in self.labels:
+                    return self.labels[int(key)]
+                valid = sorted({str(k) for k in self.labels} | set(self.candidates))
+                raise TaskError(f"{where}: field {name!r} = {raw!r} is not a label of {self.name} (valid: {', '.join(valid)})")
+        return None
+
+
+def tasks_dir() -> Path:
+    return manifests_dir() / "tasks"
+
+
+def available_tasks() -> list[str]:
+    return sorted(p.stem for p in tasks_dir().glob("*.yaml"))
+
+
+@functools.cache
+def load_task_spec(name_or_path: str) -> TaskSpec:
+    """A task by name (manifests/tasks/NAME.yaml) or by the path of a YAML file."""
+    path = Path(name_or_path)
+    if not path.suffix:
+        path = tasks_dir() / f"{name_or_path}.yaml"
+        if not path.is_file():
+            raise TaskError(f"unknown task {name_or_path!r}; valid: {', '.join(available_tasks())}")
+    try:
+        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except (OSError, yaml.YAMLError) as exc:
+        raise TaskError(f"{path}: {str(exc).splitlines()[0]}") from None
+    if not isinstance(raw, dict):
+        raise TaskError(f"{path}: expected a mapping")
+    missing = [k for k in ("name", "template", "candidates", "fields") if k not in raw]
+    if missing:
+        raise TaskError(f"{path}: missing key(s) {', '.join(missing)}")
+    label_field = raw.get("label_field", "label")
+    return TaskSpec(
+        name=raw["name"], template=raw["template"], candidates=tuple(raw["candidates"]),
+        fields=tuple(raw["fields"]),
+        label_field=tuple(label_field) if isinstance(label_field, list) else (label_field,),
+        labels=dict(raw.get("labels") or {}), answer_prefix=raw.get("answer_prefix", " "),
+        hf_dataset=raw.get("hf_dataset"), source=str(path),
+    )
+
+
+def read_records(path: str | Path) -> Iterator[tuple[str, dict[str, Any]]]:
+    """(location, record) from a local JSONL or Parquet file."""
+    path = Path(path)
+    if not path.is_file():
+        raise TaskError(f"{path}: no such file")
+    if path.suffix == ".parquet":
+        import pyarrow.parquet as pq
+
+        try:
+            table = pq.read_table(path)
+        except Exception as exc:  # pyarrow's errors for a damaged file
+            raise TaskError(f"{path}: not a readable Parquet file ({str(exc).splitlines()[0]})") from None
+        for i, rec in enumerate(table.to_pylist()):
+            yield f"{path} row {i}", rec
+        return
+    with open(path, encoding="utf-8") as f:
+        for lineno, line in enumerate(f, 1):
+            if not line.strip():
+                continue
+            try:
+                rec = json.loads(line)
+            except json.JSONDecodeError as exc:
+                raise TaskError(f"{path} line {lineno}: invalid JSON ({exc.msg})") from None
+            if not isinstance(rec, dict):
+                raise TaskError(f"{path} line {lineno}: expected a JSON object")
+            yield f"{path} line {lineno}", rec
+
+
+def load_examples(spec: TaskSpec, path: str | Path, limit: int | None = None) -> list[Example]:
+    """Render every record of a local task file; errors name the file, row and field."""
+    out = []
+    for i, (where, rec) in enumerate(read_records(path)):
+        if limit is not None and len(out) >= limit:
+            break
+        ex_id = str(rec.get("idx", rec.get("id", i)))
+        out.append(Example(ex_id, {f: rec.get(f) for f in spec.fields}, spec.render(rec, where), spec.gold(rec, where)))
+    if not out:
+        raise TaskError(f"{path}: no examples")
+    return out
