@@ -32,9 +32,20 @@ class ExecutorConfig:
         if self.kind == "slurm" and not self.partition:
             raise ValueError("--executor slurm needs --partition")
 
+    def check_available(self) -> None:
+        """Fail with one clear line when the chosen executor's engine is missing on this machine."""
+        import importlib.util
+        import shutil
+
+        if self.kind == "slurm" and shutil.which("sbatch") is None:
+            raise ValueError("--executor slurm: `sbatch` is not on PATH (run this on a Slurm login node)")
+        if self.kind == "ray" and importlib.util.find_spec("ray") is None:
+            raise ValueError("--executor ray needs the ray package: pip install 'ray[default]'")
+
 
 def build_executor(pipeline: list, cfg: ExecutorConfig, logging_dir: str, job_name: str, depends: Any = None):
     """The datatrove executor for `pipeline`; `depends` runs first (Slurm: as a job dependency)."""
+    cfg.check_available()
     if cfg.kind == "local":
         from datatrove.executor import LocalPipelineExecutor
 

@@ -9,6 +9,7 @@ from datatrove.data import DocumentsPipeline
 from datatrove.pipeline.base import PipelineStep
 
 from ..store import Run, Store, query
+from ..store.sqlfiles import run_sql
 
 # sources first: a failed file's rows are filtered out of the tables after it.
 TABLES = ("sources", "documents", "sentences", "passages", "quarantine")
@@ -24,20 +25,24 @@ def commit_ingest(store: Store, run: Run) -> CommitResult:
     stage = store.staging_dir / run.run_id
     parts = {t: sorted(str(p) for p in (stage / t).glob("*.parquet")) for t in TABLES}
     result = CommitResult()
+    failed_ids: list[str] = []
     with store.transaction() as con:
         if parts["sources"]:
-            rows = con.execute(query("ingest/failed_sources"), {"files": parts["sources"]}).fetchall()
+            rows = run_sql(con, query("ingest/failed_sources"), {"files": parts["sources"]}).fetchall()
             result.failed = [(path, error) for _, path, error in rows]
-        failed_ids = [r[0] for r in rows] if parts["sources"] else []
+            failed_ids = [r[0] for r in rows]
+            staged = [r[0] for r in con.execute("select source_id from read_parquet(?) where error is null",
+                                                [parts["sources"]]).fetchall()]
+            partial = [r[0] for r in run_sql(con, query("ingest/partial_sources"), {"sources": staged}).fetchall()]
+            if partial:
+                run_sql(con, query("ingest/replace_partial"), {"sources": partial}).fetchall()
         for table in TABLES:
             if not parts[table]:
                 result.added[table] = 0
                 continue
             before = con.execute(f'select count(*) from "{table}"').fetchall()[0][0]
-            params = {"files": parts[table]}
-            if table in ("documents", "sentences", "passages"):
-                params["failed"] = failed_ids
-            con.execute(query(f"ingest/load_{table}"), params)
+            params = {"files": parts[table], "failed": failed_ids, "run_id": run.run_id}
+            run_sql(con, query(f"ingest/load_{table}"), params).fetchall()
             result.added[table] = con.execute(f'select count(*) from "{table}"').fetchall()[0][0] - before
         run.add_counts(**{f"{t}_added": n for t, n in result.added.items()}, files_failed=len(result.failed))
         error = None

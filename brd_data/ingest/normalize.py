@@ -8,7 +8,9 @@ import unicodedata
 
 def normalize(text: str) -> str:
     """NFKC, with runs of white space folded to one space and the ends trimmed."""
-    return " ".join(unicodedata.normalize("NFKC", text).split())
+    if not text.isascii():  # ASCII is NFKC already; the check is far cheaper than normalising
+        text = unicodedata.normalize("NFKC", text)
+    return " ".join(text.split())
 
 
 def text_hash(text: str) -> str:

@@ -24,8 +24,10 @@ class PassageBuilder(PipelineStep):
         self.size = sentences_per_passage
 
     def run(self, data: DocumentsPipeline, rank: int = 0, world_size: int = 1) -> DocumentsPipeline:
+        n = 0
         for doc in data:
             if not is_marker(doc):
                 doc.metadata["passages"] = chunk_positions(len(doc.metadata["sentences"]), self.size)
-                self.stat_update("passages", value=len(doc.metadata["passages"]))
+                n += len(doc.metadata["passages"])
             yield doc
+        self.stat_update("passages", value=n)

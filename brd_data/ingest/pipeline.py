@@ -96,6 +96,7 @@ def run_ingest(store: Store, cfg: IngestConfig, command: str = "ingest", verbose
     if not todo:
         return IngestOutcome(None, skipped, None)
     cfg = IngestConfig(**{**cfg.__dict__, "files": todo})
+    cfg.executor.check_available()
     run = store.begin_run(command, cfg.lineage(), [f.lineage() for f in todo])
     try:
         stage = store.staging_dir / run.run_id

@@ -94,7 +94,6 @@ class FileReader(PipelineStep):
                         break
                     n_docs += 1
                     self._emitted += 1
-                    self.stat_update("documents")
                     yield doc
                     if n_docs % 256 == 0:
                         now = raw.tell()
@@ -105,6 +104,7 @@ class FileReader(PipelineStep):
             except READ_ERRORS as exc:
                 error = f"{describe(exc)} at byte {raw.tell()}"
             bar.update(f.size - done_bytes)
+        self.stat_update("documents", value=n_docs)
         if error:
             self.stat_update("files_failed")
             quarantine.append(QuarantineItem("read", f.path, error.rsplit(" at ", 1)[-1], error))

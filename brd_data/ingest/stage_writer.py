@@ -18,32 +18,30 @@ from .documents import FILE_END, KIND
 from .inputs import InputFile
 from .normalize import text_hash
 
+# Staged rows hold what only Python knows; ids, run_id, lang and lengths are added in SQL at commit
+# (sql/queries/ingest/load_*.sql), vectorised, so the per-sentence Python work stays small.
 SCHEMAS: dict[str, pa.Schema] = {
     "documents": pa.schema([
         ("doc_id", pa.string()), ("source_id", pa.string()), ("source_file", pa.string()),
         ("position", pa.int64()), ("line_number", pa.int64()), ("lang", pa.string()),
-        ("n_sentences", pa.int32()), ("run_id", pa.string()),
+        ("n_sentences", pa.int32()),
     ]),
     "sentences": pa.schema([
-        ("sentence_id", pa.string()), ("doc_id", pa.string()), ("position", pa.int32()),
-        ("text", pa.string()), ("text_hash", pa.string()), ("lang", pa.string()),
-        ("n_chars", pa.int32()), ("split_reason", pa.string()), ("run_id", pa.string()),
-        ("source_id", pa.string()),
+        ("doc_id", pa.string()), ("position", pa.int32()), ("text", pa.string()),
+        ("text_hash", pa.string()), ("lang", pa.string()), ("split_reason", pa.string()),
     ]),
     "passages": pa.schema([
-        ("passage_id", pa.string()), ("doc_id", pa.string()), ("position", pa.int32()),
-        ("sentence_ids", pa.list_(pa.string())), ("n_sentences", pa.int32()), ("run_id", pa.string()),
-        ("source_id", pa.string()),
+        ("doc_id", pa.string()), ("position", pa.int32()), ("first", pa.int32()), ("n_sentences", pa.int32()),
     ]),
     "sources": pa.schema([
         ("source_id", pa.string()), ("path", pa.string()), ("size_bytes", pa.int64()),
         ("format", pa.string()), ("lang", pa.string()), ("n_documents", pa.int64()),
-        ("complete", pa.bool_()), ("error", pa.string()), ("run_id", pa.string()),
+        ("complete", pa.bool_()), ("error", pa.string()),
     ]),
     "quarantine": pa.schema([
-        ("quarantine_id", pa.string()), ("run_id", pa.string()), ("stage", pa.string()),
+        ("quarantine_id", pa.string()), ("stage", pa.string()),
         ("source_file", pa.string()), ("location", pa.string()), ("reason", pa.string()),
-        ("raw", pa.binary()), ("source_id", pa.string()),
+        ("raw", pa.binary()),
     ]),
 }
 
@@ -68,72 +66,59 @@ class StageWriter(PipelineStep):
         self._rank = rank
         self._parts: dict[str, int] = defaultdict(int)
         buf: dict[str, dict[str, list]] = {t: defaultdict(list) for t in SCHEMAS}
-        run_id = self.run_id
+        d, s, p = buf["documents"], buf["sentences"], buf["passages"]
+        n_docs = 0
         for doc in data:
             md = doc.metadata
             if md.get(KIND) == FILE_END:
                 self._file_end(md, buf)
                 continue
             sentences = md["sentences"]
-            reasons = md["split_reasons"]
             doc_id = doc.id
-            source_id = md["source_id"]
-            lang = md["lang"]
-            d = buf["documents"]
+            n = len(sentences)
             d["doc_id"].append(doc_id)
-            d["source_id"].append(source_id)
+            d["source_id"].append(md["source_id"])
             d["source_file"].append(md["source_file"])
             d["position"].append(md["position"])
             d["line_number"].append(md["line_number"])
-            d["lang"].append(lang)
-            d["n_sentences"].append(len(sentences))
-            d["run_id"].append(run_id)
-            s = buf["sentences"]
-            ids = [f"{doc_id}/{i}" for i in range(len(sentences))]
-            s["sentence_id"].extend(ids)
-            s["doc_id"].extend([doc_id] * len(ids))
-            s["position"].extend(range(len(ids)))
+            d["lang"].append(md["lang"])
+            d["n_sentences"].append(n)
+            s["doc_id"].extend([doc_id] * n)
+            s["position"].extend(range(n))
             s["text"].extend(sentences)
             s["text_hash"].extend(map(text_hash, sentences))
-            s["lang"].extend([lang] * len(ids))
-            s["n_chars"].extend(map(len, sentences))
-            s["split_reason"].extend(reasons)
-            s["run_id"].extend([run_id] * len(ids))
-            s["source_id"].extend([source_id] * len(ids))
-            p = buf["passages"]
+            s["lang"].extend([md["lang"]] * n)
+            s["split_reason"].extend(md["split_reasons"])
             for i, positions in enumerate(md["passages"]):
-                p["passage_id"].append(f"{doc_id}/p{i}")
                 p["doc_id"].append(doc_id)
                 p["position"].append(i)
-                p["sentence_ids"].append([ids[j] for j in positions])
+                p["first"].append(positions[0])
                 p["n_sentences"].append(len(positions))
-                p["run_id"].append(run_id)
-                p["source_id"].append(source_id)
-            if len(s["sentence_id"]) >= self.rows_per_part:
+            n_docs += 1
+            if len(s["doc_id"]) >= self.rows_per_part:
                 for table in ("documents", "sentences", "passages"):
                     self._flush(table, buf)
-            self.stat_update("documents_written")
+                d, s, p = buf["documents"], buf["sentences"], buf["passages"]
             yield doc
         for table in SCHEMAS:
             self._flush(table, buf)
+        self.stat_update("documents_written", value=n_docs)
 
     def _file_end(self, md: dict, buf: dict[str, dict[str, list]]) -> None:
         f = self.files[md["source_id"]]
         src = buf["sources"]
         for key, value in (("source_id", f.source_id), ("path", f.path), ("size_bytes", f.size),
                            ("format", f.format), ("lang", f.lang), ("n_documents", md["n_documents"]),
-                           ("complete", md["complete"]), ("error", md["error"]), ("run_id", self.run_id)):
+                           ("complete", md["complete"]), ("error", md["error"])):
             src[key].append(value)
         q = buf["quarantine"]
         for item in md["quarantine"]:
             q["quarantine_id"].append(quarantine_id(item.stage, f.source_id, item.location, item.reason))
-            q["run_id"].append(self.run_id)
             q["stage"].append(item.stage)
             q["source_file"].append(item.source_file)
             q["location"].append(item.location)
             q["reason"].append(item.reason)
             q["raw"].append(item.raw)
-            q["source_id"].append(f.source_id)
         self.stat_update("quarantined", value=len(md["quarantine"]))
 
     def _flush(self, table: str, buf: dict[str, dict[str, list]]) -> None:

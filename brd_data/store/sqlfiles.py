@@ -64,3 +64,25 @@ def query(name: str) -> str:
 
 def sql_path(*parts: str) -> Path:
     return sql_dir().joinpath(*parts)
+
+
+_PARAM = re.compile(r"\$([A-Za-z_][A-Za-z0-9_]*)")
+
+
+def statements(text: str) -> list[str]:
+    """Split a .sql file into statements at semicolons that end a line."""
+    parts = re.split(r";\s*(?:\n|$)", text)
+    return [p.strip() for p in parts if p.strip() and not all(
+        line.strip().startswith("--") or not line.strip() for line in p.strip().splitlines())]
+
+
+def run_sql(con, text: str, params: dict | None = None):
+    """Run every statement of `text`, each with the `$named` parameters it uses; returns the last result."""
+    params = params or {}
+    result = None
+    for stmt in statements(text):
+        used = {k: params[k] for k in set(_PARAM.findall(stmt)) if k in params}
+        if result is not None:
+            result.fetchall()  # finish the previous statement's result (DuckDB 2.0)
+        result = con.execute(stmt, used) if used else con.execute(stmt)
+    return result

@@ -54,12 +54,21 @@ class Store:
     def exists(self) -> bool:
         return self.db_path.is_file()
 
+    @staticmethod
+    def _config() -> dict[str, str]:
+        # DuckDB caches up to 80% of RAM by default; a bound keeps a long ingest's memory flat
+        # (it spills to disk beyond it). $BRD_DUCKDB_MEMORY_LIMIT overrides, e.g. "8GB".
+        # Insertion order is not part of any table's contract (views and exports order by keys),
+        # and keeping it makes bulk inserts buffer far more.
+        return {"memory_limit": os.environ.get("BRD_DUCKDB_MEMORY_LIMIT", "1GB"),
+                "preserve_insertion_order": False}
+
     def _open(self, read_only: bool) -> duckdb.DuckDBPyConnection:
         deadline = time.monotonic() + self.busy_timeout
         delay = 0.05
         while True:
             try:
-                return duckdb.connect(str(self.db_path), read_only=read_only)
+                return duckdb.connect(str(self.db_path), read_only=read_only, config=self._config())
             except duckdb.IOException as exc:
                 msg = str(exc)
                 if not any(m in msg for m in _BUSY_MARKERS) or time.monotonic() > deadline:

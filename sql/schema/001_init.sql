@@ -30,9 +30,14 @@ create table sources (
     run_id varchar not null
 );
 
+-- The large tables (documents, sentences, passages) declare no PRIMARY KEY: a DuckDB index must
+-- fit in memory, and ingest memory must stay flat as the corpus grows. Their keys are
+-- deterministic and kept unique by the commit (complete inputs are never re-read; a partly read
+-- one is replaced whole); tests check the grain.
+
 -- grain: one row per document; key: doc_id
 create table documents (
-    doc_id varchar primary key,        -- {source_id[:16]}/{position}
+    doc_id varchar not null,        -- {source_id[:16]}/{position}
     source_id varchar not null,
     source_file varchar not null,
     position bigint not null,          -- document index within the file, from 0
@@ -44,7 +49,7 @@ create table documents (
 
 -- grain: one row per sentence occurrence; key: sentence_id
 create table sentences (
-    sentence_id varchar primary key,   -- {doc_id}/{position}
+    sentence_id varchar not null,      -- {doc_id}/{position}
     doc_id varchar not null,
     position integer not null,         -- sentence index within the document, from 0
     text varchar not null,
@@ -57,7 +62,7 @@ create table sentences (
 
 -- grain: one row per passage of N consecutive sentences of one document; key: passage_id
 create table passages (
-    passage_id varchar primary key,    -- {doc_id}/p{position}
+    passage_id varchar not null,       -- {doc_id}/p{position}
     doc_id varchar not null,
     position integer not null,         -- passage index within the document, from 0
     sentence_ids varchar[] not null,   -- in document order

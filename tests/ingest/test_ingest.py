@@ -221,3 +221,15 @@ def test_two_local_tasks_give_the_same_rows(brd, store_dir, tmp_path):
     one = tmp_path / "one"
     brd("ingest", d, "--store", one)
     assert q(store_dir, "select sentence_id, text from sentences order by 1") == q(one, "select sentence_id, text from sentences order by 1")
+
+
+def test_scale_out_executors_fail_clearly_when_their_engine_is_missing(brd, store_dir, tmp_path):
+    f = write_cc100(tmp_path / "en.txt", DOCS)
+    out = brd("ingest", f, "--store", store_dir, "--executor", "slurm", check=False)
+    assert out.returncode == 1 and "needs --partition" in out.stderr
+    out = brd("ingest", f, "--store", store_dir, "--executor", "slurm", "--partition", "cpu", check=False)
+    assert out.returncode == 1 and "sbatch" in out.stderr and "Traceback" not in out.stderr
+    out = brd("ingest", f, "--store", store_dir, "--executor", "ray", check=False)
+    assert out.returncode == 1 and "ray" in out.stderr and "Traceback" not in out.stderr
+    # refused before any run started
+    assert q(store_dir, "select count(*) from runs") == [(0,)]
