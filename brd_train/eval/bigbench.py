@@ -138,7 +138,7 @@ def load_task(task_json: str | Path, limit: int | None = None, name: str | None 
         raise NotMultipleChoice(f"{path}: {what}")
     template = json.dumps([cfg[k] for k in sorted(cfg)], ensure_ascii=False)
     return EvalTask(
-        name=task_name, kind="bigbench", metric="multiple_choice_grade", source=str(path),
+        name=task_name, kind="bigbench", metric="multiple_choice_grade", source=str(path.resolve()),
         source_sha256=sha256_file(path), template_hash=hashlib.sha256(template.encode()).hexdigest()[:16],
         items=items, n_skipped=skipped, skip_reason="no target_scores (generative example)" if skipped else None,
         extra={"n_examples_in_file": len(examples)},

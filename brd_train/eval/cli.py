@@ -84,10 +84,12 @@ def eval_cmd(
 
         outcome = run_eval(Store(store), cfg, tasks, skipped, progress=on_task,
                            warn=lambda m: console.print(m, style="yellow"))
-    table = Table(title=f"eval {outcome.run_id}  model {model}  ({outcome.fingerprint}, {outcome.scoring} scoring)",
-                  title_justify="left")
-    for col, just in (("task", "left"), ("metric", "left"), ("n", "right"), ("skipped", "right"), ("score %", "right")):
-        table.add_column(col, justify=just)
+    table = Table(title=f"{model} ({outcome.fingerprint})", title_justify="left",
+                  caption=f"run {outcome.run_id}, {outcome.scoring} scoring, prediction by {select}",
+                  caption_justify="left")
+    table.add_column("task", overflow="fold")
+    for col, just in (("metric", "left"), ("n", "right"), ("skipped", "right"), ("score %", "right")):
+        table.add_column(col, justify=just, no_wrap=True)
     for r in outcome.rows:
         if r["task_kind"] == "bigbench_subtask":
             continue

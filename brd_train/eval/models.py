@@ -95,7 +95,9 @@ def load_model(model: str | Path, device: str = "auto", dtype: str = "auto",
                trust_remote_code: bool = False) -> tuple[Any, Any]:
     """(model in eval mode, tokenizer). Never runs a repository's code unless asked to."""
     from transformers import AutoModelForCausalLM
+    from transformers.utils import logging as hf_logging
 
+    hf_logging.disable_progress_bar()  # brd draws its own progress bars
     if not Path(model).exists() and "/" not in str(model):
         raise ModelError(f"{model}: no such model folder")
     dev = resolve_device(device)

@@ -73,15 +73,23 @@ def select(scores: Sequence[CandidateScore], by: str = "mean") -> int:
 # -- tokenisation --------------------------------------------------------------------------------
 
 
+def leading_special(tokenizer: Any) -> list[int]:
+    """The special tokens the tokenizer puts before a text by itself (a Llama-style BOS), if any.
+    Trailing ones (an EOS) are never used."""
+    plain = tokenizer("a", add_special_tokens=False)["input_ids"]
+    special = tokenizer("a")["input_ids"]
+    for k in range(len(special) - len(plain) + 1):
+        if special[k:k + len(plain)] == plain:
+            return list(special[:k])
+    return []
+
+
 class PairEncoder:
     """Tokenises `prompt + continuation` once and finds where the continuation's tokens start."""
 
     def __init__(self, tokenizer: Any):
         self.tok = tokenizer
-        plain = tokenizer("a", add_special_tokens=False)["input_ids"]
-        special = tokenizer("a")["input_ids"]
-        # Keep a leading BOS when the tokenizer adds one itself (Llama-2 style); never a trailing EOS.
-        self.lead: list[int] = special[: len(special) - len(plain)] if special[-len(plain):] == plain else []
+        self.lead = leading_special(tokenizer)
         self.has_offsets = bool(getattr(tokenizer, "is_fast", False))
 
     def encode(self, prompt: str, continuation: str, key: str = "") -> tuple[list[int], int]:

@@ -111,7 +111,7 @@ def load_template_task(name: str, source: str | None, limit: int | None = None) 
     else:
         path = Path(source)
         items = items_from_records(spec, read_records(path), limit)
-        ref, digest = str(path), sha256_file(path)
+        ref, digest = str(path.resolve()), sha256_file(path)
     if not items:
         raise TaskError(f"{ref}: no examples")
     return EvalTask(name=spec.name, kind="template", metric="accuracy", source=ref, source_sha256=digest,

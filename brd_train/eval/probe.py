@@ -1,0 +1,164 @@
+"""Appendix A.4: layer-wise probing. Each text's hidden states are mean-pooled per layer (padding
+excluded), and an L2-regularised logistic regression per layer predicts the task label from that
+vector; its stratified k-fold cross-validated accuracy says how well the layer prepares the task."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from .tasks import EvalTask
+
+
+@dataclass(frozen=True)
+class ProbeConfig:
+    model: str
+    folds: int = 5
+    c: float = 1.0
+    seed: int = 0
+    batch_size: int = 8
+    max_length: int = 1024
+    device: str = "auto"
+    dtype: str = "auto"
+    trust_remote_code: bool = False
+
+    def __post_init__(self) -> None:
+        if self.folds < 2:
+            raise ValueError(f"--folds must be at least 2, got {self.folds}")
+        if not self.c > 0:
+            raise ValueError(f"--c must be positive, got {self.c}")
+        if self.batch_size < 1 or self.max_length < 2:
+            raise ValueError("--batch-size must be at least 1 and --max-length at least 2")
+
+
+class ProbeError(ValueError):
+    """A task that cannot be probed (too few labelled examples, a single class)."""
+
+
+def pooled_states(model: Any, tokenizer: Any, texts: Sequence[str], batch_size: int, max_length: int,
+                  progress: Callable[[int], None] | None = None):
+    """Array [layers + 1, texts, hidden]: the mean over each text's tokens of every layer's output
+    (index 0 is the embedding layer)."""
+    import numpy as np
+    import torch
+
+    from .texts import encode_texts, pad_id, padded_batches
+
+    encoded = encode_texts(tokenizer, texts, max_length, with_start=False)
+    for i, ids in enumerate(encoded):
+        if not ids:
+            raise ProbeError(f"text {i} is empty")
+    base = getattr(model, "base_model", model)  # the decoder without the LM head
+    dev = next(model.parameters()).device
+    out = None
+    with torch.inference_mode():
+        for idx, ids, mask in padded_batches(encoded, batch_size, pad_id(tokenizer)):
+            hs = base(input_ids=ids.to(dev), attention_mask=mask.to(dev), output_hidden_states=True,
+                      use_cache=False).hidden_states
+            m = mask.to(dev).unsqueeze(-1).float()
+            pooled = torch.stack([(h.float() * m).sum(1) / m.sum(1) for h in hs])  # [L+1, B, H]
+            if out is None:
+                out = np.zeros((pooled.shape[0], len(texts), pooled.shape[2]), dtype=np.float32)
+            out[:, idx] = pooled.cpu().numpy()
+            if progress:
+                progress(len(idx))
+    return out
+
+
+def probe_layers(states, labels: Sequence[int], folds: int, c: float, seed: int) -> list[tuple[float, float]]:
+    """(mean, std) cross-validated accuracy per layer."""
+    import numpy as np
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.model_selection import StratifiedKFold, cross_val_score
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    y = np.asarray(labels)
+    splitter = StratifiedKFold(n_splits=folds, shuffle=True, random_state=seed)
+    out = []
+    for layer in states:
+        clf = make_pipeline(StandardScaler(), LogisticRegression(C=c, max_iter=2000))
+        acc = cross_val_score(clf, layer, y, cv=splitter, scoring="accuracy")
+        out.append((float(acc.mean()), float(acc.std())))
+    return out
+
+
+def labelled(task: EvalTask, folds: int) -> tuple[list[str], list[int], int]:
+    """(texts, class ids, folds actually used) for the labelled examples of a task."""
+    pairs = [(it.prompt, it.candidates.index(it.gold)) for it in task.items if it.gold is not None]
+    if not pairs:
+        raise ProbeError(f"task {task.name} ({task.source}): no labelled example to probe")
+    counts: dict[int, int] = {}
+    for _, y in pairs:
+        counts[y] = counts.get(y, 0) + 1
+    if len(counts) < 2:
+        raise ProbeError(f"task {task.name} ({task.source}): every example has the same label; a probe needs two classes")
+    smallest = min(counts.values())
+    if smallest < 2:
+        raise ProbeError(f"task {task.name} ({task.source}): a label occurs once; cross-validation needs at least 2 per label")
+    return [p for p, _ in pairs], [y for _, y in pairs], min(folds, smallest)
+
+
+@dataclass
+class ProbeOutcome:
+    run_id: str
+    rows: list[dict[str, Any]] = field(default_factory=list)
+    plot: Path | None = None
+
+
+def run_probe(store: Any, cfg: ProbeConfig, tasks: Sequence[EvalTask],
+              progress: Callable[[str, int], Callable[[int], None]] | None = None,
+              plot: Path | None = None) -> ProbeOutcome:
+    import pyarrow as pa
+
+    from .models import fingerprint, load_model
+    from .plots import plot_probes
+
+    if not tasks:
+        raise ValueError("nothing to probe: pass --task NAME=PATH")
+    data = {t.name: labelled(t, cfg.folds) for t in tasks}  # validate before loading the model
+    fp = fingerprint(cfg.model)
+    model, tok = load_model(cfg.model, cfg.device, cfg.dtype, cfg.trust_remote_code)
+    config = {**cfg.__dict__, "tasks": [t.name for t in tasks]}
+    inputs = [{"path": t.source, "sha256": t.source_sha256, "task": t.name} for t in tasks]
+    inputs.append({"path": cfg.model, "model_fingerprint": fp})
+    with store.writer("analyze probe"), store.run("analyze probe", config, inputs) as run:
+        rows = []
+        for t in tasks:
+            texts, y, folds = data[t.name]
+            bar = progress(t.name, len(texts)) if progress else None
+            states = pooled_states(model, tok, texts, cfg.batch_size, cfg.max_length, bar)
+            majority = max(y.count(k) for k in set(y)) / len(y)
+            for layer, (acc, std) in enumerate(probe_layers(states, y, folds, cfg.c, cfg.seed)):
+                rows.append({"run_id": run.run_id, "model": cfg.model, "model_fingerprint": fp, "task": t.name,
+                             "source": t.source, "layer": layer, "n": len(y), "n_classes": len(set(y)),
+                             "folds": folds, "regularization": cfg.c, "accuracy": acc, "accuracy_std": std,
+                             "majority": majority})
+        with store.transaction() as con:
+            store.insert(con, "eval_probes", pa.Table.from_pylist(rows))
+            run.add_counts(eval_probes=len(rows))
+            run.finish("succeeded", con=con)
+    target = plot or store.root / "reports" / f"probe-{run.run_id}.png"
+    plot_probes(rows, target)
+    return ProbeOutcome(run.run_id, rows, target)
+
+
+def probe_table(rows: Sequence[dict[str, Any]]):
+    """Accuracy (%) per layer (rows) and task (columns)."""
+    from rich.table import Table
+
+    tasks = list(dict.fromkeys(r["task"] for r in rows))
+    layers = sorted({r["layer"] for r in rows})
+    acc = {(r["task"], r["layer"]): r["accuracy"] for r in rows}
+    table = Table(title="probe accuracy % per layer (A.4)", title_justify="left",
+                  caption="layer 0: embeddings", caption_justify="left")
+    table.add_column("layer", justify="right")
+    for t in tasks:
+        table.add_column(t, justify="right")
+    for layer in layers:
+        table.add_row(str(layer), *(f"{100 * acc[(t, layer)]:.1f}" if (t, layer) in acc else "" for t in tasks))
+    maj = {r["task"]: r["majority"] for r in rows}
+    table.add_row("majority", *(f"{100 * maj[t]:.1f}" for t in tasks), style="dim")
+    return table
