@@ -11,8 +11,9 @@ from brd_data.cli.options import DEFAULT_STORE_PATH, StoreOpt
 
 TaskOpt = Annotated[list[str] | None, typer.Option(
     "--task", help="NAME=PATH: a task (xnli, rte, cb, pawsx, boolq, sst2, or a task YAML) over a local "
-                   "JSONL/Parquet file with Hugging Face field names. NAME=hf:DATASET[:CONFIG][@SPLIT], or "
-                   "NAME alone for the dataset its manifest names, reads the Hub (online only). Repeatable.",
+                   "JSONL/Parquet file with Hugging Face field names. NAME=hf:DATASET:CONFIG@SPLIT (config and "
+                   "split optional), or NAME alone for the dataset its manifest names, reads the Hub (online "
+                   "only). Repeatable.",
     show_default=False)]
 BigBenchOpt = Annotated[list[str] | None, typer.Option(
     "--bigbench", help="A folder of BIG-bench task folders (like bigbench/benchmark_tasks) or one task folder. "
@@ -23,6 +24,7 @@ LimitOpt = Annotated[int | None, typer.Option(help="Score at most this many exam
 DeviceOpt = Annotated[str, typer.Option(help="auto (cuda if present, else cpu), cpu, cuda, cuda:1 ...")]
 DtypeOpt = Annotated[str, typer.Option(help="auto (float32 on CPU, bfloat16 on GPU), float32, bfloat16, float16.")]
 TrustOpt = Annotated[bool, typer.Option(help="Allow the model repository's own Python code to run (off by default).")]
+ThreadsOpt = Annotated[int, typer.Option(min=0, help="CPU threads for torch (0: torch's default, all cores). Use fewer on a shared machine.")]
 
 
 def _console():
@@ -55,8 +57,9 @@ def eval_cmd(
     device: DeviceOpt = "auto",
     dtype: DtypeOpt = "auto",
     trust_remote_code: TrustOpt = False,
+    threads: ThreadsOpt = 0,
 ) -> None:
-    """Score a model on downstream tasks with the paper's §3.3 function and store the results.
+    """Score a model on downstream tasks and BIG-bench with the paper's §3.3 function.
 
     Every candidate answer gets the sum, per-token average and per-character log-probability
     given the prompt; the prediction is the best per-token average. Results go to the store's
@@ -71,7 +74,7 @@ def eval_cmd(
 
     cfg = EvalConfig(model=model, batch_size=batch_size, max_batch_tokens=max_batch_tokens, limit=limit,
                      selection=select, scoring=scoring, device=device, dtype=dtype,
-                     trust_remote_code=trust_remote_code)
+                     trust_remote_code=trust_remote_code, threads=threads)
     tasks, skipped = collect_tasks(task or [], bigbench or [], limit)
     console = _console()
     if skipped:
@@ -122,10 +125,13 @@ def cross_entropy_cmd(
     device: DeviceOpt = "auto",
     dtype: DtypeOpt = "auto",
     trust_remote_code: TrustOpt = False,
+    threads: ThreadsOpt = 0,
 ) -> None:
-    """§5.2: cross entropy -sum_i p(y_i) log q(y'_i) between the teacher and each student over the
-    task texts, with p and q each model's sequence probability averaged over its own tokens.
-    Prints a table like the paper's Table 5 (lower is closer to the teacher) and stores it."""
+    """§5.2: cross entropy between the teacher and each student on the task texts (Table 5).
+
+    -sum_i p(y_i) log q(y'_i), with p and q each model's sequence probability averaged over its
+    own tokenisation of text i. Lower is closer to the teacher. Stored in `eval_cross_entropy`.
+    """
     from brd_data.store import Store
 
     from .crossentropy import CrossEntropyConfig, run_cross_entropy, table5
@@ -133,7 +139,7 @@ def cross_entropy_cmd(
 
     cfg = CrossEntropyConfig(teacher=teacher, students=tuple(student), max_texts=max_texts, seed=seed,
                              batch_size=batch_size, max_length=max_length, device=device, dtype=dtype,
-                             trust_remote_code=trust_remote_code)
+                             trust_remote_code=trust_remote_code, threads=threads)
     tasks, skipped = collect_tasks(task or [], bigbench or [], None)
     with _progress() as prog:
         def on_step(label: str, total: int):
@@ -162,16 +168,20 @@ def probe_cmd(
     device: DeviceOpt = "auto",
     dtype: DtypeOpt = "auto",
     trust_remote_code: TrustOpt = False,
+    threads: ThreadsOpt = 0,
 ) -> None:
-    """Appendix A.4: mean-pooled hidden states of every layer, a regularised logistic-regression
-    probe per layer, cross-validated accuracy per layer (a table and a Figure-4-like plot)."""
+    """Appendix A.4: layer-wise probes of a model on task labels (Figure 4).
+
+    Mean-pooled hidden states of every layer feed an L2-regularised logistic regression per
+    layer; its cross-validated accuracy per layer is printed, plotted and stored in `eval_probes`.
+    """
     from brd_data.store import Store
 
     from .evaluate import collect_tasks
     from .probe import ProbeConfig, probe_table, run_probe
 
     cfg = ProbeConfig(model=model, folds=folds, c=c, seed=seed, batch_size=batch_size, max_length=max_length,
-                      device=device, dtype=dtype, trust_remote_code=trust_remote_code)
+                      device=device, dtype=dtype, trust_remote_code=trust_remote_code, threads=threads)
     tasks, _ = collect_tasks(task or [], [], limit)
     st = Store(store)
     with _progress() as prog:
@@ -193,9 +203,11 @@ def report_cmd(
     baseline: Annotated[str | None, typer.Option(help="Figure 3's baseline: a model path, fingerprint or eval run id (default: the older of the two latest models).", show_default=False)] = None,
     model: Annotated[str | None, typer.Option(help="Figure 3's model compared with the baseline (default: the latest).", show_default=False)] = None,
 ) -> None:
-    """Write PNG plots from the store: per-task comparison of two models on BIG-bench and the
-    downstream tasks (Figure 3), accuracy against training data size (Figure 2), and the latest
-    layer-wise probes (Figure 4)."""
+    """Write the paper's figures as PNGs from the store's evaluation results.
+
+    Figure 3: per-task accuracy of one model against a baseline. Figure 2: accuracy against the
+    training data size (passages). Figure 4: the latest layer-wise probes.
+    """
     from brd_data.store import Store
 
     from .report import write_report

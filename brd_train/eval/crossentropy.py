@@ -14,29 +14,23 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .tasks import EvalTask
+from .texts import TextRunConfig
 
 
-@dataclass(frozen=True)
-class CrossEntropyConfig:
+@dataclass(frozen=True, kw_only=True)
+class CrossEntropyConfig(TextRunConfig):
     teacher: str
     students: tuple[str, ...]
     max_texts: int = 1000
-    seed: int = 0
-    batch_size: int = 8
-    max_length: int = 1024
-    device: str = "auto"
-    dtype: str = "auto"
-    trust_remote_code: bool = False
 
     def __post_init__(self) -> None:
+        super().__post_init__()
         if not self.students:
             raise ValueError("give at least one --student")
         if len(set(self.students)) != len(self.students):
             raise ValueError("--student is given twice with the same model")
-        for name, value, low in (("--max-texts", self.max_texts, 1), ("--batch-size", self.batch_size, 1),
-                                 ("--max-length", self.max_length, 2)):
-            if value < low:
-                raise ValueError(f"{name} must be at least {low}, got {value}")
+        if self.max_texts < 1:
+            raise ValueError(f"--max-texts must be at least 1, got {self.max_texts}")
 
 
 def cross_entropy(teacher_means: Sequence[float], student_means: Sequence[float]) -> float:
@@ -58,12 +52,13 @@ def run_cross_entropy(store: Any, cfg: CrossEntropyConfig, tasks: Sequence[EvalT
     import pyarrow as pa
 
     from .models import fingerprint, load_model
+    from .storeio import ShortLockRun
     from .texts import mean_token_logprobs, sample_texts
 
     texts = {t.name: sample_texts(t, cfg.max_texts, cfg.seed) for t in tasks}
 
     def score_all(model_path: str) -> dict[str, list[float]]:
-        model, tok = load_model(model_path, cfg.device, cfg.dtype, cfg.trust_remote_code)
+        model, tok = load_model(model_path, cfg.device, cfg.dtype, cfg.trust_remote_code, cfg.threads)
         out = {}
         for t in tasks:
             bar = progress(f"{t.name} ({_short(model_path)})", len(texts[t.name])) if progress else None
@@ -76,7 +71,7 @@ def run_cross_entropy(store: Any, cfg: CrossEntropyConfig, tasks: Sequence[EvalT
     config = {**cfg.__dict__, "tasks": [t.name for t in tasks], "bigbench_skipped": len(skipped)}
     inputs = [{"path": t.source, "sha256": t.source_sha256, "task": t.name} for t in tasks]
     inputs += [{"path": m, "model_fingerprint": f} for m, f in fingerprints.items()]
-    with store.writer("analyze cross-entropy"), store.run("analyze cross-entropy", config, inputs) as run:
+    with ShortLockRun(store, "analyze cross-entropy", config, inputs) as run:
         teacher = score_all(cfg.teacher)
         rows = []
         for student in cfg.students:
@@ -91,10 +86,12 @@ def run_cross_entropy(store: Any, cfg: CrossEntropyConfig, tasks: Sequence[EvalT
                     "cross_entropy_mean": ce / n, "teacher_logprob_mean": sum(teacher[t.name]) / n,
                     "model_logprob_mean": sum(q[t.name]) / n,
                 })
-        with store.transaction() as con:
+        run.add_counts(eval_cross_entropy=len(rows))
+
+        def write(con):
             store.insert(con, "eval_cross_entropy", pa.Table.from_pylist(rows))
-            run.add_counts(eval_cross_entropy=len(rows))
-            run.finish("succeeded", con=con)
+
+        run.commit(write, finish=True)
     return CrossEntropyOutcome(run.run_id, rows)
 
 

@@ -7,27 +7,24 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from .models import ModelOptions
 from .scoring import CandidateScore, Request, select
 from .tasks import EvalTask
 
 
-@dataclass(frozen=True)
-class EvalConfig:
+@dataclass(frozen=True, kw_only=True)
+class EvalConfig(ModelOptions):
     model: str
     batch_size: int = 16
     max_batch_tokens: int = 16384
     limit: int | None = None
     selection: str = "mean"
     scoring: str = "packed"
-    device: str = "auto"
-    dtype: str = "auto"
-    trust_remote_code: bool = False
 
     def __post_init__(self) -> None:
         from .scoring import SCORERS, SELECTORS
 
-        if self.batch_size < 1:
-            raise ValueError(f"--batch-size must be at least 1, got {self.batch_size}")
+        super().__post_init__()
         if self.max_batch_tokens < 1:
             raise ValueError(f"--max-batch-tokens must be at least 1, got {self.max_batch_tokens}")
         if self.limit is not None and self.limit < 1:
@@ -189,11 +186,12 @@ def run_eval(store: Any, cfg: EvalConfig, tasks: Sequence[EvalTask], skipped: Se
 
     from .models import Lineage, fingerprint, load_model
     from .scoring import make_scorer, packed_agrees
+    from .storeio import ShortLockRun
 
     started = time.monotonic()
     lineage = Lineage.of(cfg.model)
     fp = fingerprint(cfg.model)
-    model, tok = load_model(cfg.model, cfg.device, cfg.dtype, cfg.trust_remote_code)
+    model, tok = load_model(cfg.model, cfg.device, cfg.dtype, cfg.trust_remote_code, cfg.threads)
     mode = cfg.scoring
     if mode == "packed":
         ok, diff = packed_agrees(model, tok)
@@ -208,23 +206,28 @@ def run_eval(store: Any, cfg: EvalConfig, tasks: Sequence[EvalTask], skipped: Se
     inputs.append({"path": cfg.model, "model_fingerprint": fp})
     results: list[TaskResult] = []
     rows: list[dict[str, Any]] = []
-    with store.writer("eval"), store.run("eval", config, inputs) as run:
+    with ShortLockRun(store, "eval", config, inputs, on_wait=warn) as run:
         common = common_columns(run.run_id, cfg, fp, lineage)
         for task in tasks:
             res = score_task(task, scorer, cfg.selection, progress(task) if progress else None)
             results.append(res)
             row, preds = result_row(common, res), prediction_rows(run.run_id, res)
-            with store.transaction() as con:
+
+            def write(con, row=row, preds=preds):
                 store.insert(con, "eval_results", pa.Table.from_pylist([row], schema=results_schema()))
                 store.insert(con, "eval_predictions", pa.Table.from_pylist(preds, schema=predictions_schema()))
-            rows.append(row)
+
+            run.commit(write)
             run.add_counts(eval_results=1, eval_predictions=len(preds))
+            rows.append(row)
         parents = parent_rows(common, results)
-        with store.transaction() as con:
+
+        run.add_counts(eval_results=len(parents), bigbench_tasks_skipped=len(skipped))
+
+        def close(con):
             if parents:
                 store.insert(con, "eval_results", pa.Table.from_pylist(parents, schema=results_schema()))
-                run.add_counts(eval_results=len(parents))
-            run.add_counts(bigbench_tasks_skipped=len(skipped))
-            run.finish("succeeded", con=con)
+
+        run.commit(close, finish=True)
         rows.extend(parents)
     return EvalOutcome(run.run_id, rows, list(skipped), mode, fp, time.monotonic() - started)

@@ -15,6 +15,25 @@ class ModelError(ValueError):
     """A model that cannot be loaded; one line for the user."""
 
 
+@dataclass(frozen=True, kw_only=True)
+class ModelOptions:
+    """How a command loads and batches its model(s)."""
+
+    batch_size: int = 8
+    device: str = "auto"
+    dtype: str = "auto"
+    trust_remote_code: bool = False
+    threads: int = 0  # CPU threads for torch; 0 keeps torch's default
+
+    def __post_init__(self) -> None:
+        if self.threads < 0:
+            raise ValueError(f"--threads must be 0 (torch's default) or more, got {self.threads}")
+        if self.batch_size < 1:
+            raise ValueError(f"--batch-size must be at least 1, got {self.batch_size}")
+        if self.dtype not in DTYPES:
+            raise ValueError(f"--dtype {self.dtype!r}; valid: {', '.join(DTYPES)}")
+
+
 @dataclass(frozen=True)
 class Lineage:
     """From the checkpoint's brd_lineage.json, and the mixture manifest it points at."""
@@ -92,12 +111,16 @@ def load_tokenizer(model: str | Path, trust_remote_code: bool = False) -> Any:
 
 
 def load_model(model: str | Path, device: str = "auto", dtype: str = "auto",
-               trust_remote_code: bool = False) -> tuple[Any, Any]:
+               trust_remote_code: bool = False, threads: int = 0) -> tuple[Any, Any]:
     """(model in eval mode, tokenizer). Never runs a repository's code unless asked to."""
+    import torch
     from transformers import AutoModelForCausalLM
     from transformers.utils import logging as hf_logging
 
     hf_logging.disable_progress_bar()  # brd draws its own progress bars
+    if threads:
+        # on a shared CPU, fewer threads than cores avoids OpenMP workers spinning against each other
+        torch.set_num_threads(threads)
     if not Path(model).exists() and "/" not in str(model):
         raise ModelError(f"{model}: no such model folder")
     dev = resolve_device(device)

@@ -10,27 +10,21 @@ from pathlib import Path
 from typing import Any
 
 from .tasks import EvalTask
+from .texts import TextRunConfig
 
 
-@dataclass(frozen=True)
-class ProbeConfig:
+@dataclass(frozen=True, kw_only=True)
+class ProbeConfig(TextRunConfig):
     model: str
     folds: int = 5
     c: float = 1.0
-    seed: int = 0
-    batch_size: int = 8
-    max_length: int = 1024
-    device: str = "auto"
-    dtype: str = "auto"
-    trust_remote_code: bool = False
 
     def __post_init__(self) -> None:
+        super().__post_init__()
         if self.folds < 2:
             raise ValueError(f"--folds must be at least 2, got {self.folds}")
         if not self.c > 0:
             raise ValueError(f"--c must be positive, got {self.c}")
-        if self.batch_size < 1 or self.max_length < 2:
-            raise ValueError("--batch-size must be at least 1 and --max-length at least 2")
 
 
 class ProbeError(ValueError):
@@ -115,16 +109,17 @@ def run_probe(store: Any, cfg: ProbeConfig, tasks: Sequence[EvalTask],
 
     from .models import fingerprint, load_model
     from .plots import plot_probes
+    from .storeio import ShortLockRun
 
     if not tasks:
         raise ValueError("nothing to probe: pass --task NAME=PATH")
     data = {t.name: labelled(t, cfg.folds) for t in tasks}  # validate before loading the model
     fp = fingerprint(cfg.model)
-    model, tok = load_model(cfg.model, cfg.device, cfg.dtype, cfg.trust_remote_code)
+    model, tok = load_model(cfg.model, cfg.device, cfg.dtype, cfg.trust_remote_code, cfg.threads)
     config = {**cfg.__dict__, "tasks": [t.name for t in tasks]}
     inputs = [{"path": t.source, "sha256": t.source_sha256, "task": t.name} for t in tasks]
     inputs.append({"path": cfg.model, "model_fingerprint": fp})
-    with store.writer("analyze probe"), store.run("analyze probe", config, inputs) as run:
+    with ShortLockRun(store, "analyze probe", config, inputs) as run:
         rows = []
         for t in tasks:
             texts, y, folds = data[t.name]
@@ -136,10 +131,12 @@ def run_probe(store: Any, cfg: ProbeConfig, tasks: Sequence[EvalTask],
                              "source": t.source, "layer": layer, "n": len(y), "n_classes": len(set(y)),
                              "folds": folds, "regularization": cfg.c, "accuracy": acc, "accuracy_std": std,
                              "majority": majority})
-        with store.transaction() as con:
+        run.add_counts(eval_probes=len(rows))
+
+        def write(con):
             store.insert(con, "eval_probes", pa.Table.from_pylist(rows))
-            run.add_counts(eval_probes=len(rows))
-            run.finish("succeeded", con=con)
+
+        run.commit(write, finish=True)
     target = plot or store.root / "reports" / f"probe-{run.run_id}.png"
     plot_probes(rows, target)
     return ProbeOutcome(run.run_id, rows, target)

@@ -4,10 +4,25 @@ from __future__ import annotations
 
 import random
 from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
 from typing import Any
 
+from .models import ModelOptions
 from .scoring import leading_special
 from .tasks import EvalTask
+
+
+@dataclass(frozen=True, kw_only=True)
+class TextRunConfig(ModelOptions):
+    """How whole texts go through a model (the analyses' shared settings)."""
+
+    seed: int = 0
+    max_length: int = 1024
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        if self.max_length < 2:
+            raise ValueError(f"--max-length must be at least 2, got {self.max_length}")
 
 
 def start_token(tokenizer: Any) -> list[int]:

@@ -33,6 +33,18 @@ def build_tiny(out: Path, seed: int) -> Path:
     return out
 
 
+@pytest.fixture(scope="session", autouse=True)
+def one_torch_thread():
+    """One thread: on a shared 2-core machine OpenMP workers otherwise spin against each other
+    (measured 10-80x slower under load)."""
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
 @pytest.fixture(scope="session")
 def tiny_dir(tmp_path_factory) -> Path:
     return build_tiny(tmp_path_factory.mktemp("tiny-llama"), seed=0)

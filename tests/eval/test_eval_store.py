@@ -46,7 +46,7 @@ def student_dir(tmp_path_factory, tiny_dir):
 def evaluated(tmp_path_factory, student_dir):
     store_dir = tmp_path_factory.mktemp("eval") / "store"
     args = ["eval", "--model", student_dir, "--store", store_dir, "--bigbench", BIGBENCH_DIR, "--limit", 10,
-            "--batch-size", 8]
+            "--batch-size", 8, "--threads", 1]
     for name in PAPER_TASKS:
         args += ["--task", f"{name}={TASKS_DIR / name}.jsonl"]
     out = run_brd(*args)
@@ -140,10 +140,31 @@ def test_report_writes_figures_2_3_and_4(tmp_path, evaluated, tiny_dir):
     assert all(0 <= r["accuracy"] <= 1 and r["folds"] == 3 for r in pr)
 
 
-def test_report_without_data_sizes_explains_why(tmp_path, tiny_dir):
+def test_eval_waits_for_a_busy_store_and_report_explains_missing_data_sizes(tmp_path, tiny_dir):
+    import threading
+
     st = Store(tmp_path / "store")
+    held, release = threading.Event(), threading.Event()
+
+    def other_writer():  # another command holding the store while eval starts
+        with Store(st.root).writer("ingest"):
+            held.set()
+            release.wait(30)
+
+    t = threading.Thread(target=other_writer)
+    t.start()
+    held.wait(30)
+    waited: list[str] = []
+
+    def on_wait(message):  # the other command finishes once eval has found the store busy
+        waited.append(message)
+        release.set()
+
     tasks, _ = collect_tasks([f"sst2={TASKS_DIR / 'sst2.jsonl'}"], [], 4)
-    run_eval(st, EvalConfig(model=str(tiny_dir), limit=4, device="cpu"), tasks, [])
+    out = run_eval(st, EvalConfig(model=str(tiny_dir), limit=4, device="cpu"), tasks, [], warn=on_wait)
+    t.join()
+    assert len(waited) == 1 and "waiting: store" in waited[0] and "(ingest, since" in waited[0]
+    assert rows(st.root, "select status from runs where run_id = ?", [out.run_id])[0]["status"] == "succeeded"
     written, notes = write_report(st, tmp_path / "r")
     assert written == []
     assert any("Figure 2 skipped: no training data size known" in n and "no train_runs table" in n for n in notes)

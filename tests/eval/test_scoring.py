@@ -51,9 +51,10 @@ def test_scores_equal_a_direct_transformers_computation(tiny):
 
 def test_packed_predictions_identical_to_one_forward_per_candidate(tiny):
     model, tok = tiny
-    tasks = [load_template_task(n, str(TASKS_DIR / f"{n}.jsonl"), limit=5) for n in PAPER_TASKS]
-    tasks += discover(BIGBENCH_DIR, limit=3)[0]
+    tasks = [load_template_task(n, str(TASKS_DIR / f"{n}.jsonl"), limit=12) for n in PAPER_TASKS]
+    tasks += discover(BIGBENCH_DIR, limit=8)[0]
     reqs = [r for task in tasks for r in requests_of(task)]
+    assert len(reqs) == 6 * 12 + 3 * 8
     reference = NaiveScorer(model, tok).score(reqs)
     # one row per batch, uneven batches, and a token cap that splits batches
     for batch_size, max_tokens in ((1, 100_000), (7, 100_000), (64, 600)):
