@@ -40,6 +40,11 @@ def _progress():
                     TimeRemainingColumn(), console=_console(), transient=False)
 
 
+def _model_ref(model: str) -> str:
+    """A local model folder as an absolute path (what the store records); a Hub id as given."""
+    return str(Path(model).resolve()) if Path(model).exists() else model
+
+
 def _pct(x: float | None) -> str:
     return "" if x is None else f"{100 * x:.1f}"
 
@@ -72,7 +77,7 @@ def eval_cmd(
 
     from .evaluate import EvalConfig, bigbench_average, collect_tasks, run_eval
 
-    cfg = EvalConfig(model=model, batch_size=batch_size, max_batch_tokens=max_batch_tokens, limit=limit,
+    cfg = EvalConfig(model=_model_ref(model), batch_size=batch_size, max_batch_tokens=max_batch_tokens, limit=limit,
                      selection=select, scoring=scoring, device=device, dtype=dtype,
                      trust_remote_code=trust_remote_code, threads=threads)
     tasks, skipped = collect_tasks(task or [], bigbench or [], limit)
@@ -87,7 +92,7 @@ def eval_cmd(
 
         outcome = run_eval(Store(store), cfg, tasks, skipped, progress=on_task,
                            warn=lambda m: console.print(m, style="yellow"))
-    table = Table(title=f"{model} ({outcome.fingerprint})", title_justify="left",
+    table = Table(title=f"{cfg.model} ({outcome.fingerprint})", title_justify="left",
                   caption=f"run {outcome.run_id}, {outcome.scoring} scoring, prediction by {select}",
                   caption_justify="left")
     table.add_column("task", overflow="fold")
@@ -137,7 +142,7 @@ def cross_entropy_cmd(
     from .crossentropy import CrossEntropyConfig, run_cross_entropy, table5
     from .evaluate import collect_tasks
 
-    cfg = CrossEntropyConfig(teacher=teacher, students=tuple(student), max_texts=max_texts, seed=seed,
+    cfg = CrossEntropyConfig(teacher=_model_ref(teacher), students=tuple(_model_ref(s) for s in student), max_texts=max_texts, seed=seed,
                              batch_size=batch_size, max_length=max_length, device=device, dtype=dtype,
                              trust_remote_code=trust_remote_code, threads=threads)
     tasks, skipped = collect_tasks(task or [], bigbench or [], None)
@@ -180,7 +185,7 @@ def probe_cmd(
     from .evaluate import collect_tasks
     from .probe import ProbeConfig, probe_table, run_probe
 
-    cfg = ProbeConfig(model=model, folds=folds, c=c, seed=seed, batch_size=batch_size, max_length=max_length,
+    cfg = ProbeConfig(model=_model_ref(model), folds=folds, c=c, seed=seed, batch_size=batch_size, max_length=max_length,
                       device=device, dtype=dtype, trust_remote_code=trust_remote_code, threads=threads)
     tasks, _ = collect_tasks(task or [], [], limit)
     st = Store(store)

@@ -246,7 +246,7 @@ class PackedScorer(_Base):
         if not dtype.is_floating_point:
             dtype = torch.float32
         n, width = len(batch), batch[0].length
-        keep = max(width - (width - r.length + r.first_needed) for r in batch)
+        keep = max(r.length - r.first_needed for r in batch)  # the LM head runs on the last `keep` positions
         ids = torch.full((n, width), self.pad_id, dtype=torch.long)
         pos = torch.zeros((n, width), dtype=torch.long)
         allow = torch.zeros((n, width, width), dtype=torch.bool)

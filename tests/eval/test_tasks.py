@@ -164,3 +164,15 @@ def test_task_arguments():
         load_template_task("xnli", None)  # tests run with HF_HUB_OFFLINE=1
     with pytest.raises(ValueError, match="task sst2 is given twice"):
         collect_tasks([f"sst2={TASKS_DIR / 'sst2.jsonl'}"] * 2, [], None)
+
+
+def test_parquet_with_hugging_face_fields_reads_like_jsonl(tmp_path):
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    records = [json.loads(line) for line in (TASKS_DIR / "boolq.jsonl").read_text().splitlines()]
+    pq.write_table(pa.Table.from_pylist(records), tmp_path / "boolq.parquet")
+    from_parquet = load_template_task("boolq", str(tmp_path / "boolq.parquet"))
+    from_jsonl = load_template_task("boolq", str(TASKS_DIR / "boolq.jsonl"))
+    assert [(i.prompt, i.gold, i.example_id) for i in from_parquet.items] == [(i.prompt, i.gold, i.example_id) for i in from_jsonl.items]
+    assert from_parquet.source_sha256 != from_jsonl.source_sha256
