@@ -61,38 +61,52 @@ def pooled_states(model: Any, tokenizer: Any, texts: Sequence[str], batch_size: 
     return out
 
 
-def probe_layers(states, labels: Sequence[int], folds: int, c: float, seed: int) -> list[tuple[float, float]]:
-    """(mean, std) cross-validated accuracy per layer."""
+def probe_layers(states, labels: Sequence[int], groups: Sequence[str], folds: int, c: float,
+                 seed: int) -> list[tuple[float, float]]:
+    """(mean, std) cross-validated accuracy per layer. Folds are stratified by label and keep
+    each group whole: two hypotheses about one premise share most of their mean-pooled vector,
+    and splitting them across folds would score the premise, not the task."""
     import numpy as np
     from sklearn.linear_model import LogisticRegression
-    from sklearn.model_selection import StratifiedKFold, cross_val_score
+    from sklearn.model_selection import StratifiedGroupKFold, cross_val_score
     from sklearn.pipeline import make_pipeline
     from sklearn.preprocessing import StandardScaler
 
     y = np.asarray(labels)
-    splitter = StratifiedKFold(n_splits=folds, shuffle=True, random_state=seed)
+    splitter = StratifiedGroupKFold(n_splits=folds, shuffle=True, random_state=seed)
     out = []
     for layer in states:
         clf = make_pipeline(StandardScaler(), LogisticRegression(C=c, max_iter=2000))
-        acc = cross_val_score(clf, layer, y, cv=splitter, scoring="accuracy")
+        acc = cross_val_score(clf, layer, y, groups=list(groups), cv=splitter, scoring="accuracy")
         out.append((float(acc.mean()), float(acc.std())))
     return out
 
 
-def labelled(task: EvalTask, folds: int) -> tuple[list[str], list[int], int]:
-    """(texts, class ids, folds actually used) for the labelled examples of a task."""
-    pairs = [(it.prompt, it.candidates.index(it.gold)) for it in task.items if it.gold is not None]
-    if not pairs:
-        raise ProbeError(f"task {task.name} ({task.source}): no labelled example to probe")
-    counts: dict[int, int] = {}
-    for _, y in pairs:
-        counts[y] = counts.get(y, 0) + 1
+@dataclass
+class ProbeData:
+    texts: list[str]
+    labels: list[int]
+    groups: list[str]
+    folds: int  # the folds actually used (at most the groups and examples of the rarest label)
+
+
+def labelled(task: EvalTask, folds: int) -> ProbeData:
+    """The labelled examples of a task, checked to be enough for cross-validation."""
+    items = [it for it in task.items if it.gold is not None]
+    where = f"task {task.name} ({task.source})"
+    if not items:
+        raise ProbeError(f"{where}: no labelled example to probe")
+    labels = [it.candidates.index(it.gold) for it in items]
+    groups = [it.group if it.group is not None else str(i) for i, it in enumerate(items)]
+    counts = {y: labels.count(y) for y in set(labels)}
     if len(counts) < 2:
-        raise ProbeError(f"task {task.name} ({task.source}): every example has the same label; a probe needs two classes")
-    smallest = min(counts.values())
-    if smallest < 2:
-        raise ProbeError(f"task {task.name} ({task.source}): a label occurs once; cross-validation needs at least 2 per label")
-    return [p for p, _ in pairs], [y for _, y in pairs], min(folds, smallest)
+        raise ProbeError(f"{where}: every example has the same label; a probe needs two classes")
+    if min(counts.values()) < 2:
+        raise ProbeError(f"{where}: a label occurs once; cross-validation needs at least 2 per label")
+    n_groups = len(set(groups))
+    if n_groups < 2:
+        raise ProbeError(f"{where}: all examples share one {task.name} input; cross-validation needs two groups")
+    return ProbeData([it.prompt for it in items], labels, groups, min(folds, min(counts.values()), n_groups))
 
 
 @dataclass
@@ -122,11 +136,12 @@ def run_probe(store: Any, cfg: ProbeConfig, tasks: Sequence[EvalTask],
     with ShortLockRun(store, "analyze probe", config, inputs) as run:
         rows = []
         for t in tasks:
-            texts, y, folds = data[t.name]
-            bar = progress(t.name, len(texts)) if progress else None
-            states = pooled_states(model, tok, texts, cfg.batch_size, cfg.max_length, bar)
+            d = data[t.name]
+            y, folds = d.labels, d.folds
+            bar = progress(t.name, len(d.texts)) if progress else None
+            states = pooled_states(model, tok, d.texts, cfg.batch_size, cfg.max_length, bar)
             majority = max(y.count(k) for k in set(y)) / len(y)
-            for layer, (acc, std) in enumerate(probe_layers(states, y, folds, cfg.c, cfg.seed)):
+            for layer, (acc, std) in enumerate(probe_layers(states, y, d.groups, folds, cfg.c, cfg.seed)):
                 rows.append({"run_id": run.run_id, "model": cfg.model, "model_fingerprint": fp, "task": t.name,
                              "source": t.source, "layer": layer, "n": len(y), "n_classes": len(set(y)),
                              "folds": folds, "regularization": cfg.c, "accuracy": acc, "accuracy_std": std,

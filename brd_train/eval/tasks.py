@@ -24,6 +24,9 @@ class EvalItem:
     # target_scores; None when the example has no label
     target_scores: tuple[float, ...] | None
     where: str = ""
+    # examples sharing a group (a template task's first field, e.g. the premise) are near-duplicates
+    # for a probe, and stay in one cross-validation fold
+    group: str | None = None
 
     @property
     def continuations(self) -> tuple[str, ...]:
@@ -64,7 +67,7 @@ def items_from_records(spec: TaskSpec, records: Iterable[tuple[str, dict[str, An
         out.append(EvalItem(
             example_id=str(rec.get("idx", rec.get("id", i))), prompt=spec.render(rec, where),
             candidates=spec.candidates, answer_prefix=spec.answer_prefix, gold=gold,
-            target_scores=credit, where=where,
+            target_scores=credit, where=where, group=str(rec.get(spec.fields[0])),
         ))
     return out
 

@@ -47,14 +47,19 @@ def encode_texts(tokenizer: Any, texts: Sequence[str], max_length: int, with_sta
     return out
 
 
-def padded_batches(encoded: Sequence[list[int]], batch_size: int, pad_id: int) -> Iterator[tuple[list[int], Any, Any]]:
-    """(indices, input_ids, attention_mask), right-padded, longest texts first."""
+def padded_batches(encoded: Sequence[list[int]], batch_size: int, pad_id: int,
+                   max_tokens: int | None = None) -> Iterator[tuple[list[int], Any, Any]]:
+    """(indices, input_ids, attention_mask), right-padded, longest texts first; a batch holds at
+    most `batch_size` texts and, when given, at most `max_tokens` padded tokens (one text at least)."""
     import torch
 
     order = sorted(range(len(encoded)), key=lambda i: -len(encoded[i]))
-    for start in range(0, len(order), batch_size):
-        idx = order[start:start + batch_size]
-        width = max(len(encoded[i]) for i in idx)
+    start = 0
+    while start < len(order):
+        width = len(encoded[order[start]])
+        fit = batch_size if not max_tokens else max(1, min(batch_size, max_tokens // max(width, 1)))
+        idx = order[start:start + fit]
+        start += len(idx)
         ids = torch.full((len(idx), width), pad_id, dtype=torch.long)
         mask = torch.zeros((len(idx), width), dtype=torch.long)
         for b, i in enumerate(idx):
@@ -77,10 +82,17 @@ def sample_texts(task: EvalTask, max_texts: int, seed: int) -> list[str]:
     return [task.items[i].prompt for i in idx]
 
 
+# Full logits are texts x tokens x vocabulary floats: XGLM's 256K vocabulary makes 1K tokens 1 GiB.
+LOGITS_BUDGET_BYTES = 1 << 30
+
+
 def mean_token_logprobs(model: Any, tokenizer: Any, texts: Sequence[str], batch_size: int, max_length: int,
                         progress: Callable[[int], None] | None = None) -> list[float]:
     """Per text: the average log-probability of its tokens under the model (its own tokenisation)."""
     import torch
+
+    vocab = getattr(model.config, "vocab_size", None) or 256_000
+    max_tokens = LOGITS_BUDGET_BYTES // (4 * vocab)
 
     encoded = encode_texts(tokenizer, texts, max_length)
     for i, ids in enumerate(encoded):
@@ -89,7 +101,7 @@ def mean_token_logprobs(model: Any, tokenizer: Any, texts: Sequence[str], batch_
     out = [0.0] * len(texts)
     dev = next(model.parameters()).device
     with torch.inference_mode():
-        for idx, ids, mask in padded_batches(encoded, batch_size, pad_id(tokenizer)):
+        for idx, ids, mask in padded_batches(encoded, batch_size, pad_id(tokenizer), max_tokens):
             logits = model(input_ids=ids.to(dev), attention_mask=mask.to(dev), use_cache=False).logits
             for b, i in enumerate(idx):
                 n = len(encoded[i])

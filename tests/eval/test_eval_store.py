@@ -199,3 +199,36 @@ def test_lineage_without_a_reachable_manifest(tmp_path):
     lin = Lineage.of(tmp_path)
     assert lin.train_run_id == "t1" and lin.train_passages is None and lin.step == 2
     assert Lineage.of(tmp_path / "missing") == Lineage()
+
+
+def test_text_batches_respect_the_token_budget():
+    from brd_train.eval.texts import padded_batches
+
+    encoded = [[1] * n for n in (10, 3, 7, 7, 2, 9)]
+    batches = list(padded_batches(encoded, batch_size=4, pad_id=0, max_tokens=20))
+    assert [idx for idx, _, _ in batches] == [[0, 5], [2, 3], [1, 4]]  # longest first, rows x width <= 20
+    for idx, ids, mask in batches:
+        assert ids.shape[0] * ids.shape[1] <= 20
+        assert mask.sum().item() == sum(len(encoded[i]) for i in idx)
+    # a text longer than the budget still goes, alone
+    assert [idx for idx, _, _ in padded_batches([[1] * 30, [1]], 4, 0, max_tokens=20)] == [[0], [1]]
+
+
+def test_probe_folds_keep_examples_about_one_premise_together():
+    import numpy as np
+
+    from brd_train.eval.probe import probe_layers
+
+    rng = np.random.default_rng(0)
+    # 20 premises, each with one entailed and one contradicted hypothesis; the pooled vector is
+    # mostly the premise's, so only a probe that splits pairs across folds could score it
+    premise = np.repeat(rng.normal(size=(20, 8)), 2, axis=0)
+    y = [0, 1] * 20
+    groups = [f"premise {i // 2}" for i in range(40)]
+    noise = 0.01 * rng.normal(size=(40, 8))
+    signal = np.outer(np.asarray(y) * 6.0 - 3.0, np.eye(8)[0])
+    (no_signal, _), (with_signal, _) = probe_layers(np.stack([premise + noise, premise + noise + signal]), y, groups, 5, 1.0, 0)
+    assert no_signal == pytest.approx(0.5, abs=0.1)  # chance, not the anti-learning of split pairs
+    assert with_signal > 0.9
+    rte = labelled(load_template_task("rte", str(TASKS_DIR / "rte.jsonl")), folds=5)
+    assert len(set(rte.groups)) == 15 and rte.folds == 5
