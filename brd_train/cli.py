@@ -7,3 +7,6 @@ import typer
 
 def register(app: typer.Typer) -> None:
     """Add brd_train's command groups to the `brd` app."""
+    from .eval.cli import register as register_eval
+
+    register_eval(app)

@@ -1,0 +1,233 @@
+"""`brd eval`, `brd analyze cross-entropy|probe` and `brd report`."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from brd_data.cli.options import DEFAULT_STORE_PATH, StoreOpt
+
+TaskOpt = Annotated[list[str] | None, typer.Option(
+    "--task", help="NAME=PATH: a task (xnli, rte, cb, pawsx, boolq, sst2, or a task YAML) over a local "
+                   "JSONL/Parquet file with Hugging Face field names. NAME=hf:DATASET:CONFIG@SPLIT (config and "
+                   "split optional), or NAME alone for the dataset its manifest names, reads the Hub (online "
+                   "only). Repeatable.",
+    show_default=False)]
+BigBenchOpt = Annotated[list[str] | None, typer.Option(
+    "--bigbench", help="A folder of BIG-bench task folders (like bigbench/benchmark_tasks) or one task folder. "
+                       "Multiple-choice tasks are scored; the others are skipped and counted. Repeatable.",
+    show_default=False)]
+LimitOpt = Annotated[int | None, typer.Option(help="Score at most this many examples per task (default: all).",
+                                              show_default=False)]
+DeviceOpt = Annotated[str, typer.Option(help="auto (cuda if present, else cpu), cpu, cuda, cuda:1 ...")]
+DtypeOpt = Annotated[str, typer.Option(help="auto (float32 on CPU, bfloat16 on GPU), float32, bfloat16, float16.")]
+TrustOpt = Annotated[bool, typer.Option(help="Allow the model repository's own Python code to run (off by default).")]
+ThreadsOpt = Annotated[int, typer.Option(min=0, help="CPU threads for torch (0: torch's default, all cores). Use fewer on a shared machine.")]
+
+
+def _console():
+    from rich.console import Console
+
+    return Console(stderr=True)
+
+
+def _progress():
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+
+    return Progress(TextColumn("{task.description:<32}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                    TimeRemainingColumn(), console=_console(), transient=False)
+
+
+def _model_ref(model: str) -> str:
+    """A local model folder as an absolute path (what the store records); a Hub id as given."""
+    return str(Path(model).resolve()) if Path(model).exists() else model
+
+
+def _pct(x: float | None) -> str:
+    return "" if x is None else f"{100 * x:.1f}"
+
+
+def eval_cmd(
+    model: Annotated[str, typer.Option(help="Model folder (a brd checkpoint, any causal LM) or Hub id.")],
+    task: TaskOpt = None,
+    bigbench: BigBenchOpt = None,
+    store: StoreOpt = DEFAULT_STORE_PATH,
+    limit: LimitOpt = None,
+    batch_size: Annotated[int, typer.Option(min=1, help="Examples per forward pass (all of an example's candidates go in the same row).")] = 16,
+    max_batch_tokens: Annotated[int, typer.Option(min=1, help="Cap on padded tokens per forward pass (rows x longest row).")] = 16384,
+    select: Annotated[str, typer.Option("--select", help="Score that picks the prediction: mean (per-token average, §3.3), sum, or char (per character).")] = "mean",
+    scoring: Annotated[str, typer.Option(help="packed (prompt computed once per example, batched) or naive (one forward per candidate; the reference).")] = "packed",
+    device: DeviceOpt = "auto",
+    dtype: DtypeOpt = "auto",
+    trust_remote_code: TrustOpt = False,
+    threads: ThreadsOpt = 0,
+) -> None:
+    """Score a model on downstream tasks and BIG-bench with the paper's §3.3 function.
+
+    Every candidate answer gets the sum, per-token average and per-character log-probability
+    given the prompt; the prediction is the best per-token average. Results go to the store's
+    `eval_results` (one row per task) and `eval_predictions` (one row per example, with the
+    exact prompt and every candidate's scores).
+    """
+    from rich.table import Table
+
+    from brd_data.store import Store
+
+    from .evaluate import EvalConfig, bigbench_average, collect_tasks, run_eval
+
+    cfg = EvalConfig(model=_model_ref(model), batch_size=batch_size, max_batch_tokens=max_batch_tokens, limit=limit,
+                     selection=select, scoring=scoring, device=device, dtype=dtype,
+                     trust_remote_code=trust_remote_code, threads=threads)
+    tasks, skipped = collect_tasks(task or [], bigbench or [], limit)
+    console = _console()
+    if skipped:
+        console.print(f"BIG-bench: {len(skipped)} task(s) skipped as not multiple choice "
+                      f"({', '.join(s.name for s in skipped[:8])}{' ...' if len(skipped) > 8 else ''})")
+    with _progress() as prog:
+        def on_task(t):
+            bar = prog.add_task(t.name, total=len(t.items))
+            return lambda n: prog.advance(bar, n)
+
+        outcome = run_eval(Store(store), cfg, tasks, skipped, progress=on_task,
+                           warn=lambda m: console.print(m, style="yellow"))
+    table = Table(title=f"{cfg.model} ({outcome.fingerprint})", title_justify="left",
+                  caption=f"run {outcome.run_id}, {outcome.scoring} scoring, prediction by {select}",
+                  caption_justify="left")
+    table.add_column("task", overflow="fold")
+    for col, just in (("metric", "left"), ("n", "right"), ("skipped", "right"), ("score %", "right")):
+        table.add_column(col, justify=just, no_wrap=True)
+    for r in outcome.rows:
+        if r["task_kind"] == "bigbench_subtask":
+            continue
+        table.add_row(r["task"], r["metric"], str(r["n"]), str(r["n_skipped"] or ""), _pct(r["accuracy"]))
+    avg = bigbench_average(outcome.rows)
+    if avg is not None:
+        n_bb = sum(1 for r in outcome.rows if r["task_kind"] == "bigbench")
+        table.add_row("BIG-bench-Avg", f"mean of {n_bb} tasks", "", str(len(skipped) or ""), _pct(avg), style="bold")
+    from rich.console import Console
+
+    Console().print(table)
+    typer.echo(f"stored in {store} (run {outcome.run_id}, {outcome.seconds:.1f}s)")
+
+
+analyze_app = typer.Typer(help="Analyses of §5.2 and appendix A.4: teacher-student cross entropy, layer-wise probes.",
+                          no_args_is_help=True)
+
+
+@analyze_app.command("cross-entropy")
+def cross_entropy_cmd(
+    teacher: Annotated[str, typer.Option(help="The teacher model p (folder or Hub id).")],
+    student: Annotated[list[str], typer.Option(help="A student model q; repeat to compare several (e.g. before and after BRD).")],
+    task: TaskOpt = None,
+    bigbench: BigBenchOpt = None,
+    store: StoreOpt = DEFAULT_STORE_PATH,
+    max_texts: Annotated[int, typer.Option(min=1, help="Texts per task, sampled with --seed (the paper: 1K).")] = 1000,
+    seed: Annotated[int, typer.Option(help="Seed of the text sample.")] = 0,
+    batch_size: Annotated[int, typer.Option(min=1, help="Texts per forward pass.")] = 8,
+    max_length: Annotated[int, typer.Option(min=2, help="Truncate texts to this many tokens.")] = 1024,
+    device: DeviceOpt = "auto",
+    dtype: DtypeOpt = "auto",
+    trust_remote_code: TrustOpt = False,
+    threads: ThreadsOpt = 0,
+) -> None:
+    """§5.2: cross entropy between the teacher and each student on the task texts (Table 5).
+
+    -sum_i p(y_i) log q(y'_i), with p and q each model's sequence probability averaged over its
+    own tokenisation of text i. Lower is closer to the teacher. Stored in `eval_cross_entropy`.
+    """
+    from brd_data.store import Store
+
+    from .crossentropy import CrossEntropyConfig, run_cross_entropy, table5
+    from .evaluate import collect_tasks
+
+    cfg = CrossEntropyConfig(teacher=_model_ref(teacher), students=tuple(_model_ref(s) for s in student), max_texts=max_texts, seed=seed,
+                             batch_size=batch_size, max_length=max_length, device=device, dtype=dtype,
+                             trust_remote_code=trust_remote_code, threads=threads)
+    tasks, skipped = collect_tasks(task or [], bigbench or [], None)
+    with _progress() as prog:
+        def on_step(label: str, total: int):
+            bar = prog.add_task(label[:32], total=total)
+            return lambda n: prog.advance(bar, n)
+
+        outcome = run_cross_entropy(Store(store), cfg, tasks, skipped, progress=on_step)
+    from rich.console import Console
+
+    Console().print(table5(outcome))
+    typer.echo(f"stored in {store} (run {outcome.run_id})")
+
+
+@analyze_app.command("probe")
+def probe_cmd(
+    model: Annotated[str, typer.Option(help="Model folder or Hub id.")],
+    task: TaskOpt = None,
+    store: StoreOpt = DEFAULT_STORE_PATH,
+    limit: LimitOpt = None,
+    folds: Annotated[int, typer.Option(min=2, help="Cross-validation folds (stratified).")] = 5,
+    c: Annotated[float, typer.Option("--c", min=1e-9, help="Inverse L2 regularisation strength of the logistic-regression probe.")] = 1.0,
+    seed: Annotated[int, typer.Option(help="Seed of the fold split.")] = 0,
+    batch_size: Annotated[int, typer.Option(min=1, help="Texts per forward pass.")] = 8,
+    max_length: Annotated[int, typer.Option(min=2, help="Truncate texts to this many tokens.")] = 1024,
+    plot: Annotated[Path | None, typer.Option(help="PNG to write (default: STORE/reports/probe-RUN_ID.png).", show_default=False)] = None,
+    device: DeviceOpt = "auto",
+    dtype: DtypeOpt = "auto",
+    trust_remote_code: TrustOpt = False,
+    threads: ThreadsOpt = 0,
+) -> None:
+    """Appendix A.4: layer-wise probes of a model on task labels (Figure 4).
+
+    Mean-pooled hidden states of every layer feed an L2-regularised logistic regression per
+    layer; its cross-validated accuracy per layer is printed, plotted and stored in `eval_probes`.
+    """
+    from brd_data.store import Store
+
+    from .evaluate import collect_tasks
+    from .probe import ProbeConfig, probe_table, run_probe
+
+    cfg = ProbeConfig(model=_model_ref(model), folds=folds, c=c, seed=seed, batch_size=batch_size, max_length=max_length,
+                      device=device, dtype=dtype, trust_remote_code=trust_remote_code, threads=threads)
+    tasks, _ = collect_tasks(task or [], [], limit)
+    st = Store(store)
+    with _progress() as prog:
+        def on_step(label: str, total: int):
+            bar = prog.add_task(label[:32], total=total)
+            return lambda n: prog.advance(bar, n)
+
+        outcome = run_probe(st, cfg, tasks, progress=on_step, plot=plot)
+    from rich.console import Console
+
+    Console().print(probe_table(outcome.rows))
+    typer.echo(f"plot: {outcome.plot}")
+    typer.echo(f"stored in {store} (run {outcome.run_id})")
+
+
+def report_cmd(
+    store: StoreOpt = DEFAULT_STORE_PATH,
+    out: Annotated[Path | None, typer.Option(help="Folder for the PNGs (default: STORE/reports).", show_default=False)] = None,
+    baseline: Annotated[str | None, typer.Option(help="Figure 3's baseline: a model path, fingerprint or eval run id (default: the older of the two latest models).", show_default=False)] = None,
+    model: Annotated[str | None, typer.Option(help="Figure 3's model compared with the baseline (default: the latest).", show_default=False)] = None,
+) -> None:
+    """Write the paper's figures as PNGs from the store's evaluation results.
+
+    Figure 3: per-task accuracy of one model against a baseline. Figure 2: accuracy against the
+    training data size (passages). Figure 4: the latest layer-wise probes.
+    """
+    from brd_data.store import Store
+
+    from .report import write_report
+
+    st = Store(store)
+    written, notes = write_report(st, out or st.root / "reports", baseline=baseline, model=model)
+    for note in notes:
+        typer.echo(f"note: {note}", err=True)
+    for path in written:
+        typer.echo(f"wrote {path}")
+    if not written:
+        typer.echo("no plot written: the store holds nothing that these figures need yet", err=True)
+
+
+def register(app: typer.Typer) -> None:
+    app.command("eval")(eval_cmd)
+    app.add_typer(analyze_app, name="analyze")
+    app.command("report")(report_cmd)

@@ -1,0 +1,134 @@
+"""Loading a model to evaluate, and what is known about where it came from."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+LINEAGE_FILE = "brd_lineage.json"  # written by `brd train` into every checkpoint folder
+DTYPES = ("auto", "float32", "bfloat16", "float16")
+
+
+class ModelError(ValueError):
+    """A model that cannot be loaded; one line for the user."""
+
+
+@dataclass(frozen=True, kw_only=True)
+class ModelOptions:
+    """How a command loads and batches its model(s)."""
+
+    batch_size: int = 8
+    device: str = "auto"
+    dtype: str = "auto"
+    trust_remote_code: bool = False
+    threads: int = 0  # CPU threads for torch; 0 keeps torch's default
+
+    def __post_init__(self) -> None:
+        if self.threads < 0:
+            raise ValueError(f"--threads must be 0 (torch's default) or more, got {self.threads}")
+        if self.batch_size < 1:
+            raise ValueError(f"--batch-size must be at least 1, got {self.batch_size}")
+        if self.dtype not in DTYPES:
+            raise ValueError(f"--dtype {self.dtype!r}; valid: {', '.join(DTYPES)}")
+
+
+@dataclass(frozen=True)
+class Lineage:
+    """From the checkpoint's brd_lineage.json, and the mixture manifest it points at."""
+
+    train_run_id: str | None = None
+    mixture_hash: str | None = None
+    mixture_dir: str | None = None
+    train_passages: int | None = None  # the mixture manifest's `rows`: passages trained on
+    step: int | None = None
+
+    @classmethod
+    def of(cls, model: str | Path) -> "Lineage":
+        path = Path(model) / LINEAGE_FILE
+        if not path.is_file():
+            return cls()
+        try:
+            raw = json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, json.JSONDecodeError) as exc:
+            raise ModelError(f"{path}: unreadable lineage file ({exc})") from None
+        if not isinstance(raw, dict):
+            raise ModelError(f"{path}: expected a JSON object")
+        passages = None
+        mixture_dir = raw.get("mixture_dir")
+        if mixture_dir:
+            manifest = Path(mixture_dir) / "manifest.json"
+            if not manifest.is_absolute() and not manifest.is_file():
+                manifest = Path(model) / manifest
+            try:
+                passages = int(json.loads(manifest.read_text(encoding="utf-8"))["rows"])
+            except (OSError, ValueError, KeyError, TypeError):
+                passages = None  # the mixture folder moved: the data size stays unknown
+        step = raw.get("step")
+        return cls(train_run_id=raw.get("train_run_id"), mixture_hash=raw.get("mixture_hash"),
+                   mixture_dir=mixture_dir, train_passages=passages,
+                   step=int(step) if isinstance(step, (int, float)) else None)
+
+
+def fingerprint(model: str | Path) -> str:
+    """The model's identity in the store: a hash of config and weights (hub ids: of the name)."""
+    from brd_data.annotate.teacher import TeacherError
+    from brd_data.annotate.teacher import fingerprint as fp
+
+    try:
+        return fp(model)
+    except TeacherError as exc:
+        raise ModelError(str(exc)) from None
+
+
+def resolve_device(device: str) -> str:
+    import torch
+
+    if device == "auto":
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    return device
+
+
+def resolve_dtype(dtype: str, device: str):
+    import torch
+
+    if dtype not in DTYPES:
+        raise ModelError(f"--dtype {dtype!r}; valid: {', '.join(DTYPES)}")
+    if dtype == "auto":
+        # CPUs here have no bf16 matrix units: float32 is faster and exact; GPUs use bf16.
+        return torch.bfloat16 if device.startswith("cuda") and torch.cuda.is_bf16_supported() else torch.float32
+    return getattr(torch, dtype)
+
+
+def load_tokenizer(model: str | Path, trust_remote_code: bool = False) -> Any:
+    from transformers import AutoTokenizer
+
+    try:
+        return AutoTokenizer.from_pretrained(str(model), trust_remote_code=trust_remote_code)
+    except (OSError, ValueError) as exc:
+        raise ModelError(f"{model}: cannot load a tokenizer ({str(exc).strip().splitlines()[0]})") from None
+
+
+def load_model(model: str | Path, device: str = "auto", dtype: str = "auto",
+               trust_remote_code: bool = False, threads: int = 0) -> tuple[Any, Any]:
+    """(model in eval mode, tokenizer). Never runs a repository's code unless asked to."""
+    import torch
+    from transformers import AutoModelForCausalLM
+    from transformers.utils import logging as hf_logging
+
+    hf_logging.disable_progress_bar()  # brd draws its own progress bars
+    if threads:
+        # on a shared CPU, fewer threads than cores avoids OpenMP workers spinning against each other
+        torch.set_num_threads(threads)
+    if not Path(model).exists() and "/" not in str(model):
+        raise ModelError(f"{model}: no such model folder")
+    dev = resolve_device(device)
+    tok = load_tokenizer(model, trust_remote_code)
+    try:
+        lm = AutoModelForCausalLM.from_pretrained(str(model), dtype=resolve_dtype(dtype, dev),
+                                                  trust_remote_code=trust_remote_code)
+    except (OSError, ValueError) as exc:
+        raise ModelError(f"{model}: cannot load a causal LM ({str(exc).strip().splitlines()[0]})") from None
+    lm.to(dev).eval()
+    return lm, tok
