@@ -63,14 +63,15 @@ def synth_corpus(folder: Path, megabytes: float, seed: int = 0) -> dict[str, Pat
     return {lang: folder / f"{lang}.txt" for lang in handles}
 
 
-def run_ingest(folder: Path, store: Path) -> tuple[float, float, int]:
-    """(seconds, peak RSS MB, sentences) of `brd ingest` in a child pinned to one core."""
+def run_ingest(folder: Path, store: Path) -> tuple[float, float, float, int]:
+    """(wall seconds, CPU seconds, peak RSS MB, sentences) of `brd ingest` in a child pinned to one core."""
     code = (
         "import os, resource, sys; os.sched_setaffinity(0, {0});"
         "sys.argv = ['brd', 'ingest', sys.argv[1], '--store', sys.argv[2]];"
         "from brd_data.cli import main\n"
         "try:\n    main()\nexcept SystemExit as e:\n"
-        "    print('RSS', resource.getrusage(resource.RUSAGE_SELF).ru_maxrss, file=sys.stderr); raise"
+        "    r = resource.getrusage(resource.RUSAGE_SELF)\n"
+        "    print('RSS', r.ru_maxrss, 'CPU', r.ru_utime + r.ru_stime, file=sys.stderr); raise"
     )
     started = time.perf_counter()
     proc = subprocess.run([sys.executable, "-c", code, str(folder), str(store)], capture_output=True, text=True,
@@ -78,9 +79,9 @@ def run_ingest(folder: Path, store: Path) -> tuple[float, float, int]:
     seconds = time.perf_counter() - started
     if proc.returncode != 0:
         raise SystemExit(f"ingest failed:\n{proc.stdout}\n{proc.stderr}")
-    rss_kb = int(re.search(r"RSS (\d+)", proc.stderr).group(1))
+    m = re.search(r"RSS (\d+) CPU ([\d.]+)", proc.stderr)
     sentences = int(re.search(r"(\d+) sentences", proc.stdout).group(1))
-    return seconds, rss_kb / 1024, sentences
+    return seconds, float(m.group(2)), int(m.group(1)) / 1024, sentences
 
 
 def paragraphs_of(files: dict[str, Path], limit_bytes: int) -> list[tuple[str, str]]:
@@ -129,10 +130,12 @@ def main() -> None:
         tmp = Path(tmp)
         small = synth_corpus(tmp / "small", args.mb)
         size = sum(p.stat().st_size for p in small.values()) / 1e6
-        secs, rss_small, n_sent = run_ingest(tmp / "small", tmp / "store-small")
+        secs, cpu, rss_small, n_sent = run_ingest(tmp / "small", tmp / "store-small")
         print(f"input: {size:.1f} MB of CC-100 text ({', '.join(sorted(small))}), 1 core")
         print(f"brd ingest:      {size / secs:6.2f} MB/s  {n_sent / secs:9.0f} sentences/s  "
               f"({secs:.1f} s wall incl. start-up and commit; goal >= 5 MB/s)")
+        print(f"                 {size / cpu:6.2f} MB per CPU-second ({cpu:.1f} CPU s; steadier than wall time "
+              f"on a shared machine)")
 
         paragraphs = paragraphs_of(small, int(args.pysbd_mb * 1e6))
         speeds = segmenter_speeds(paragraphs)
@@ -145,9 +148,10 @@ def main() -> None:
 
         big = synth_corpus(tmp / "big", args.mb * args.growth, seed=1)
         big_size = sum(p.stat().st_size for p in big.values()) / 1e6
-        secs_big, rss_big, _ = run_ingest(tmp / "big", tmp / "store-big")
+        secs_big, cpu_big, rss_big, _ = run_ingest(tmp / "big", tmp / "store-big")
         print(f"peak RSS:        {rss_small:6.0f} MB at {size:.0f} MB input; {rss_big:.0f} MB at {big_size:.0f} MB input "
-              f"(x{rss_big / rss_small:.2f} for x{big_size / size:.0f} input; {big_size / secs_big:.2f} MB/s)")
+              f"(x{rss_big / rss_small:.2f} for x{big_size / size:.0f} input; {big_size / secs_big:.2f} MB/s, "
+              f"{big_size / cpu_big:.2f} MB per CPU-second)")
 
 
 if __name__ == "__main__":
