@@ -7,3 +7,6 @@ import typer
 
 def register(app: typer.Typer) -> None:
     """Add brd_train's command groups to the `brd` app."""
+    from .train import cli as train_cli
+
+    train_cli.register(app)
