@@ -8,6 +8,7 @@ The loss follows the mixture's kind (contract 2):
 from __future__ import annotations
 
 import contextlib
+import os
 import time
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -170,11 +171,15 @@ def run_state(prep: Prepared, train_run_id: str | None) -> dict[str, Any]:
 
 def build_trainer(prep: Prepared, model, callbacks=()):
     """TRL's SFTTrainer on the mixture, with the run's settings."""
+    import torch
     from trl import SFTConfig, SFTTrainer
 
     cfg = prep.cfg
     args = SFTConfig(
         output_dir=str(cfg.out),
+        # Without an accelerator the trainer must be told, or several processes (torchrun on CPU)
+        # each train alone instead of forming one data-parallel group over gloo.
+        use_cpu=not torch.accelerator.is_available(),
         max_steps=cfg.max_steps,
         per_device_train_batch_size=prep.per_device_batch_size,
         gradient_accumulation_steps=cfg.grad_accum,
@@ -198,6 +203,8 @@ def build_trainer(prep: Prepared, model, callbacks=()):
         # lm: every token of the passage; sft: the completion only (TRL masks the prompt's labels).
         completion_only_loss=prep.mixture.kind == "sft",
         report_to=cfg.report_to,
+        # a causal LM uses every parameter in each forward: no extra autograd traversal under DDP
+        ddp_find_unused_parameters=False,
     )
     dataset = prep.mixture.load_dataset(cache_dir=cfg.out / ".datasets-cache")
     return SFTTrainer(model=model, args=args, train_dataset=dataset, processing_class=prep.tokenizer,
@@ -208,15 +215,13 @@ def run_training(cfg: TrainConfig, store_root: str | Path, echo: Echo = print, f
                  extra_callbacks=()) -> dict[str, Any]:
     """Train and record; returns the final brd_train.json. Only the main process writes lineage
     and the store; every process trains."""
-    from accelerate import PartialState
-
     from .callbacks import LineageCallback, StopAtStep, last_logged_loss
     from .plot import plot_loss
     from .record import StoreRecorder
 
-    dist = PartialState()
-    main = dist.is_main_process
-    prep = prepare(cfg, world_size=dist.num_processes)
+    world_size, rank = launch_topology()
+    main = rank == 0
+    prep = prepare(cfg, world_size=world_size)
     cfg = prep.cfg
     recorder = StoreRecorder(store_root, finish_wait_s=finish_wait_s, echo=echo) if main else None
 
@@ -286,6 +291,23 @@ def run_training(cfg: TrainConfig, store_root: str | Path, echo: Echo = print, f
     if not recorded:
         echo(f"warning: the store stayed locked; record this run later with `brd train --resume --out {cfg.out}`")
     return run
+
+
+def launch_topology() -> tuple[int, int]:
+    """(processes, this one's rank) as set by torchrun / `accelerate launch` (or MPI).
+
+    Read from the environment, not from an accelerate PartialState: creating one here would fix
+    the distributed state before the trainer sets it up (on CPU it must be created with cpu=True).
+    """
+    def first(names: tuple[str, ...], default: int) -> int:
+        for n in names:
+            if os.environ.get(n, "").strip().isdigit():
+                return int(os.environ[n])
+        return default
+
+    world = first(("WORLD_SIZE", "PMI_SIZE", "OMPI_COMM_WORLD_SIZE", "MV2_COMM_WORLD_SIZE"), 1)
+    rank = first(("RANK", "PMI_RANK", "OMPI_COMM_WORLD_RANK", "MV2_COMM_WORLD_RANK"), 0)
+    return world, rank
 
 
 def _student_input(student: Student) -> dict[str, Any]:

@@ -114,6 +114,12 @@ def test_resume_continues_the_data_order_and_step_count(run_a, tmp_path, tiny_st
     lin6 = json.loads((out / "checkpoint-6" / "brd_lineage.json").read_text())
     assert lin6["run_id"] == run["run_ids"][1] and lin6["train_run_id"] == run["train_run_id"]
 
+    # a finished run resumed (into a store that missed it) is recorded without training
+    again = run_brd("train", "--resume", "--out", out, "--store", tmp_path / "other-store")
+    assert "already reached step 6" in again.stderr and "checkpoint-" not in again.stderr
+    assert store_rows(tmp_path / "other-store", "select status, last_step from train_runs") == [("succeeded", 6)]
+    assert [r[0] for r in store_rows(tmp_path / "other-store", "select step from train_checkpoints order by step")] == [2, 4, 6]
+
 
 def test_sft_continued_from_a_brd_checkpoint(run_a, tmp_path, sft_mix):
     """BRD then SFT: the student is a `brd train` checkpoint; the chain of origins is kept."""
@@ -189,3 +195,31 @@ def test_training_takes_the_writer_lock_only_briefly(tmp_path, tiny_student, lm_
         other.release()
     assert rec.sync(run, status="running") is True
     assert store_rows(store, "select train_run_id, status from train_runs") == [(run_id, "running")]
+
+
+def test_two_processes_train_as_one_data_parallel_group(run_a, tmp_path, tiny_student, lm_mix):
+    """torchrun with 2 CPU processes (gloo): --batch-size is the global batch, so the losses
+    match the single-process run; only rank 0 writes lineage and the store."""
+    import os
+    import subprocess
+    import sys
+
+    out_a, _, _ = run_a
+    out, store = tmp_path / "out", tmp_path / "store"
+    from .conftest import ENV, SMALL
+
+    proc = subprocess.run(
+        [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "--master_port", "29517",
+         "-m", "brd_data", "train", *SMALL, "--mix", str(lm_mix), "--student", str(tiny_student),
+         "--out", str(out), "--store", str(store), "--max-steps", "2", "--save-steps", "2"],
+        capture_output=True, text=True, timeout=600, cwd=Path(__file__).resolve().parents[2], env={**os.environ, **ENV})
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert proc.stderr.count("training run ") == 1   # rank 0 alone reports
+    ckpt = out / "checkpoint-2"
+    assert (ckpt / "rng_state_0.pth").is_file() and (ckpt / "rng_state_1.pth").is_file()
+    lin = json.loads((ckpt / "brd_lineage.json").read_text())
+    assert lin["config"]["derived"]["world_size"] == 2 and lin["config"]["derived"]["per_device_batch_size"] == 2
+    a, b = losses(out_a), losses(out)
+    assert b[1] == pytest.approx(a[1], rel=1e-4) and b[2] == pytest.approx(a[2], rel=1e-4), (a, b)
+    assert store_rows(store, "select count(*) from train_runs") == [(1,)]
+    assert store_rows(store, "select count(*), min(status) from runs") == [(1, "succeeded")]
