@@ -97,6 +97,8 @@ class StoreRecorder:
                     error, finished, run["max_steps"], json.dumps(run["config"], sort_keys=True, default=str),
                     self.run_id, self.run_id, run["train_run_id"],
                 ])
+                con.execute(query("train/close_interrupted_runs"),
+                            [f"interrupted; the run was resumed by {self.run_id}", run.get("run_ids") or [], self.run_id])
                 con.execute(query("train/mark_removed_checkpoints"),
                             [run["train_run_id"], [str(f.resolve()) for _, f in found]])
                 if finished and self.run is not None:

@@ -215,8 +215,6 @@ def run_training(cfg: TrainConfig, store_root: str | Path, echo: Echo = print, f
                  extra_callbacks=()) -> dict[str, Any]:
     """Train and record; returns the final brd_train.json. Only the main process writes lineage
     and the store; every process trains."""
-    from .callbacks import LineageCallback, StopAtStep, last_logged_loss
-    from .plot import plot_loss
     from .record import StoreRecorder
 
     world_size, rank = launch_topology()
@@ -234,6 +232,35 @@ def run_training(cfg: TrainConfig, store_root: str | Path, echo: Echo = print, f
             echo(f"run {run['train_run_id']} already reached step {run['last_step']}; recorded it in {recorder.store.root}")
         return run
 
+    with _output_lock(cfg.out, main):
+        return _train(prep, recorder, main, echo, finish_wait_s, extra_callbacks)
+
+
+@contextlib.contextmanager
+def _output_lock(out: Path, main: bool):
+    """One `brd train` per output folder at a time (a second --resume would race the first)."""
+    from brd_data.store import StoreLockedError
+    from brd_data.store.lock import WriterLock
+
+    if not main:
+        yield
+        return
+    lock = WriterLock(out / ".brd_train.lock", "brd train")
+    try:
+        lock.acquire()
+    except StoreLockedError:
+        raise ResumeError(f"{out} is in use by another `brd train` (see {out / '.brd_train.lock'})") from None
+    try:
+        yield
+    finally:
+        lock.release()
+
+
+def _train(prep: Prepared, recorder, main: bool, echo: Echo, finish_wait_s: float, extra_callbacks) -> dict[str, Any]:
+    from .callbacks import LineageCallback, StopAtStep, last_logged_loss
+    from .plot import plot_loss
+
+    cfg = prep.cfg
     model = load_student_model(prep)
     n_params = sum(p.numel() for p in model.parameters())
     if main:
