@@ -1,9 +1,11 @@
 """Training throughput with and without packing, on the tiny student, through `brd train`'s own
 trainer construction (runner.prepare + build_trainer: TRL's SFTTrainer as configured for a run).
 
-    .venv/bin/python bench/train.py [--steps 6] [--batch-size 4] [--max-length 512] [--rows 256] [--threads 1]
+    .venv/bin/python bench/train.py [--steps 6] [--batch-size 4] [--max-length 512] [--rows 256] [--strategies bfd_split,wrapped] [--threads 1]
 
-Prints, for packing on (the default, bfd_split for an lm mixture) and off (the same-run baseline):
+Prints, for packing on (bfd_split, brd's default for an lm mixture: padding-free rows, each passage
+attending only to itself; and wrapped: fixed rows cut across passages, which attend to each other)
+and off (the same-run baseline):
 - tokens/s: real (non-padding) tokens per second of training (tokens per step over the median
   step time, the first step left out as warm-up);
 - the share of padding among the positions the model computed;
@@ -57,7 +59,7 @@ class Counter:
         return batch
 
 
-def measure(mix: Path, student: Path, work: Path, packing: bool, args) -> dict:
+def measure(mix: Path, student: Path, work: Path, strategy: str | None, args) -> dict:
     from transformers import TrainerCallback
 
     from brd_train.train import TrainConfig, prepare
@@ -78,8 +80,8 @@ def measure(mix: Path, student: Path, work: Path, packing: bool, args) -> dict:
             self.steps.append(now - self.t0)
             self.t0 = now
 
-    cfg = TrainConfig(mix=mix, student=str(student), out=work / ("packed" if packing else "padded"),
-                      packing=packing, batch_size=args.batch_size, max_length=args.max_length,
+    cfg = TrainConfig(mix=mix, student=str(student), out=work / (strategy or "padded"),
+                      packing=strategy is not None, packing_strategy=strategy, batch_size=args.batch_size, max_length=args.max_length,
                       max_steps=args.steps, save_steps=args.steps, logging_steps=args.steps,
                       gradient_checkpointing=False)
     prep = prepare(cfg)
@@ -102,6 +104,8 @@ def main() -> None:
     ap.add_argument("--batch-size", type=int, default=4)
     ap.add_argument("--max-length", type=int, default=512)
     ap.add_argument("--rows", type=int, default=256)
+    ap.add_argument("--strategies", default="bfd_split,wrapped",
+                    help="packing strategies to measure, comma-separated (bfd_split: brd's default for lm)")
     ap.add_argument("--threads", type=int, default=1, help="torch threads (1: steady figures on a shared machine)")
     args = ap.parse_args()
 
@@ -122,8 +126,8 @@ def main() -> None:
 
         tok = AutoTokenizer.from_pretrained(student)
         lengths = [len(tok(r["text"])["input_ids"]) for r in varied_passages(args.rows)]
-        packed = measure(mix, student, work, True, args)
-        padded = measure(mix, student, work, False, args)
+        packed = [measure(mix, student, work, strategy, args) for strategy in args.strategies.split(",")]
+        padded = measure(mix, student, work, None, args)
 
     print(f"tiny Llama (2 layers, width 64, vocab {len(tok)}), {args.rows} lm passages of "
           f"{min(lengths)}-{max(lengths)} tokens (mean {sum(lengths) / len(lengths):.0f}), batch {args.batch_size}, "
@@ -131,10 +135,11 @@ def main() -> None:
     # positions/s counts padding too: it should be about equal in both rows (same model, same kind
     # of work per position); when it is not, the machine's load changed between the two runs.
     print(f"{'':28s} {'tokens/s':>9s} {'padding':>8s} {'tokens/step':>12s} {'s/step':>7s} {'positions/s':>12s}")
-    for label, r in ((f"packing ({packed['strategy']})", packed), ("no packing (baseline)", padded)):
+    for label, r in [*((f"packing ({p['strategy']})", p) for p in packed), ("no packing (baseline)", padded)]:
         print(f"{label:28s} {r['tokens_per_s']:9.0f} {r['padding']:8.1%} {r['tokens_per_step']:12.0f} "
               f"{r['s_per_step']:7.2f} {r['positions_per_s']:12.0f}")
-    print(f"ratio packing / no packing: {packed['tokens_per_s'] / padded['tokens_per_s']:.2f}x tokens/s")
+    for p in packed:
+        print(f"ratio packing ({p['strategy']}) / no packing: {p['tokens_per_s'] / padded['tokens_per_s']:.2f}x tokens/s")
 
 
 if __name__ == "__main__":
