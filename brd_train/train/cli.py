@@ -91,10 +91,9 @@ def train(
 ) -> None:
     """Train a student on a mixture with TRL's SFTTrainer (paper defaults, appendix A.1).
 
-    Every checkpoint folder holds brd_lineage.json (run, mixture hash, student origin, config, code
-    version, step); the store records the run in `train_runs` and its checkpoints in
-    `train_checkpoints`. The writer lock is taken only for those short writes.
-    Several GPUs: `accelerate launch --config_file brd_train/train/accelerate/ddp.yaml -m brd_data train ...`.
+    Each checkpoint-N folder holds brd_lineage.json (run, mixture hash, student origin, config, code version, step); the store records the run in train_runs and its checkpoints in train_checkpoints, taking the writer lock only for those short writes.
+
+    Several GPUs: accelerate launch --config_file brd_train/train/accelerate/ddp.yaml -m brd_data train ... (fsdp.yaml for students too large for DDP).
     """
     from .runner import config_from_options, run_training
 

@@ -57,6 +57,7 @@ def config_from_options(options: dict[str, Any], out: Path, resume: bool) -> Tra
             raise ResumeError(f"nothing to resume in {out}: no {RUN_FILE} (start the run without --resume)")
         base = {k: v for k, v in saved["config"].items() if k in TrainConfig.field_names()}
         base.pop("stop_at_step", None)   # a planned stop applies to the command that asked for it
+        base.pop("trust_remote_code", None)   # never inherited: each command must ask for it
         base["mix"] = saved["mixture_dir"]
         base["student"] = saved["student"]
         for k, v in given.items():

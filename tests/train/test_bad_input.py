@@ -142,3 +142,24 @@ def test_bad_options_are_one_line(tmp_path, tiny_student, lm_mix):
     proc = refuse("--mix", lm_mix, "--student", tmp_path / "no-such-model", "--out", tmp_path / "o")
     one_line_error(proc, "not a model folder")
     assert not Path(tmp_path / "o").exists()
+
+
+def test_a_locked_store_or_output_folder_stops_before_training(tmp_path, tiny_student, lm_mix):
+    from brd_data.store import Store
+    from brd_data.store.lock import WriterLock
+
+    store = tmp_path / "store"
+    with Store(store).writer("ingest"):
+        proc = refuse("--mix", lm_mix, "--student", tiny_student, "--out", tmp_path / "o1", "--store", store)
+    one_line_error(proc, f"store {store} is locked by pid {os.getpid()} (ingest")
+    assert not list((tmp_path / "o1").glob("checkpoint-*")) and not (tmp_path / "o1" / "brd_train.json").exists()
+
+    out = tmp_path / "o2"
+    out.mkdir()
+    other = WriterLock(out / ".brd_train.lock", "brd train")
+    other.acquire()
+    try:
+        proc = refuse("--mix", lm_mix, "--student", tiny_student, "--out", out, "--store", store)
+    finally:
+        other.release()
+    one_line_error(proc, f"{out} is in use by another `brd train`")

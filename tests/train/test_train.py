@@ -127,7 +127,11 @@ def test_sft_continued_from_a_brd_checkpoint(run_a, tmp_path, sft_mix):
     parent = json.loads((out_a / "checkpoint-6" / "brd_lineage.json").read_text())
     out, store = tmp_path / "out", tmp_path / "store"
     train("--mix", sft_mix, "--student", out_a / "checkpoint-6", "--out", out, "--store", store,
-          "--max-steps", "2", "--save-steps", "2")
+          "--max-steps", "2", "--save-steps", "1", "--save-total-limit", "1")
+    # the rotation deleted checkpoint-1; its row stays, marked removed
+    assert [p.name for p in out.glob("checkpoint-*")] == ["checkpoint-2"]
+    assert store_rows(store, "select step, removed_at is not null from train_checkpoints order by step") == [
+        (1, True), (2, False)]
     lin = json.loads((out / "checkpoint-2" / "brd_lineage.json").read_text())
     assert lin["mixture_kind"] == "sft" and lin["config"]["derived"]["loss"] == "completion only"
     assert lin["config"]["packing_strategy"] == "bfd"
