@@ -7,7 +7,7 @@ Training does not hold the writer lock while it trains: a run lasts hours and ot
 - after each checkpoint, to add its `train_checkpoints` row; if the store is locked then, the
   checkpoint is left for the next one (the rows are rebuilt from the `brd_lineage.json` files, so
   nothing is lost);
-- at the end, to set the status and final loss, waiting up to `finish_wait_s` for the lock. If it
+- at the end, to set the status and final loss, waiting for the lock (5 minutes by default). If it
   is still held, `brd train --resume --out DIR` later records the finished run without training.
 """
 
@@ -53,9 +53,8 @@ def brief_writer(store: Store, command: str, wait_s: float) -> Iterator[Store]:
 
 
 class StoreRecorder:
-    def __init__(self, store_root: str | Path, finish_wait_s: float = 300.0, echo=print):
+    def __init__(self, store_root: str | Path, echo=print):
         self.store = Store(store_root)
-        self.finish_wait_s = finish_wait_s
         self.echo = echo
         self.run: Run | None = None
 

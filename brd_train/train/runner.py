@@ -222,7 +222,7 @@ def run_training(cfg: TrainConfig, store_root: str | Path, echo: Echo = print, f
     main = rank == 0
     prep = prepare(cfg, world_size=world_size)
     cfg = prep.cfg
-    recorder = StoreRecorder(store_root, finish_wait_s=finish_wait_s, echo=echo) if main else None
+    recorder = StoreRecorder(store_root, echo=echo) if main else None
 
     if prep.resume_from is not None and prep.saved and prep.saved.get("last_step", 0) >= cfg.max_steps:
         # Finished already: only record it (e.g. the store was locked when it ended).
