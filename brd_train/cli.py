@@ -8,5 +8,7 @@ import typer
 def register(app: typer.Typer) -> None:
     """Add brd_train's command groups to the `brd` app."""
     from .eval.cli import register as register_eval
+    from .train.cli import register as register_train
 
+    register_train(app)
     register_eval(app)

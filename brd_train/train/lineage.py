@@ -1,0 +1,97 @@
+"""What a training run leaves next to its weights (contract 3).
+
+- `OUT/brd_train.json`: the run: its id, mixture, student origin, resolved config, status and
+  checkpoints. `--resume` reads it back.
+- `OUT/checkpoint-N/brd_lineage.json`: one per checkpoint, so a checkpoint copied anywhere still
+  says which data and which model made it. Evaluation reads it to fill `train_run_id`.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import time
+from pathlib import Path
+from typing import Any
+
+from .student import LINEAGE_FILE
+
+RUN_FILE = "brd_train.json"
+_CHECKPOINT = re.compile(r"^checkpoint-(\d+)$")
+
+
+def write_json(path: Path, data: dict[str, Any]) -> None:
+    """Write through a temporary file and rename, so a reader never sees half a file."""
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    tmp.write_text(json.dumps(data, indent=1, sort_keys=True, default=str, ensure_ascii=False) + "\n")
+    os.replace(tmp, path)
+
+
+def read_run_state(out: Path) -> dict[str, Any] | None:
+    path = Path(out) / RUN_FILE
+    if not path.is_file():
+        return None
+    try:
+        return json.loads(path.read_text())
+    except ValueError as exc:
+        raise ValueError(f"{path}: not valid JSON ({exc})") from None
+
+
+def checkpoints(out: Path) -> list[tuple[int, Path]]:
+    """(step, folder) of every checkpoint-N under `out`, by step."""
+    found = []
+    if Path(out).is_dir():
+        for p in Path(out).iterdir():
+            m = _CHECKPOINT.match(p.name)
+            if m and p.is_dir():
+                found.append((int(m.group(1)), p))
+    return sorted(found)
+
+
+def checkpoint_lineage(run: dict[str, Any], step: int, *, loss: float | None, tokens: int | None,
+                       run_id: str) -> dict[str, Any]:
+    """The brd_lineage.json of one checkpoint: contract 3's keys, then extras."""
+    return {
+        # contract 3
+        "train_run_id": run["train_run_id"],
+        "mixture_hash": run["mixture_hash"],
+        "mixture_dir": run["mixture_dir"],
+        "student_origin": run["student_origin"],
+        "config": run["config"],
+        "code_version": run["code_version"],
+        "step": step,
+        # extras
+        "run_id": run_id,
+        "mixture_name": run["mixture_name"],
+        "mixture_kind": run["mixture_kind"],
+        "manifest_sha256": run["manifest_sha256"],
+        "tokenizer": run["tokenizer"],
+        "loss": loss,
+        "tokens": tokens,
+        "versions": run["versions"],
+        "written_at": time.strftime("%Y-%m-%dT%H:%M:%S"),
+    }
+
+
+def write_checkpoint_lineage(folder: Path, lineage: dict[str, Any]) -> None:
+    write_json(Path(folder) / LINEAGE_FILE, lineage)
+
+
+def read_checkpoint_lineage(folder: Path) -> dict[str, Any] | None:
+    path = Path(folder) / LINEAGE_FILE
+    if not path.is_file():
+        return None
+    return json.loads(path.read_text())
+
+
+def library_versions() -> dict[str, str]:
+    from importlib.metadata import PackageNotFoundError, version
+
+    out = {}
+    for dist in ("torch", "transformers", "trl", "accelerate", "datasets"):
+        try:
+            out[dist] = version(dist)
+        except PackageNotFoundError:
+            pass
+    return out

@@ -1,0 +1,35 @@
+"""A tiny random-initialised Llama with a given tokenizer: the student of CPU tests, benchmarks
+and the demo. Two layers of width 64 over SmolLM2's 49,152-token vocabulary: 3.2M parameters,
+almost all of them the (tied) embedding."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+
+def make_tiny_student(out: str | Path, tokenizer_dir: str | Path, *, hidden: int = 64, layers: int = 2,
+                      heads: int = 4, context: int = 512, seed: int = 0) -> Path:
+    """Write a loadable model folder (config, safetensors, tokenizer) to `out`; idempotent."""
+    import torch
+    from transformers import AutoTokenizer, LlamaConfig, LlamaForCausalLM
+
+    out = Path(out)
+    if (out / "config.json").is_file() and (out / "model.safetensors").is_file():
+        return out
+    tok = AutoTokenizer.from_pretrained(tokenizer_dir)
+    config = LlamaConfig(
+        vocab_size=len(tok), hidden_size=hidden, intermediate_size=hidden * 2, num_hidden_layers=layers,
+        num_attention_heads=heads, num_key_value_heads=max(1, heads // 2), max_position_embeddings=context,
+        tie_word_embeddings=True, bos_token_id=tok.bos_token_id, eos_token_id=tok.eos_token_id,
+        pad_token_id=tok.pad_token_id,
+    )
+    torch.manual_seed(seed)
+    model = LlamaForCausalLM(config)
+    tmp = out.with_name(out.name + ".tmp")
+    shutil.rmtree(tmp, ignore_errors=True)
+    shutil.rmtree(out, ignore_errors=True)
+    model.save_pretrained(tmp, safe_serialization=True)
+    tok.save_pretrained(tmp)
+    tmp.rename(out)
+    return out
