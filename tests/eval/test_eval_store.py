@@ -167,7 +167,7 @@ def test_eval_waits_for_a_busy_store_and_report_explains_missing_data_sizes(tmp_
     assert rows(st.root, "select status from runs where run_id = ?", [out.run_id])[0]["status"] == "succeeded"
     written, notes = write_report(st, tmp_path / "r")
     assert written == []
-    assert any("Figure 2 skipped: no training data size known" in n and "no train_runs table" in n for n in notes)
+    assert any("Figure 2 skipped: no training data size known" in n and "brd_lineage.json" in n for n in notes)
     assert any("Figure 3 skipped" in n for n in notes)
 
 
