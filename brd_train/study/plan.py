@@ -1,0 +1,127 @@
+"""A study as a list of stages, each one `brd` command, with what it costs.
+
+The runner executes these exact commands (so a study is reproducible by hand), skipping those
+whose results the store already holds; `--dry-run` prints them with their estimated cost.
+"""
+
+from __future__ import annotations
+
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from brd_data.annotate.teacher import default_teacher_dir
+
+from .manifest import Row, Study
+
+
+@dataclass
+class Stage:
+    key: str                     # unique, e.g. "train:brd"
+    kind: str                    # ingest | teacher | annotate | mix | train | eval | report
+    argv: list[str]              # the brd command, without the leading `brd`
+    estimate: str = ""           # the plan's cost line
+    gpu_hours: float = 0.0
+    outputs: dict[str, str] = field(default_factory=dict)
+    launcher: list[str] = field(default_factory=list)   # e.g. accelerate launch ... for several GPUs
+
+    @property
+    def command(self) -> str:
+        head = " ".join(self.launcher) + " -m brd_data" if self.launcher else "brd"
+        return head + " " + " ".join(_quote(a) for a in self.argv)
+
+    def process_argv(self) -> list[str]:
+        """What the runner executes: this interpreter, so the study runs in the same environment."""
+        if self.launcher:
+            return [sys.executable, "-m", "accelerate.commands.launch", *self.launcher[2:], "-m", "brd_data", *self.argv]
+        return [sys.executable, "-m", "brd_data", *self.argv]
+
+
+def _quote(arg: str) -> str:
+    return arg if arg and all(c.isalnum() or c in "-_./=:,@" for c in arg) else repr(arg)
+
+
+def student_dir(store: Path, row: Row) -> Path:
+    return store / "students" / row.mixture
+
+
+def mixture_dir(store: Path, name: str) -> Path:
+    return store / "mixtures" / name
+
+
+def build_stages(study: Study, store: Path) -> list[Stage]:
+    """Every stage of the study, in order."""
+    base = study.base
+    s = str(store)
+    stages: list[Stage] = []
+
+    ingest = ["ingest", *study.corpus.resolved_paths(base), "--store", s,
+              "--passage-sentences", str(study.corpus.passage_sentences)]
+    if study.corpus.lang:
+        ingest += ["--lang", study.corpus.lang]
+    if study.corpus.text_field != "text":
+        ingest += ["--text-field", study.corpus.text_field]
+    ex = study.executor
+    if ex.kind != "local":
+        ingest += ["--executor", ex.kind, "--tasks", str(ex.tasks), "--workers", str(ex.workers)]
+        if ex.partition:
+            ingest += ["--partition", ex.partition]
+    stages.append(Stage("ingest", "ingest", ingest))
+
+    t = study.teacher
+    if t.model is None:
+        stages.append(Stage("teacher", "teacher", ["teacher", "prepare"]))
+    annotate = ["annotate", "--store", s, "--behaviours", ",".join(t.behaviours)]
+    if t.model:
+        annotate += ["--teacher", t.model]
+    if t.limit:
+        annotate += ["--limit", str(t.limit)]
+    if t.tp > 1:
+        annotate += ["--tp", str(t.tp)]
+    if t.dp > 1:
+        annotate += ["--dp", str(t.dp)]
+    annotate += list(t.extra_args)
+    stages.append(Stage("annotate", "annotate", annotate))
+
+    for name in study.mixtures:
+        out = mixture_dir(store, name)
+        stages.append(Stage(f"mix:{name}", "mix", ["mix", "build", name, "--store", s, "--out", str(out)],
+                            outputs={"mixture_dir": str(out)}))
+
+    # The demo's student is the embedded teacher's own weights (the only small pretrained model offline).
+    student = study.student.model or str(default_teacher_dir())
+    tr = study.training
+    trained_rows = [r for r in study.rows if r.mixture] + [
+        Row(label=f"data-size:{m}", mixture=m) for m in study.data_size_curve
+        if m not in {r.mixture for r in study.rows}]
+    for row in trained_rows:
+        out = student_dir(store, row)
+        argv = ["train", "--mix", str(mixture_dir(store, row.mixture)), "--student", student,
+                "--out", str(out), "--store", s,
+                "--max-steps", str(row.max_steps or tr.max_steps), "--batch-size", str(tr.batch_size),
+                "--learning-rate", f"{tr.learning_rate:g}", "--max-length", str(tr.max_length),
+                "--save-steps", str(tr.save_steps), *tr.extra_args]
+        launcher = []
+        if study.student.gpus > 1:  # one node, several GPUs: DDP through accelerate (README: training)
+            config = Path(__file__).resolve().parent.parent / "train" / "accelerate" / "ddp.yaml"
+            launcher = ["accelerate", "launch", "--config_file", str(config), "--num_processes", str(study.student.gpus)]
+        stages.append(Stage(f"train:{row.mixture}", "train", argv, outputs={"out": str(out), "label": row.label},
+                            launcher=launcher))
+
+    ev = study.evaluation
+    task_args: list[str] = []
+    for name, path in ev.resolved_tasks(base).items():
+        task_args += ["--task", f"{name}={path}"]
+    for folder in ev.resolved_bigbench(base):
+        task_args += ["--bigbench", folder]
+    if ev.limit:
+        task_args += ["--limit", str(ev.limit)]
+    steps = {r.mixture: r.max_steps or tr.max_steps for r in trained_rows}
+    for row in study.rows + [r for r in trained_rows if r.label.startswith("data-size:")]:
+        # `brd train` always saves a checkpoint at its last step
+        model = student if row.mixture is None else str(student_dir(store, row) / f"checkpoint-{steps[row.mixture]}")
+        stages.append(Stage(f"eval:{row.label}", "eval",
+                            ["eval", "--model", model, "--store", s, *task_args, *ev.extra_args],
+                            outputs={"label": row.label}))
+    stages.append(Stage("report", "report", ["report", "--store", s, "--out", str(store / "report")]))
+    return stages
