@@ -6,6 +6,8 @@ create table prompts (
     behaviour varchar not null,        -- ner | qra | task | a user's own
     name varchar not null,             -- the template file's stem
     mode varchar not null,             -- completion | chat
+    parser varchar,                    -- ner | qra | raw: how `annotations.parsed` was read
+    input varchar,                     -- sentence | task: the kind of unit the prompt reads
     template varchar not null,         -- the file's full text
     source_file varchar,
     run_id varchar not null
