@@ -11,6 +11,7 @@ everything already answered. On Slurm/Ray a dependent one-task job commits at th
 from __future__ import annotations
 
 import contextlib
+import copy
 import json
 import os
 import shutil
@@ -230,7 +231,7 @@ def _run_pass(store: Store, cfg: AnnotateConfig, stage: Path, run_id: str, mode:
         executor = build_executor(pipeline, cfg.executor, str(logs / f"workers-{mode}"), f"brd-annotate-{run_id}")
         try:
             with _environ(cfg.engine.server_env()), _quiet_datatrove(logs / "datatrove.log", verbose):
-                executor.run()
+                _run_local(executor, cfg.executor)
             break
         except Exception as exc:  # noqa: BLE001 — classified below
             died = _server_died(exc)
@@ -242,6 +243,20 @@ def _run_pass(store: Store, cfg: AnnotateConfig, stage: Path, run_id: str, mode:
                                     f"(server log: {stage / 'logs'}, worker log: {logs})") from None
             _say(f"annotate: {what}; restarting it ({attempt + 1}/{cfg.server_restarts})")
     return PassTiming.read(stage, mode, items, started, time.time())
+
+
+def _run_local(executor, ex: ExecutorConfig) -> None:
+    """Run a LocalPipelineExecutor. With one worker, its tasks run here, one after another, without
+    the `multiprocess.Manager` that `run()` always forks: that forked process outlives a `kill -9`
+    of brd and keeps the store's writer lock (an inherited flock) and brd's output pipes."""
+    if ex.workers != 1:
+        executor.run()
+        return
+    original = executor.pipeline
+    executor.save_executor_as_json()
+    for rank in range(ex.tasks):
+        executor.pipeline = copy.deepcopy(original)
+        executor._run_for_rank(rank)
 
 
 def _submit(store: Store, cfg: AnnotateConfig, stage: Path, run_id: str, modes: list[str]) -> None:

@@ -59,7 +59,7 @@ class RetryPolicy:
     backoff_s: float = 1.0             # first wait after a failed request; doubles up to backoff_max_s
     backoff_max_s: float = 30.0
     dead_after_s: float = 60.0         # --endpoint: give up when /v1/models has not answered this long
-    probe_interval_s: float = 5.0
+    probe_interval_s: float | None = None  # default: dead_after_s / 4, at most 5 s
 
     def __post_init__(self) -> None:
         if self.on_bad_output not in POLICIES:
@@ -67,6 +67,8 @@ class RetryPolicy:
         for name in ("max_retries", "http_retries"):
             if getattr(self, name) < 0:
                 raise ValueError(f"--{name.replace('_', '-')} must be >= 0, got {getattr(self, name)}")
+        if self.probe_interval_s is None:
+            self.probe_interval_s = min(5.0, self.dead_after_s / 4)
         for name in ("request_timeout_s", "startup_timeout_s", "dead_after_s", "probe_interval_s"):
             if getattr(self, name) <= 0:
                 raise ValueError(f"{name} must be > 0, got {getattr(self, name)}")
@@ -88,7 +90,7 @@ class Health:
     def __init__(self, policy: RetryPolicy, probe_url: str | None = None):
         self.policy = policy
         self.probe_url = probe_url
-        self.answered = False
+        self.answered_at: float | None = None  # monotonic time of the first answer
         self.dead: asyncio.Event | None = None
         self.dead_reason = ""
         self._watchdog: asyncio.Task | None = None
@@ -123,9 +125,14 @@ class Health:
                         return
                 await asyncio.sleep(self.policy.probe_interval_s)
 
-    def timeout(self) -> float:
+    def deadline(self, sent_at: float) -> float:
+        """When a request sent at `sent_at` times out. Until the server first answers, requests also
+        wait for it to start; after that, each gets request_timeout_s from when it was sent (or from
+        the first answer, for requests that were waiting for the start-up)."""
         p = self.policy
-        return p.request_timeout_s if self.answered else p.request_timeout_s + p.startup_timeout_s
+        if self.answered_at is None:
+            return sent_at + p.startup_timeout_s + p.request_timeout_s
+        return max(sent_at, self.answered_at) + p.request_timeout_s
 
 
 @dataclass
@@ -146,22 +153,27 @@ async def _request(payload: dict, generate, health: Health) -> Attempt:
     policy = health.policy
     error = ""
     for i in range(policy.http_retries + 1):
+        sent_at = time.monotonic()
         call = asyncio.ensure_future(generate(dict(payload)))
         dead = asyncio.ensure_future(health.dead.wait())
         try:
-            done, _ = await asyncio.wait({call, dead}, timeout=health.timeout(), return_when=asyncio.FIRST_COMPLETED)
+            # re-checked every second: the deadline moves when the server first answers
+            while not (call.done() or dead.done()) and time.monotonic() < health.deadline(sent_at):
+                await asyncio.wait({call, dead}, timeout=min(1.0, max(0.01, health.deadline(sent_at) - time.monotonic())),
+                                   return_when=asyncio.FIRST_COMPLETED)
         finally:
             dead.cancel()
-        if call not in done:
+        if not call.done():
             call.cancel()
             await asyncio.gather(call, return_exceptions=True)
             if health.dead.is_set():
                 raise ServerError(health.dead_reason)
-            error = f"timeout after {health.timeout():.0f}s"
+            error = f"timeout after {policy.request_timeout_s:.0f}s"
         else:
             try:
                 result = call.result()
-                health.answered = True
+                if health.answered_at is None:
+                    health.answered_at = time.monotonic()
                 return Attempt(result, None, i + 1)
             except ServerError as exc:
                 if "InternalServerError" not in str(exc):

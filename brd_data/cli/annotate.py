@@ -83,6 +83,8 @@ def annotate(
         help="A Python script serving the OpenAI API on --port, instead of brd's vLLM launcher.")] = None,
     chunk_size: Annotated[int, typer.Option(
         min=1, help="Answers per Parquet part and commit: what a kill -9 can lose at most per worker.")] = 200,
+    commit_interval: Annotated[float, typer.Option(
+        help="Seconds between commits of finished parts while the run goes on.")] = 5.0,
     list_prompts: Annotated[bool, typer.Option("--list-prompts", help="List the known prompt files and exit.")] = False,
     progress: Annotated[bool, typer.Option(help="Show the progress bar.")] = True,
     executor: ExecutorOpt = "local",
@@ -139,7 +141,7 @@ def annotate(
         policy=RetryPolicy(on_bad_output=on_bad_output, max_retries=max_retries, retry_temperature=retry_temperature,
                            http_retries=http_retries, request_timeout_s=request_timeout,
                            startup_timeout_s=startup_timeout, dead_after_s=dead_after),
-        limit=limit, chunk_size=chunk_size, server_restarts=server_restarts, progress=progress,
+        limit=limit, chunk_size=chunk_size, commit_interval_s=commit_interval, server_restarts=server_restarts, progress=progress,
         executor=ExecutorConfig(kind=executor, tasks=tasks, workers=workers, partition=partition,
                                 gpus_per_task=gpus_per_task),
     )

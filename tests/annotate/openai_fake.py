@@ -7,7 +7,7 @@ What it answers depends on markers in the input sentence:
     [malformed-greedy]   malformed at temperature 0, well-formed when sampled
     [truncated]          text cut by max_tokens (finish_reason "length")
     [empty]              an empty answer
-    [http500:N]          HTTP 500 for the first N requests about this sentence
+    [http500:N]          HTTP 500 for the first N requests about this sentence (per prompt kind)
     [http400]            HTTP 400 (as vLLM answers a prompt longer than the context)
     [slow:S]             waits S seconds before answering
 
@@ -35,7 +35,7 @@ class FakeOpenAI:
         self.delay = delay
         self.die_after = die_after
         self.requests: list[dict] = []
-        self.counts: dict[str, int] = {}
+        self.counts: dict[tuple[str, str], int] = {}  # requests per (sentence, prompt kind)
         self.lock = threading.Lock()
         self.server = ThreadingHTTPServer(("127.0.0.1", port), self._handler())
         self.server.daemon_threads = True
@@ -61,9 +61,10 @@ class FakeOpenAI:
             return 404, {"error": {"message": f"The model `{body.get('model')}` does not exist."}}
         m = _INPUT.search(prompt.rstrip())
         sentence = m["s"].strip() if m else prompt.strip().splitlines()[-1]
+        kind = "ner" if "Enter a sentence" in prompt else "qra"
         with self.lock:
             self.requests.append({**body, "_sentence": sentence, "_chat": chat, "_at": time.time()})
-            n = self.counts[sentence] = self.counts.get(sentence, 0) + 1
+            n = self.counts[(sentence, kind)] = self.counts.get((sentence, kind), 0) + 1
             served = len(self.requests)
         if self.die_after is not None and served > self.die_after:
             os._exit(3)  # a crashed server: no answer, connection dropped
@@ -78,7 +79,7 @@ class FakeOpenAI:
             return 400, {"error": {"message": "This model's maximum context length is 2048 tokens."}}
         max_tokens = int(body.get("max_tokens") or 16)
         finish = "stop"
-        ner = "Enter a sentence" in prompt
+        ner = kind == "ner"
         word = next((w.strip(".,[]") for w in sentence.split() if w[:1].isupper()), sentence.split()[0] if sentence else "x")
         good = (f' In this sentence, "{word}" is a test name entity.' if ner
                 else f"Question: What does the sentence say? Answer: {sentence}")
