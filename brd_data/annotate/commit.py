@@ -3,26 +3,25 @@
 Each closed Parquet part (see writer.py) is loaded in one transaction: its annotations, the
 quarantine rows of its bad outputs and the run's counters. The part is deleted after the commit;
 loading it twice adds nothing (the key is (text_hash, behaviour, teacher_fingerprint,
-prompt_hash)), so a crash between the commit and the delete is harmless. A `failed` row (the
-server never answered) is replaced when a later run gets an answer; answers are never
-overwritten.
+prompt_hash), kept unique by sql/queries/annotate/load_annotations.sql), so a crash between the
+commit and the delete is harmless. A `failed` row (the server never answered) is replaced when a
+later run gets an answer; answers are never overwritten.
 """
 
 from __future__ import annotations
 
 import contextlib
 import json
-import os
 import shutil
 import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import pyarrow.parquet as pq
 from datatrove.data import DocumentsPipeline
 from datatrove.pipeline.base import PipelineStep
 
 from ..store import Run, Store, query
+from ..store.sqlfiles import run_sql
 from .writer import PART_SUFFIX
 
 STATUSES = ("ok", "unparsed", "truncated", "failed")
@@ -73,7 +72,7 @@ def commit_parts(store: Store, run_id: str, parts: list[Path], counts: CommitCou
             got.rows += n
             got.completion_tokens += int(tokens or 0)
         before = con.execute("select count(*) from annotations").fetchall()[0][0]
-        con.execute(query("annotate/load_annotations"), {"files": files})
+        run_sql(con, query("annotate/load_annotations"), {"files": files}).fetchall()
         con.execute(query("annotate/load_quarantine"), {"files": files})
         got.added = con.execute("select count(*) from annotations").fetchall()[0][0] - before
         total.add(got)
@@ -173,11 +172,3 @@ class AnnotateCommit(PipelineStep):
             run.add_counts(**got.as_run_counts())
             run.finish("succeeded")
         shutil.rmtree(store.staging_dir / self.run_id, ignore_errors=True)
-
-
-def staged_bytes(folder: Path) -> int:
-    return sum(p.stat().st_size for p in folder.rglob("*") if p.is_file()) if folder.is_dir() else 0
-
-
-def part_rows(path: Path) -> int:
-    return pq.read_metadata(path).num_rows if path.is_file() and os.path.getsize(path) else 0

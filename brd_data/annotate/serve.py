@@ -73,10 +73,12 @@ def main() -> None:
     child = subprocess.Popen([sys.executable, "-m", SERVER_MODULE, *argv])
 
     def stop(signum, _frame) -> None:
+        # Well inside the 10 s datatrove waits before it SIGKILLs this launcher (which would leave
+        # the tree behind). The server holds no state worth a slow graceful shutdown.
         signal.signal(signal.SIGTERM, signal.SIG_IGN)
         os.killpg(0, signal.SIGTERM)
         try:
-            child.wait(timeout=15)
+            child.wait(timeout=3)
         except subprocess.TimeoutExpired:
             pass
         os.killpg(0, signal.SIGKILL)  # whatever is left of the tree, this launcher included

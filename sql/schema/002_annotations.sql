@@ -15,6 +15,9 @@ create table prompts (
 
 -- grain: one row per (sentence text, behaviour, teacher, prompt version);
 -- key: (text_hash, behaviour, teacher_fingerprint, prompt_hash)
+-- No PRIMARY KEY, like the large tables of 001: at paper scale this is the largest table (every
+-- unique sentence x behaviour x teacher x prompt) and a DuckDB index must fit in memory. The
+-- annotate commit keeps the key unique (sql/queries/annotate/load_annotations.sql); tests check it.
 create table annotations (
     text_hash varchar not null,        -- joins sentences.text_hash
     behaviour varchar not null,
@@ -31,6 +34,5 @@ create table annotations (
     reason varchar,                    -- why, when status is not ok
     attempts integer not null default 1,
     run_id varchar not null,
-    created_at timestamp not null default current_timestamp,
-    primary key (text_hash, behaviour, teacher_fingerprint, prompt_hash)
+    created_at timestamp not null default current_timestamp
 );
