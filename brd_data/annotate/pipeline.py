@@ -109,7 +109,7 @@ class AnnotateOutcome:
 
     @property
     def items(self) -> int:
-        return sum(len(p.unit_ids) for p in self.pending)
+        return sum(p.n_todo for p in self.pending)
 
 
 def build_annotate_pipeline(cfg: AnnotateConfig, stage: Path, run_id: str, mode: str) -> list[PipelineStep]:
@@ -177,6 +177,7 @@ def _say(msg: str) -> None:
 def run_annotate(store: Store, cfg: AnnotateConfig, verbose: bool = False) -> AnnotateOutcome:
     """Annotate what the store still lacks for these prompts and this teacher. Needs the writer lock."""
     started = time.monotonic()
+    cfg.executor.check_available()  # before a run is recorded
     recovered = recover_interrupted(store)
     with store.reader() as con:
         n_sentences, n_unique = con.execute(query("annotate/corpus_counts")).fetchall()[0]
@@ -189,7 +190,7 @@ def run_annotate(store: Store, cfg: AnnotateConfig, verbose: bool = False) -> An
     run = store.begin_run("annotate", cfg.lineage(), inputs)
     outcome.run_id = run.run_id
     stage = store.staging_dir / run.run_id
-    modes = [m for m in ("completion", "chat") if any(p.prompt.mode == m and p.unit_ids for p in pending)]
+    modes = [m for m in ("completion", "chat") if any(p.prompt.mode == m and p.n_todo for p in pending)]
     try:
         _register_prompts(store, cfg.prompts, run.run_id)
         for mode in modes:
@@ -201,7 +202,7 @@ def run_annotate(store: Store, cfg: AnnotateConfig, verbose: bool = False) -> An
         with PartCommitter(store, run.run_id, cfg.commit_interval_s) as committer:
             try:
                 for mode in modes:
-                    items = sum(len(p.unit_ids) for p in pending if p.prompt.mode == mode)
+                    items = sum(p.n_todo for p in pending if p.prompt.mode == mode)
                     outcome.passes.append(_run_pass(store, cfg, stage, run.run_id, mode, items, verbose))
             finally:
                 committer.commit_now()  # whatever closed, even when the pass failed

@@ -158,7 +158,7 @@ def annotate(
                f"{saved / max(out.n_sentences, 1):.1%})")
     for p in out.pending:
         typer.echo(f"  {p.prompt.behaviour} ({p.prompt.name}, {p.prompt.mode}, prompt {p.prompt.prompt_hash}): "
-                   f"{p.considered} considered, {p.done} already answered, {len(p.unit_ids)} to annotate")
+                   f"{p.considered} considered, {p.done} already answered, {p.n_todo} to annotate")
     if out.run_id is None:
         typer.echo(f"nothing to do: teacher {fp} has answered every requested sentence in {st.root}")
         return

@@ -32,6 +32,8 @@ def test_bad_input_fails_with_one_line(brd, tmp_path, fake_teacher):
         (["annotate", "--store", str(store), "--endpoint", "ftp://x"], "--endpoint"),
         (["annotate", "--store", str(store), "--endpoint", "http://127.0.0.1:9"], "cannot list its models"),
         (["annotate", "--store", str(store), "--teacher", str(tmp_path / "nomodel")], "not a model folder"),
+        (annotate_args(store, fake_teacher.url, "--executor", "slurm"), "--executor slurm needs --partition"),
+        (annotate_args(store, fake_teacher.url, "--executor", "slurm", "--partition", "gpu"), "sbatch"),
         (annotate_args(store, fake_teacher.url, "--served-model-name", "other", "--behaviours", "ner",
                        "--http-retries", "0"), None),
     ]
@@ -47,6 +49,7 @@ def test_bad_input_fails_with_one_line(brd, tmp_path, fake_teacher):
         assert out.returncode == 1, (args, out.stdout, out.stderr)
         assert out.stderr.startswith("error: ") and message in out.stderr, (args, out.stderr)
         assert "Traceback" not in out.stderr
+    assert rows(store, "select count(*) from runs where command = 'annotate' and status = 'failed'") == [(0,)]
 
 
 # -- one run: statuses, quarantine, retries, dedup, lineage ---------------------------------------
