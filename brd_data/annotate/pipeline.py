@@ -48,7 +48,7 @@ class AnnotateConfig:
     policy: RetryPolicy = field(default_factory=RetryPolicy)
     limit: int = -1
     executor: ExecutorConfig = field(default_factory=ExecutorConfig)
-    chunk_size: int = 200            # items per Parquet part (and per commit)
+    chunk_size: int = 100            # items per Parquet part: what a kill -9 loses at most per worker
     commit_interval_s: float = 5.0
     server_restarts: int = 1
     progress: bool = True
@@ -112,9 +112,9 @@ class AnnotateOutcome:
         return sum(p.n_todo for p in self.pending)
 
 
-def build_annotate_pipeline(cfg: AnnotateConfig, stage: Path, run_id: str, mode: str) -> list[PipelineStep]:
+def build_annotate_pipeline(cfg: AnnotateConfig, stage: Path, logs: Path, run_id: str, mode: str) -> list[PipelineStep]:
+    """`stage`: work files, checkpoints and parts (removed after the run); `logs`: kept."""
     prompts = {p.prompt_hash: p for p in cfg.prompts if p.mode == mode}
-    logs = stage / "logs"
     runner = AnnotationRunner(
         rollout_fn=annotate_rollout,
         config=cfg.engine.inference_config(
@@ -228,7 +228,7 @@ def _run_pass(store: Store, cfg: AnnotateConfig, stage: Path, run_id: str, mode:
          + ("" if cfg.engine.endpoint else " (starting it: this takes a while)"))
     started = time.time()
     for attempt in range(cfg.server_restarts + 1):
-        pipeline = build_annotate_pipeline(cfg, stage, run_id, mode)
+        pipeline = build_annotate_pipeline(cfg, stage, logs, run_id, mode)
         executor = build_executor(pipeline, cfg.executor, str(logs / f"workers-{mode}"), f"brd-annotate-{run_id}")
         try:
             with _environ(cfg.engine.server_env()), _quiet_datatrove(logs / "datatrove.log", verbose):
@@ -241,7 +241,7 @@ def _run_pass(store: Store, cfg: AnnotateConfig, stage: Path, run_id: str, mode:
             what = f"the teacher server failed: {str(died).splitlines()[0]}"
             if cfg.engine.endpoint or attempt >= cfg.server_restarts:
                 raise AnnotateError(f"{what}. Committed annotations are kept; run the same command to resume "
-                                    f"(server log: {stage / 'logs'}, worker log: {logs})") from None
+                                    f"(logs: {logs})") from None
             _say(f"annotate: {what}; restarting it ({attempt + 1}/{cfg.server_restarts})")
     return PassTiming.read(stage, mode, items, started, time.time())
 
@@ -266,7 +266,7 @@ def _submit(store: Store, cfg: AnnotateConfig, stage: Path, run_id: str, modes: 
     previous = None
     with _environ(cfg.engine.server_env()):
         for mode in modes:
-            previous = build_executor(build_annotate_pipeline(cfg, stage, run_id, mode), cfg.executor,
+            previous = build_executor(build_annotate_pipeline(cfg, stage, logs, run_id, mode), cfg.executor,
                                       str(logs / f"workers-{mode}"), f"brd-annotate-{mode}-{run_id}", depends=previous)
         single = ExecutorConfig(**{**cfg.executor.__dict__, "tasks": 1, "workers": 1, "gpus_per_task": 0})
         commit = build_executor([AnnotateCommit(str(store.root), run_id)], single, str(logs / "commit"),

@@ -82,7 +82,7 @@ def annotate(
     server_script: Annotated[Path | None, typer.Option(
         help="A Python script serving the OpenAI API on --port, instead of brd's vLLM launcher.")] = None,
     chunk_size: Annotated[int, typer.Option(
-        min=1, help="Answers per Parquet part and commit: what a kill -9 can lose at most per worker.")] = 200,
+        min=1, help="Answers per Parquet part and commit: what a kill -9 can lose at most per worker.")] = 100,
     commit_interval: Annotated[float, typer.Option(
         help="Seconds between commits of finished parts while the run goes on.")] = 5.0,
     list_prompts: Annotated[bool, typer.Option("--list-prompts", help="List the known prompt files and exit.")] = False,
