@@ -86,7 +86,7 @@ def run_offline(requests: Path, teacher: str, max_num_seqs: int, dtype: str, env
 
 def run_brd(store: Path, n: int, args: argparse.Namespace, env: dict) -> dict:
     cmd = [sys.executable, "-m", "brd_data", "annotate", "--store", str(store), "--limit", str(n),
-           "--max-retries", "0", "--no-progress", "--max-concurrency", str(args.max_concurrency),
+           "--max-retries", str(args.max_retries), "--no-progress", "--max-concurrency", str(args.max_concurrency),
            "--dtype", args.dtype, "--kv-cache-gib", f"{args.kv_cache_gib:g}"]
     started = time.monotonic()
     out = subprocess.run(cmd, capture_output=True, text=True, cwd=REPO, env={**os.environ, **env}, timeout=7200)
@@ -106,6 +106,8 @@ def main() -> None:
     ap.add_argument("--max-concurrency", type=int, default=128)
     ap.add_argument("--dtype", default="auto")
     ap.add_argument("--kv-cache-gib", type=float, default=2.0)
+    ap.add_argument("--max-retries", type=int, default=0,
+                    help="brd's sampled retries of bad answers (0: the same requests as the baseline)")
     ap.add_argument("--no-baseline", action="store_true")
     ap.add_argument("--sweep", action="store_true", help="offline tokens/s over engine settings")
     ap.add_argument("--offline", help=argparse.SUPPRESS)

@@ -50,7 +50,7 @@ def pending_sentences(con, prompt: Prompt, fingerprint: str, limit: int) -> Pend
     way: millions of sentences stay a few hundred MB, never Python objects."""
     params = {"behaviour": prompt.behaviour, "fingerprint": fingerprint, "prompt_hash": prompt.prompt_hash,
               "limit": limit}
-    units = con.execute(query("annotate/sentence_units"), params).to_arrow_table()
+    units = con.sql(query("annotate/sentence_units"), params=params).to_arrow_table()
     todo = units.filter(pc.invert(units.column("answered"))).select(["unit_id", "input"])
     return Pending(prompt, todo, units.num_rows, units.num_rows - todo.num_rows)
 
