@@ -51,12 +51,12 @@ def prepare(target: Path | None = None, force: bool = False) -> Path:
     Idempotent: a folder that holds the marker file is reused. Writes to a temporary folder
     first and renames it, so a killed conversion never leaves a half-written teacher.
     """
+    target = Path(target or default_teacher_dir())
+    if is_prepared(target) and not force:
+        return target  # before importing torch: this check runs on every `brd annotate`
     import torch
     from transformers import AutoModelForCausalLM, AutoTokenizer, LlamaForCausalLM
 
-    target = Path(target or default_teacher_dir())
-    if is_prepared(target) and not force:
-        return target
     src = gguf_path()
     started = time.monotonic()
     # GGUF weights are Q4_1; transformers dequantizes them on load. The loaded model cannot be

@@ -6,6 +6,8 @@ create table prompts (
     behaviour varchar not null,        -- ner | qra | task | a user's own
     name varchar not null,             -- the template file's stem
     mode varchar not null,             -- completion | chat
+    parser varchar,                    -- ner | qra | raw: how `annotations.parsed` was read
+    input varchar,                     -- sentence | task: the kind of unit the prompt reads
     template varchar not null,         -- the file's full text
     source_file varchar,
     run_id varchar not null
@@ -13,6 +15,9 @@ create table prompts (
 
 -- grain: one row per (sentence text, behaviour, teacher, prompt version);
 -- key: (text_hash, behaviour, teacher_fingerprint, prompt_hash)
+-- No PRIMARY KEY, like the large tables of 001: at paper scale this is the largest table (every
+-- unique sentence x behaviour x teacher x prompt) and a DuckDB index must fit in memory. The
+-- annotate commit keeps the key unique (sql/queries/annotate/load_annotations.sql); tests check it.
 create table annotations (
     text_hash varchar not null,        -- joins sentences.text_hash
     behaviour varchar not null,
@@ -29,6 +34,5 @@ create table annotations (
     reason varchar,                    -- why, when status is not ok
     attempts integer not null default 1,
     run_id varchar not null,
-    created_at timestamp not null default current_timestamp,
-    primary key (text_hash, behaviour, teacher_fingerprint, prompt_hash)
+    created_at timestamp not null default current_timestamp
 );

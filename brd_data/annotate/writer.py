@@ -1,0 +1,138 @@
+"""The annotation part writer: datatrove's ParquetWriter, one Parquet part per checkpoint chunk.
+
+`InferenceRunner` hands every finished document to its output writer and, with checkpointing on,
+closes a chunk's file as soon as `records_per_chunk` documents of it are done. A part is written
+as `RANK-CHUNK.parquet.part` and renamed to `.parquet` only once closed, so the committer (which
+loads parts into the store while the run goes on) never reads a half-written file, and a
+`kill -9` loses at most the chunks in flight. Workers never open DuckDB.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+from datetime import datetime
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+from datatrove.data import Document
+from datatrove.pipeline.writers.parquet import ParquetWriter
+
+from ..ingest.stage_writer import quarantine_id
+
+PART_SUFFIX = ".parquet"
+OPEN_SUFFIX = ".parquet.part"
+RESULTS_KEY = "rollout_results"
+
+SCHEMA = pa.schema([
+    ("text_hash", pa.string()), ("behaviour", pa.string()), ("raw_text", pa.string()),
+    ("parsed", pa.string()), ("teacher", pa.string()), ("teacher_fingerprint", pa.string()),
+    ("prompt_hash", pa.string()), ("sampling", pa.string()), ("finish_reason", pa.string()),
+    ("prompt_tokens", pa.int32()), ("completion_tokens", pa.int32()), ("status", pa.string()),
+    ("reason", pa.string()), ("attempts", pa.int32()), ("run_id", pa.string()),
+    ("created_at", pa.timestamp("us")),
+    # for the quarantine rows of bad outputs, loaded in the same commit
+    ("quarantine_id", pa.string()), ("location", pa.string()), ("quarantine_reason", pa.string()),
+    ("prompt_file", pa.string()),
+])
+
+
+def annotation_row(doc: Document, teacher: str, fingerprint: str, run_id: str, prompt_files: dict[str, str]) -> dict:
+    """The `annotations` row (plus quarantine fields) of one finished work item."""
+    md = doc.metadata
+    rec = md[RESULTS_KEY][0]
+    row = {
+        "text_hash": md["unit_id"], "behaviour": md["behaviour"], "raw_text": rec["raw_text"],
+        "parsed": None if rec["parsed"] is None else json.dumps(rec["parsed"], ensure_ascii=False),
+        "teacher": teacher, "teacher_fingerprint": fingerprint, "prompt_hash": md["prompt_hash"],
+        "sampling": json.dumps(rec["sampling"], ensure_ascii=False), "finish_reason": rec["finish_reason"],
+        "prompt_tokens": rec["prompt_tokens"], "completion_tokens": rec["completion_tokens"],
+        "status": rec["status"], "reason": rec["reason"], "attempts": rec["attempts"], "run_id": run_id,
+        "created_at": datetime.now(), "quarantine_id": None, "location": None, "quarantine_reason": None,
+        "prompt_file": prompt_files.get(md["prompt_hash"]),
+    }
+    if rec["status"] != "ok":
+        location = f"text_hash {md['unit_id']} behaviour {md['behaviour']} teacher {fingerprint}"
+        reason = f"{rec['status']}: {rec['reason']}"
+        row["location"] = location
+        row["quarantine_reason"] = reason
+        row["quarantine_id"] = quarantine_id("annotate", md["prompt_hash"], location, reason)
+    return row
+
+
+class AnnotationPartWriter(ParquetWriter):
+    name = "💾 annotation parts"
+
+    def __init__(self, stage_root: str, run_id: str, teacher: str, fingerprint: str,
+                 prompt_files: dict[str, str], work_dir: str, progress: bool = True, mode: str = "completion"):
+        self.stage_root = str(stage_root)
+        self.run_id = run_id
+        self.teacher = teacher
+        self.fingerprint = fingerprint
+        self.prompt_files = dict(prompt_files)
+        self.work_dir = str(work_dir)
+        self.progress = progress
+        self.mode = mode
+        # One file per checkpoint chunk; rows go to disk every 64 documents.
+        super().__init__(
+            str(Path(stage_root) / "annotations"), output_filename=f"{mode}-" + "${rank}-${chunk_index}" + OPEN_SUFFIX,
+            compression="zstd", adapter=self._row, batch_size=64, max_file_size=-1, schema=SCHEMA,
+            use_content_defined_chunking=False, write_page_index=False,
+        )
+        self._bar = None
+        self._tokens = 0
+        self._items = 0
+        self._first_at: float | None = None
+        self._times: list[float] = []  # wall clock of the first and the last answer written
+        self._rank = 0
+
+    def _row(self, _writer, doc: Document) -> dict:
+        return annotation_row(doc, self.teacher, self.fingerprint, self.run_id, self.prompt_files)
+
+    def close_file(self, filename: str) -> None:
+        super().close_file(filename)
+        if filename.endswith(OPEN_SUFFIX):
+            self.output_folder.mv(filename, filename[: -len(OPEN_SUFFIX)] + PART_SUFFIX)
+
+    def write(self, document: Document, rank: int = 0, **kwargs) -> None:
+        super().write(document, rank, **kwargs)
+        now = time.time()
+        self._times = [self._times[0] if self._times else now, now]
+        self._rank = rank
+        self._items += 1
+        self._tokens += document.metadata[RESULTS_KEY][0].get("completion_tokens") or 0
+        self._advance(rank)
+
+    # -- progress: items, output tokens/s and ETA, on the terminal even when logs go to a file
+    def _advance(self, rank: int) -> None:
+        if not self.progress:
+            return
+        if self._bar is None:
+            from tqdm import tqdm
+
+            total = work_rows(Path(self.work_dir), rank)
+            self._first_at = time.monotonic()
+            self._bar = tqdm(total=total, unit="item", desc=f"annotate {self.mode} rank {rank}", file=sys.__stderr__,
+                             dynamic_ncols=True, mininterval=1.0)
+        elapsed = max(time.monotonic() - self._first_at, 1e-6)
+        self._bar.set_postfix_str(f"{self._tokens / elapsed:.1f} out tok/s", refresh=False)
+        self._bar.update(1)
+
+    def close(self) -> None:
+        super().close()
+        if self._bar is not None:
+            self._bar.close()
+            self._bar = None
+        if self._times:  # for the run summary and bench/annotate.py: generation time apart from start-up
+            folder = Path(self.stage_root) / "timing"
+            folder.mkdir(parents=True, exist_ok=True)
+            (folder / f"{self.mode}-{self._rank:05d}.json").write_text(json.dumps({
+                "first_answer_at": self._times[0], "last_answer_at": self._times[1],
+                "items": self._items, "completion_tokens": self._tokens}))
+
+
+def work_rows(work_dir: Path, rank: int) -> int:
+    path = work_dir / f"{rank:05d}.parquet"
+    return pq.read_metadata(path).num_rows if path.is_file() else 0

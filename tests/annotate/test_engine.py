@@ -1,0 +1,62 @@
+"""Engine configuration: what reaches vLLM, what reaches datatrove, and what never reaches disk."""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import json
+
+import pytest
+
+from brd_data.annotate.engine import EngineConfig, RemoteEndpoint, cpu_has_bf16, default_dtype, on_cpu
+
+
+@pytest.mark.parametrize("kwargs, message", [
+    ({"tp": 0}, "--tp and --dp"),
+    ({"max_concurrency": 0}, "--max-concurrency"),
+    ({"dtype": "int4"}, "--dtype"),
+    ({"endpoint": "localhost:8000"}, "--endpoint"),
+    ({"vllm_args": {"api-key": "x"}}, "pass secrets through the environment"),
+    ({"server_script": "/no/such/file.py"}, "--server-script"),
+])
+def test_bad_engine_settings_are_refused(kwargs, message):
+    with pytest.raises(ValueError, match=message):
+        EngineConfig(teacher="m", **kwargs)
+
+
+def test_server_flags_pass_through_with_prefix_caching():
+    e = EngineConfig(teacher="/models/t", tp=2, dp=3, max_concurrency=64, dtype="float16",
+                     vllm_args={"gpu-memory-utilization": "0.9"}, enforce_eager=False)
+    flags = e.server_flags("/tmp/ready.json")
+    assert flags["server_script"].endswith("brd_data/annotate/serve.py")
+    assert (flags["model"], flags["served-model-name"], flags["tensor-parallel-size"], flags["data-parallel-size"]) == (
+        "/models/t", "/models/t", 2, 3)
+    assert flags["enable-prefix-caching"] is True and flags["max-num-seqs"] == 64 and flags["dtype"] == "float16"
+    assert flags["gpu-memory-utilization"] == "0.9" and flags["brd-ready-file"] == "/tmp/ready.json"
+    assert "trust-remote-code" not in flags and "enforce-eager" not in flags
+    assert EngineConfig(teacher="t", trust_remote_code=True).server_flags()["trust-remote-code"] is True
+    assert ("enforce-eager" in EngineConfig(teacher="t").server_flags()) == on_cpu()
+
+
+def test_cpu_dtype_default():
+    assert default_dtype("bfloat16", "t") == "bfloat16"
+    expected = "float32" if on_cpu() and not cpu_has_bf16() else "auto"
+    assert default_dtype("auto", "t") == expected
+
+
+def test_endpoints_and_their_api_key_never_reach_the_config(monkeypatch):
+    monkeypatch.setenv("BRD_TEST_KEY", "s3cret-value")
+    local = EngineConfig(teacher="m", endpoint="http://127.0.0.1:8000/v1/")
+    assert local.endpoint_root == "http://127.0.0.1:8000" and local.probe_url == "http://127.0.0.1:8000/v1/models"
+    assert local.inference_config(False, 10, 10, "/tmp/l").endpoint_url == "http://127.0.0.1:8000"
+    remote = EngineConfig(teacher="m", endpoint="http://gpu-node:8000", api_key_env="BRD_TEST_KEY")
+    cfg = remote.inference_config(True, 10, 10, "/tmp/l")
+    assert cfg.endpoint_url == "http://gpu-node:8000/v1" and cfg.use_chat
+    assert "s3cret" not in json.dumps(dataclasses.asdict(cfg)) + json.dumps(remote.lineage())
+
+    async def build():
+        server = RemoteEndpoint(cfg, 0)
+        return server.get_base_url(), server.client.api_key, str(server.client.base_url)
+
+    base, key, client_url = asyncio.run(build())
+    assert (base, key, client_url.rstrip("/")) == ("http://gpu-node:8000", "s3cret-value", "http://gpu-node:8000/v1")

