@@ -10,7 +10,7 @@ from importlib.metadata import entry_points
 import click
 import typer
 
-from . import ingest, migrate, mix, sql, status, teacher
+from . import ingest, migrate, mix, publish, sql, status, teacher
 
 app = typer.Typer(
     name="brd",
@@ -20,7 +20,7 @@ app = typer.Typer(
     add_completion=False,
     pretty_exceptions_enable=False,
 )
-for module in (ingest, sql, status, migrate, teacher, mix):
+for module in (ingest, sql, status, migrate, teacher, mix, publish):
     module.register(app)
 
 # Command groups from other packages (brd_train) plug in through entry points, so brd_data

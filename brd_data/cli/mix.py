@@ -78,7 +78,8 @@ def build(
     parts = ", ".join(f"{c['view']} {c['rows']:,} rows / {c['tokens']:,} tokens" for c in m["components"])
     typer.echo(f"mixture {m['name']} -> {result.out}: {m['rows']:,} rows, {m['tokens']:,} tokens in "
                f"{len(m['shards'])} shard(s) ({parts}); hash {m['mixture_hash']}; "
-               f"tokenised {result.tokenised_rows:,} new rows; {result.seconds:.1f}s")
+               f"tokenised {result.tokenised_rows:,} new rows in {result.tokenise_seconds:.1f}s; "
+               f"{result.seconds:.1f}s in all")
     if len(m["teacher_fingerprints"]) > 1:
         typer.echo(f"warning: rows from {len(m['teacher_fingerprints'])} teachers "
                    f"({', '.join(m['teacher_fingerprints'])}); pin one with `teacher:` in the manifest", err=True)
