@@ -56,6 +56,9 @@ def build(
         help="DuckDB memory limit; beyond it DuckDB spills to a temporary folder next to --out.")] = "1GB",
     threads: Annotated[int | None, typer.Option(help="DuckDB threads (default: all cores).")] = None,
     shard_rows: Annotated[int | None, typer.Option(min=1, help="Rows per Parquet shard (default: the manifest's, 100000).")] = None,
+    window_passages: Annotated[int | None, typer.Option(
+        min=1, help="Passages composed at a time (default: the manifest's, 100000); lower it to use less "
+                    "memory. It is part of the row order.")] = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")] = False,
 ) -> None:
     """Export a mixture: the rows of its source views in seeded order, as Parquet shards
@@ -67,8 +70,8 @@ def build(
     from ..store import Store
 
     spec = load_mixture(name)
-    if shard_rows is not None:
-        spec = dataclasses.replace(spec, shard_rows=shard_rows)
+    overrides = {k: v for k, v in (("shard_rows", shard_rows), ("window_passages", window_passages)) if v is not None}
+    spec = dataclasses.replace(spec, **overrides)
     st = Store(store)
     if not st.exists():
         raise ValueError(f"no store at {st.root} (create one with `brd ingest --store {st.root}`)")

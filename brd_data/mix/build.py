@@ -1,19 +1,24 @@
 """`brd mix build`: a mixture manifest and the store's views into a mixture folder.
 
 DuckDB does the heavy lifting: it composes the passages (sql/views), joins the token-count cache
-and sorts the rows into the seeded order, streaming Arrow batches within `memory_limit` (it spills
-to a temporary folder beyond that). Python only tokenises texts the cache lacks (batched, in Rust),
-keeps per-source quotas, and cuts the stream into Parquet shards.
+and sorts the rows, streaming Arrow batches within `memory_limit`. Python only tokenises texts the
+cache lacks (batched, in Rust), keeps per-source quotas, and cuts the stream into Parquet shards.
+
+Passages are composed window by window: ranges of the seeded passage key md5(seed:passage_id)
+holding about `window_passages` passages each (the views read the range from the variables
+brd_passage_key_lo / _hi), so memory is bounded by a window, not by the store.
 
 Selection rules (what `sources`, `passages` and budgets mean):
-- Row order: md5(seed:unit_id:component) for every row, the same key d_sentence_level sorts by.
-- `passages: N` keeps the N passages with the smallest md5(seed:passage_id) among the passages of
-  the source views, and every row of those passages. Smaller N gives a subset of larger N. Fewer
-  than N passages in the store is an error, never a silent truncation.
+- Row order: window by window (windows in key order; each a seeded random sample of passages),
+  and within a window by md5(seed:unit_id:component), the key d_sentence_level sorts by. The
+  same store and manifest give the same order, whatever the memory limit or thread count.
+- `passages: N` keeps the store's N passages with the smallest keys, and their rows in the source
+  views. Smaller N gives a subset of larger N. N above the store's passages is an error, never a
+  silent truncation.
 - One weighted source: all its rows. Several: each gets weight/total of the rows, as many as the
   scarcest source allows (the largest mixture with exactly those shares); a source with weight 0
-  contributes nothing. The rows taken are the first in the seeded order.
-- `tokens: B`: rows of that source in the seeded order until B tokens are reached (the row that
+  contributes nothing. The rows taken are the first in the build order.
+- `tokens: B`: rows of that source in the build order until B tokens are reached (the row that
   crosses B is kept). A budget larger than the source's tokens is an error.
 - An empty source is an error. Sources whose rows overlap (same component) are an error.
 """
@@ -103,8 +108,8 @@ def sync_filters(st: Store, con, filters: list[FilterSpec], run_id: str) -> None
 
 
 def check_views(st: Store, con, spec: MixtureSpec) -> None:
+    views = st.catalogue(con, kinds=("view",))
     for s in spec.sources:
-        views = st.catalogue(con, kinds=("view",))
         if s.view not in views:
             valid = sorted(v for v in views if v.startswith("d_"))
             raise MixError(f"{spec.name}: unknown view {s.view!r}; valid: {', '.join(valid)} "
@@ -117,6 +122,8 @@ def check_views(st: Store, con, spec: MixtureSpec) -> None:
 
 
 def check_pins(con, spec: MixtureSpec) -> None:
+    if spec.teacher is None and not any(spec.prompts.values()):
+        return
     known = con.execute(query("mix/known_pins")).fetchall()
     if spec.teacher is not None:
         teachers = sorted({t for _, t, _, _ in known})
@@ -142,34 +149,48 @@ def set_variables(con, spec: MixtureSpec) -> None:
             con.execute(f"reset variable {name}")  # names are constants of this module
         else:
             con.execute(f"set variable {name} = $v", {"v": value})
-    con.execute("reset variable brd_passage_key_lo")
-    con.execute("reset variable brd_passage_key_hi")
 
 
-def limit_passages(con, spec: MixtureSpec) -> None:
-    """`passages: N`: compose only the first N passages in seeded key order."""
-    if spec.passages is None:
-        return
-    views = [s.view for s in spec.sources]
-    threshold, available = con.execute(query("mix/passage_threshold"),
-                                       {"views": views, "seed": spec.seed, "n": spec.passages}).fetchall()[0]
-    if threshold is None:
-        raise MixError(f"{spec.name}: passages {spec.passages} is more than the {available} passages of "
-                       f"{', '.join(views)} in this store; lower `passages` or add data (no silent truncation)")
-    con.execute("set variable brd_passage_key_hi = $v::uhugeint", {"v": threshold})
+def passage_windows(con, spec: MixtureSpec) -> list[tuple[int, int]]:
+    """The build composes passages window by window: ranges of the seeded passage key
+    md5_number(seed:passage_id), about `window_passages` passages each, so DuckDB's memory is
+    bounded by the window, not the store. With `passages: N`, the windows cover the N passages
+    of the store with the smallest keys (its N-th key is the upper bound)."""
+    n_store = con.execute(query("mix/count_passages")).fetchall()[0][0]
+    top = 2**128 - 1
+    n = n_store
+    if spec.passages is not None:
+        if spec.passages > n_store:
+            raise MixError(f"{spec.name}: passages {spec.passages} is more than the {n_store} passages in this store; "
+                           "lower `passages` or add data (no silent truncation)")
+        threshold = con.execute(query("mix/passage_threshold"), {"seed": spec.seed, "n": spec.passages}).fetchall()[0][0]
+        top, n = int(threshold), spec.passages
+    k = max(1, -(-n // spec.window_passages))
+    return [(i * (top + 1) // k, (i + 1) * (top + 1) // k - 1) for i in range(k)]
 
 
-def plan_sources(con, spec: MixtureSpec) -> list[SourcePlan]:
-    """Quotas for weighted sources. One source without budget: all rows, no key pass."""
+def set_window(con, window: tuple[int, int]) -> None:
+    con.execute("set variable brd_passage_key_lo = $v::uhugeint", {"v": str(window[0])})
+    con.execute("set variable brd_passage_key_hi = $v::uhugeint", {"v": str(window[1])})
+
+
+def plan_sources(con, spec: MixtureSpec, windows: list[tuple[int, int]]) -> list[SourcePlan]:
+    """Quotas for weighted sources. One source: all rows, no key pass. Several: a key-only pass per
+    window counts each source's rows by component (no text leaves DuckDB)."""
     plans = [SourcePlan(s) for s in spec.sources]
     if len(plans) == 1:
         return plans
+    counts: dict[str, dict[str, int]] = {p.view: defaultdict(int) for p in plans}
+    for window in windows:
+        set_window(con, window)
+        for p in plans:
+            for component, n_rows in con.execute(query("mix/source_components"), {"view": p.view}).fetchall():
+                counts[p.view][component] += n_rows
     owner: dict[str, str] = {}
     for p in plans:
-        rows = con.execute(query("mix/source_components"), {"view": p.view}).fetchall()
-        p.components = frozenset(r[0] for r in rows)
-        p.available = sum(r[1] for r in rows)
-        for c in p.components:
+        p.components = frozenset(counts[p.view])
+        p.available = sum(counts[p.view].values())
+        for c in sorted(p.components):
             if c in owner:
                 raise MixError(f"{spec.name}: sources {owner[c]} and {p.view} both hold {c} rows; "
                                "a row may come from one source only")
@@ -265,20 +286,22 @@ def _progress(enabled: bool, total: int | None, desc: str):
     return tqdm(total=total, desc=desc, unit="rows", disable=None if enabled else True, leave=False, mininterval=1.0)
 
 
-def export_rows(con, spec: MixtureSpec, plans: list[SourcePlan], counter: TokenCounter, out: Path,
-                opts: BuildOptions) -> tuple[list[Shard], _Stream]:
-    views = [p.view for p in plans]
-    rel = con.sql(query("mix/rows"), params={"views": views, "seed": spec.seed, "tokenizer": counter.fingerprint})
+def export_rows(con, spec: MixtureSpec, plans: list[SourcePlan], windows: list[tuple[int, int]],
+                counter: TokenCounter, out: Path, opts: BuildOptions) -> tuple[list[Shard], _Stream]:
+    """Stream every window's rows, in order, through the quotas and the token counter into shards."""
+    params = {"views": [p.view for p in plans], "seed": spec.seed, "tokenizer": counter.fingerprint}
     stream = _Stream(plans, counter)
     writer = ShardWriter(out, LM_SCHEMA, shard_rows=spec.shard_rows, row_group_rows=opts.row_group_rows)
     expected = sum(p.quota for p in plans if p.quota is not None) if all(p.quota is not None for p in plans) else None
     try:
         with _progress(opts.progress, expected, f"mix {spec.name}") as bar:
-            for batch in rel.to_arrow_reader(opts.batch_rows):
-                kept = stream.select(batch)
-                if kept is not None:
-                    writer.write(pa.Table.from_batches([kept]))
-                    bar.update(kept.num_rows)
+            for window in windows:
+                set_window(con, window)
+                for batch in con.sql(query("mix/rows"), params=params).to_arrow_reader(opts.batch_rows):
+                    kept = stream.select(batch)
+                    if kept is not None:
+                        writer.write(pa.Table.from_batches([kept]))
+                        bar.update(kept.num_rows)
         shards = writer.finish()
     except BaseException:
         writer.abort()
@@ -294,6 +317,17 @@ def export_rows(con, spec: MixtureSpec, plans: list[SourcePlan], counter: TokenC
 
 
 # -- the command ----------------------------------------------------------------------------------
+
+
+@contextlib.contextmanager
+def _memory_errors(spec: MixtureSpec, opts: BuildOptions):
+    import duckdb
+
+    try:
+        yield
+    except duckdb.OutOfMemoryException:
+        raise MixError(f"{spec.name}: DuckDB ran out of memory at --memory-limit {opts.memory_limit}; raise it, "
+                       f"or lower --window-passages (now {spec.window_passages})") from None
 
 
 def _configure(con, opts: BuildOptions, tmp: Path) -> None:
@@ -326,6 +360,7 @@ def _manifest(spec: MixtureSpec, st: Store, counter: TokenCounter, plans: list[S
         "delimiter": spec.delimiter,
         "seed": spec.seed,
         "passages": spec.passages,
+        "window_passages": spec.window_passages,
         "pins": {"teacher": spec.teacher, **{f"{b}_prompt": spec.prompts.get(b) for b in ("ner", "qra")}},
         "components": [
             {"view": p.view, "weight": p.source.weight if p.source.tokens is None else None,
@@ -365,14 +400,14 @@ def build_mixture(st: Store, spec: MixtureSpec, out: Path, opts: BuildOptions = 
             with st.transaction() as con:
                 sync_filters(st, con, filters, run.run_id)
             # Read through a read-only connection: `brd sql` keeps working during a long build.
-            with Store(st.root).reader() as con:
+            with Store(st.root).reader() as con, _memory_errors(spec, opts):
                 _configure(con, opts, tmp / ".duckdb-tmp")
                 check_views(st, con, spec)
                 check_pins(con, spec)
                 set_variables(con, spec)
-                limit_passages(con, spec)
-                plans = plan_sources(con, spec)
-                shards, stream = export_rows(con, spec, plans, counter, tmp, opts)
+                windows = passage_windows(con, spec)
+                plans = plan_sources(con, spec, windows)
+                shards, stream = export_rows(con, spec, plans, windows, counter, tmp, opts)
             shutil.rmtree(tmp / ".duckdb-tmp", ignore_errors=True)
             manifest = _manifest(spec, st, counter, plans, shards, stream, filters, run.run_id)
             (tmp / "manifest.json").write_text(json.dumps(manifest, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")

@@ -10,12 +10,14 @@ A mixture (manifests/mixtures/NAME.yaml) names the SQL views it draws rows from 
         weight: 1              # relative share of rows (the default), or
       # - view: d_ori
       #   tokens: 5000000      # a token budget instead of a weight
-    passages: 250000           # optional: the first N passages in seeded order (data-size curve)
+    passages: 250000           # optional: the store's first N passages in seeded order (data-size curve)
     seed: 0
     delimiter: "<sep>"
     tokenizer: null            # null: the embedded teacher's tokenizer
     teacher: null              # pin a teacher_fingerprint (default: the most recent ok annotation)
     prompts: {ner: null, qra: null}   # pin prompt hashes per behaviour
+    shard_rows: 100000         # rows per Parquet shard
+    window_passages: 100000    # passages composed at a time (bounds memory; part of the row order)
 
 A filter (manifests/filters/NAME.yaml) holds the word lists of a view-level filter, e.g. the
 paper's sentiment filter (appendix A.5) that d_qra_no_sent applies.
@@ -94,6 +96,7 @@ class MixtureSpec:
     teacher: str | None = None
     prompts: dict[str, str | None] = field(default_factory=dict)
     shard_rows: int = 100_000
+    window_passages: int = 100_000
     source_file: str = ""
 
     def __post_init__(self) -> None:
@@ -118,8 +121,10 @@ class MixtureSpec:
             raise ManifestError(f"{w}: seed {self.seed!r} must be a non-negative integer")
         if not isinstance(self.delimiter, str) or not self.delimiter:
             raise ManifestError(f"{w}: delimiter must be a non-empty string")
-        if isinstance(self.shard_rows, bool) or not isinstance(self.shard_rows, int) or self.shard_rows <= 0:
-            raise ManifestError(f"{w}: shard_rows {self.shard_rows!r} must be a positive integer")
+        for key in ("shard_rows", "window_passages"):
+            value = getattr(self, key)
+            if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
+                raise ManifestError(f"{w}: {key} {value!r} must be a positive integer")
         if self.teacher is not None and not (isinstance(self.teacher, str) and _HEX.match(self.teacher)):
             raise ManifestError(f"{w}: teacher {self.teacher!r} is not a teacher fingerprint (hex)")
         unknown = sorted(set(self.prompts) - {"ner", "qra"})
@@ -145,7 +150,7 @@ class MixtureSpec:
 
 
 _MIXTURE_KEYS = {"name", "description", "kind", "sources", "passages", "seed", "delimiter", "tokenizer",
-                 "teacher", "prompts", "shard_rows"}
+                 "teacher", "prompts", "shard_rows", "window_passages"}
 _SOURCE_KEYS = {"view", "weight", "tokens"}
 
 
@@ -214,7 +219,8 @@ def load_mixture(name_or_path: str) -> MixtureSpec:
     prompts = raw.get("prompts") or {}
     if not isinstance(prompts, dict):
         raise ManifestError(f"{path}: `prompts` must map ner/qra to a prompt hash")
-    kwargs = {k: raw[k] for k in ("kind", "passages", "seed", "delimiter", "tokenizer", "teacher", "shard_rows")
+    kwargs = {k: raw[k] for k in ("kind", "passages", "seed", "delimiter", "tokenizer", "teacher", "shard_rows",
+                                  "window_passages")
               if k in raw and raw[k] is not None}
     return MixtureSpec(name=raw["name"], sources=tuple(sources), description=str(raw.get("description") or "").strip(),
                        prompts=dict(prompts), source_file=str(path), **kwargs)

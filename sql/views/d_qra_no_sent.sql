@@ -37,7 +37,8 @@ final as (
         passage_id as unit_id,
         'd_qra_no_sent' as component,
         lang,
-        array_to_string(list_transform(sl, lambda s: s.text || coalesce(sep || s.piece, '')), coalesce(getvariable('brd_sep'), '<sep>')) as text,
+        array_to_string(list_transform(sl, lambda s: s.text || coalesce(sep || s.piece, '')),
+                        coalesce(getvariable('brd_sep'), '<sep>')) as text,
         list_sort(list_distinct(list_transform(sl, lambda s: s.sentence_run_id)
                                 || list_transform(sl, lambda s: s.run_id) || [passage_run_id])) as run_ids,
         list_sort(list_distinct(list_transform(sl, lambda s: s.prompt_hash))) as prompt_hashes,

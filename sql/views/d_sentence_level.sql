@@ -1,7 +1,7 @@
 -- Sentence-level training data (§5.3, Table 6): every sentence is its own unit, not composed into
 -- passages: alone (component 'sentence_ori'), with its NER ('sentence_ner': s <sep> NER(s)) and
 -- with its QRA ('sentence_qra': s <sep> QRA(s)), in a seeded shuffled order (variable brd_seed,
--- default 0: the order key of a mixture build with that seed). A sentence without a usable
+-- default 0: the key a mixture build orders rows by within a window). A sentence without a usable
 -- annotation has no unit for that behaviour (see passage_coverage for the counts).
 -- grain: one row per (sentence of a passage, component); key: (unit_id, component), unit_id = sentence_id
 create or replace view d_sentence_level as

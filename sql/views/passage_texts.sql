@@ -34,11 +34,14 @@ composed as (
         list_transform(sl, lambda s: s.sentence_run_id) || [passage_run_id] as base_run_ids,
         unnest([
             {'component': 'd_ori',
-             'text': array_to_string(list_transform(sl, lambda s: s.text), coalesce(getvariable('brd_sep'), '<sep>')),
+             'text': array_to_string(list_transform(sl, lambda s: s.text),
+                                     coalesce(getvariable('brd_sep'), '<sep>')),
              'run_ids': []::varchar[], 'prompt_hashes': []::varchar[], 'teacher_fingerprints': []::varchar[],
              'n_annotated': 0, 'n_unusable': 0, 'n_missing': 0},
             {'component': 'd_ner',
-             'text': array_to_string(list_transform(sl, lambda s: s.text || coalesce(sep || s.ner_piece, '')), coalesce(getvariable('brd_sep'), '<sep>')),
+             'text': array_to_string(
+                 list_transform(sl, lambda s: s.text || coalesce(sep || s.ner_piece, '')),
+                 coalesce(getvariable('brd_sep'), '<sep>')),
              'run_ids': list_transform(sl, lambda s: s.ner_run_id),
              'prompt_hashes': list_transform(sl, lambda s: s.ner_prompt_hash),
              'teacher_fingerprints': list_transform(sl, lambda s: s.ner_teacher_fingerprint),
@@ -46,7 +49,9 @@ composed as (
              'n_unusable': len(list_filter(sl, lambda s: s.ner_status = 'unusable')),
              'n_missing': len(list_filter(sl, lambda s: s.ner_status = 'missing'))},
             {'component': 'd_qra',
-             'text': array_to_string(list_transform(sl, lambda s: s.text || coalesce(sep || s.qra_piece, '')), coalesce(getvariable('brd_sep'), '<sep>')),
+             'text': array_to_string(
+                 list_transform(sl, lambda s: s.text || coalesce(sep || s.qra_piece, '')),
+                 coalesce(getvariable('brd_sep'), '<sep>')),
              'run_ids': list_transform(sl, lambda s: s.qra_run_id),
              'prompt_hashes': list_transform(sl, lambda s: s.qra_prompt_hash),
              'teacher_fingerprints': list_transform(sl, lambda s: s.qra_teacher_fingerprint),

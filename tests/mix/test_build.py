@@ -86,10 +86,15 @@ def test_negative_and_all_zero_weights(annotated, tmp_path):
 
 def test_more_passages_than_the_store_holds_is_an_error(annotated, tmp_path):
     err = one_line_error(build(annotated.root, "brd-0.25m", tmp_path / "o", check=False))
-    assert "passages 250000 is more than the 184 passages of d_train" in err and "no silent truncation" in err
+    assert "passages 250000 is more than the 184 passages in this store" in err and "no silent truncation" in err
     assert not (tmp_path / "o").exists() and not list(tmp_path.glob(".o.building-*"))
     failed = query(annotated.root, "select status, error from runs where command = 'mix build'")
     assert failed and failed[0][0] == "failed" and "more than the 184 passages" in failed[0][1]
+
+
+def test_out_of_memory_is_one_line(annotated, tmp_path):
+    err = one_line_error(build(annotated.root, "brd", tmp_path / "o", "--memory-limit", "1MB", check=False))
+    assert "DuckDB ran out of memory at --memory-limit 1MB; raise it, or lower --window-passages" in err
 
 
 def test_token_budget_larger_than_the_data_is_an_error(annotated, tmp_path):
@@ -164,10 +169,33 @@ def test_brd_mixture_folder_contract(annotated, tmp_path):
     assert status == [("succeeded",)]
 
 
+def test_windows_bound_the_work_and_fix_the_order(annotated, tmp_path):
+    """184 passages in windows of 50: 4 windows of the seeded passage key, rows in window order and,
+    within a window, by md5(seed:unit_id:component); the same rows as one window."""
+    one, four = tmp_path / "one", tmp_path / "four"
+    build(annotated.root, "brd", one)
+    build(annotated.root, "brd", four, "--window-passages", "50")
+    rows = read_rows(four)
+    assert sorted(map(str, rows)) == sorted(map(str, read_rows(one)))
+    keys = {(u, c): (pk, rk) for u, c, pk, rk in query(annotated.root, """
+        select unit_id, component, md5_number('0:' || passage_id), md5_number('0:' || unit_id || ':' || component)
+        from d_train""")}
+    bounds = [(i * 2**128 // 4, (i + 1) * 2**128 // 4 - 1) for i in range(4)]
+
+    def window(pk):
+        return next(i for i, (lo, hi) in enumerate(bounds) if lo <= pk <= hi)
+
+    got = [(r["unit_id"], r["component"]) for r in rows]
+    expected = sorted(keys, key=lambda k: (window(keys[k][0]), keys[k][1]))
+    assert got == expected and got != [(r["unit_id"], r["component"]) for r in read_rows(one)]
+    assert json.loads((four / "manifest.json").read_text())["window_passages"] == 50
+
+
 def test_building_twice_gives_byte_identical_shards(annotated, tmp_path):
     a, b = tmp_path / "a", tmp_path / "b"
-    build(annotated.root, "brd", a, "--shard-rows", "150")
-    proc = build(annotated.root, "brd", b, "--shard-rows", "150", "--memory-limit", "200MB", "--threads", "1")
+    build(annotated.root, "brd", a, "--shard-rows", "150", "--window-passages", "60")
+    proc = build(annotated.root, "brd", b, "--shard-rows", "150", "--window-passages", "60", "--memory-limit", "200MB",
+                 "--threads", "1")
     assert "tokenised 0 new rows" in proc.stdout  # the second build reads the token cache
     ma, mb = (json.loads((d / "manifest.json").read_text()) for d in (a, b))
     assert ma["mixture_hash"] == mb["mixture_hash"] and ma["tokens"] == mb["tokens"]
@@ -234,6 +262,22 @@ def test_weights_share_rows_and_budgets_take_the_first_rows(annotated, tmp_path)
     last = len(tok.encode(rows[-1]["text"], add_special_tokens=False).ids)
     assert qra["tokens"] >= 3000 > qra["tokens"] - last and qra["tokens_budget"] == 3000
     assert [c["rows"] for c in m["components"] if c["view"] == "d_ori"] == [n_ori]
+
+
+def test_a_users_own_view_is_a_source(annotated, tmp_path):
+    """Datasets are views users can change: a view of their own with the d_* columns builds."""
+    from brd_data.store import Store
+
+    st = Store(annotated.root)
+    with st.writer("test"), st.connect() as con:
+        con.execute("create view english_train as select * from d_train where lang = 'en'")
+        con.execute("create view thin as select passage_id, text from d_ori")
+    out = tmp_path / "en"
+    build(annotated.root, manifest(tmp_path, "en", "sources: [english_train]\n"), out)
+    rows = read_rows(out)
+    assert rows and len(rows) == query(annotated.root, "select count(*) from d_train where lang = 'en'")[0][0]
+    err = one_line_error(build(annotated.root, manifest(tmp_path, "thin", "sources: [thin]\n"), tmp_path / "o", check=False))
+    assert "view thin lacks column(s) unit_id, component, run_ids, prompt_hashes, teacher_fingerprints" in err
 
 
 def test_pins_and_delimiter_reach_the_views(annotated, tmp_path):

@@ -1,11 +1,7 @@
--- The data-size cut: the seeded key of the $n-th passage (in key order) among the passages of
--- the source views, and how many passages they hold. Passages with a key up to the threshold are
--- the first $n; the build composes only those (variables brd_passage_key_lo / _hi).
-with keys as (
-    select distinct md5_number($seed::varchar || ':' || passage_id) as passage_key
-    from query_table($views::varchar[], true)
-)
-
-select
-    (select passage_key from keys order by passage_key limit 1 offset $n - 1)::varchar as threshold,
-    (select count(*) from keys) as n_passages
+-- The data-size cut: the seeded key md5_number($seed:passage_id) of the $n-th passage of the
+-- store in key order. The first $n passages (keys up to it) are the mixture's passages, so a
+-- smaller $n is a subset of a larger one.
+select passage_key::varchar as threshold
+from (select md5_number($seed::varchar || ':' || passage_id) as passage_key from passages)
+order by passage_key
+limit 1 offset $n - 1
