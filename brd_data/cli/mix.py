@@ -1,0 +1,111 @@
+"""`brd mix`: training mixtures from the store's views (manifests/mixtures/*.yaml)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from .options import DEFAULT_STORE_PATH, StoreOpt
+
+app = typer.Typer(help="Training mixtures: SQL views of the store exported as Parquet shards + manifest.json.",
+                  no_args_is_help=True)
+
+
+@app.command("list")
+def list_(
+    as_json: Annotated[bool, typer.Option("--json", help="Print the manifests as JSON.")] = False,
+) -> None:
+    """Show the mixture manifests (manifests/mixtures/*.yaml): name, sources, passages, description."""
+    import json
+
+    from ..mix import available_mixtures, load_mixture
+
+    specs = [load_mixture(n) for n in available_mixtures()]
+    if as_json:
+        typer.echo(json.dumps([{"name": s.name, "description": s.description, **s.resolved()} for s in specs],
+                              indent=1, ensure_ascii=False))
+        return
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(show_edge=False)
+    for col in ("name", "sources", "passages", "description"):
+        table.add_column(col, overflow="fold")
+    for s in specs:
+        sources = ", ".join(src.view + (f" ({amount})" if (amount := _amount(src)) else "") for src in s.sources)
+        table.add_row(s.name, sources, "all" if s.passages is None else f"{s.passages:,}", s.description)
+    Console().print(table)
+
+
+def _amount(source) -> str:
+    if source.tokens is not None:
+        return f"{source.tokens:,} tokens"
+    return "" if source.weight in (None, 1) else f"weight {source.weight:g}"
+
+
+@app.command("build")
+def build(
+    name: Annotated[str, typer.Argument(help="A mixture name (see `brd mix list`) or the path of a manifest .yaml.")],
+    store: StoreOpt = DEFAULT_STORE_PATH,
+    out: Annotated[Path | None, typer.Option(
+        "--out", help="Mixture folder to write (replaced if it holds a mixture). Default: mixtures/NAME.",
+        file_okay=False)] = None,
+    memory_limit: Annotated[str, typer.Option(
+        help="DuckDB memory limit; beyond it DuckDB spills to a temporary folder next to --out.")] = "1GB",
+    threads: Annotated[int | None, typer.Option(help="DuckDB threads (default: all cores).")] = None,
+    shard_rows: Annotated[int | None, typer.Option(min=1, help="Rows per Parquet shard (default: the manifest's, 100000).")] = None,
+    window_passages: Annotated[int | None, typer.Option(
+        min=1, help="Passages composed at a time (default: the manifest's, 100000); lower it to use less "
+                    "memory. It is part of the row order.")] = None,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")] = False,
+) -> None:
+    """Export a mixture: the rows of its source views in seeded order, as Parquet shards
+    (text + lineage columns) and manifest.json (hash, rows and tokens per component, lineage).
+    Building twice from the same store and manifest gives byte-identical shards."""
+    import dataclasses
+
+    from ..mix import BuildOptions, build_mixture, load_mixture
+    from ..store import Store
+
+    spec = load_mixture(name)
+    overrides = {k: v for k, v in (("shard_rows", shard_rows), ("window_passages", window_passages)) if v is not None}
+    spec = dataclasses.replace(spec, **overrides)
+    st = Store(store)
+    if not st.exists():
+        raise ValueError(f"no store at {st.root} (create one with `brd ingest --store {st.root}`)")
+    opts = BuildOptions(memory_limit=memory_limit, threads=threads, progress=not quiet)
+    result = build_mixture(st, spec, out or Path("mixtures") / spec.name, opts)
+    m = result.manifest
+    parts = ", ".join(f"{c['view']} {c['rows']:,} rows / {c['tokens']:,} tokens" for c in m["components"])
+    typer.echo(f"mixture {m['name']} -> {result.out}: {m['rows']:,} rows, {m['tokens']:,} tokens in "
+               f"{len(m['shards'])} shard(s) ({parts}); hash {m['mixture_hash']}; "
+               f"tokenised {result.tokenised_rows:,} new rows in {result.tokenise_seconds:.1f}s; "
+               f"{result.seconds:.1f}s in all")
+    if len(m["teacher_fingerprints"]) > 1:
+        typer.echo(f"warning: rows from {len(m['teacher_fingerprints'])} teachers "
+                   f"({', '.join(m['teacher_fingerprints'])}); pin one with `teacher:` in the manifest", err=True)
+
+
+@app.command("sync")
+def sync(store: StoreOpt = DEFAULT_STORE_PATH) -> None:
+    """Load manifests/filters/*.yaml (e.g. the sentiment word lists d_qra_no_sent applies) into the
+    store. `brd mix build` does this itself; run it to query d_train_no_sent with `brd sql`."""
+    from ..mix import available_filters, load_filter
+    from ..mix.build import sync_filters
+    from ..store import Store
+
+    st = Store(store)
+    if not st.exists():
+        raise ValueError(f"no store at {st.root} (create one with `brd ingest --store {st.root}`)")
+    filters = [load_filter(n) for n in available_filters()]
+    with st.writer("mix sync"), st.run("mix sync", {"filters": {f.name: f.file_hash for f in filters}}) as run:
+        with st.transaction() as con:
+            sync_filters(st, con, filters, run.run_id)
+    for f in filters:
+        typer.echo(f"filter {f.name}: {len(f.rows())} terms loaded (manifest {f.file_hash})")
+
+
+def register(root: typer.Typer) -> None:
+    root.add_typer(app, name="mix")

@@ -1,0 +1,51 @@
+"""`brd publish`: mixture folders as a Hugging Face Hub dataset repository."""
+
+from __future__ import annotations
+
+import tempfile
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from .options import DEFAULT_STORE_PATH, StoreOpt
+
+
+def publish(
+    dirs: Annotated[list[Path], typer.Argument(
+        help="Mixture folders (brd mix build --out), or folders holding them (e.g. mixtures/).", show_default=False)],
+    repo_id: Annotated[str, typer.Option("--repo-id", help="The dataset repository, ORG/NAME.", show_default=False)],
+    private: Annotated[bool, typer.Option("--private", help="Create the repository as private.")] = False,
+    dry_run: Annotated[Path | None, typer.Option(
+        "--dry-run", help="Write the exact folder that would be pushed to OUTDIR, and push nothing.",
+        file_okay=False, metavar="OUTDIR")] = None,
+    store: StoreOpt = DEFAULT_STORE_PATH,
+    retries: Annotated[int, typer.Option(min=1, help="Attempts per Hub call on transient failures (429, 5xx, network).")] = 5,
+    retry_wait: Annotated[float, typer.Option(min=0, help="Seconds before the first retry; doubled each time.")] = 2.0,
+) -> None:
+    """Publish mixtures as one dataset repository: one config per mixture, and a README.md dataset
+    card (configs, counts, passage format, teacher, prompts, lineage, citation). The prompts and
+    teacher names come from the store when it exists. Pushes with huggingface_hub, retrying
+    transient failures; the token is huggingface_hub's (HF_TOKEN or `hf auth login`) and is never
+    printed or written."""
+    from ..mix.publish import gather, push, stage
+    from ..store import Store
+
+    st = Store(store)
+    contents = gather(dirs, repo_id, st if st.exists() else None)
+    names = ", ".join(m.name for m in contents.mixtures)
+    if dry_run is not None:
+        folder = stage(contents, dry_run)
+        typer.echo(f"dry run: {folder} holds the repository {repo_id} ({len(contents.mixtures)} config(s): {names}); "
+                   "nothing was pushed")
+        return
+    # next to the mixtures, so the shards are hard-linked rather than copied
+    with tempfile.TemporaryDirectory(prefix=".brd-publish-", dir=contents.mixtures[0].folder.parent) as tmp:
+        folder = stage(contents, Path(tmp) / "repo")
+        url = push(folder, repo_id, private, log=lambda msg: typer.echo(msg, err=True), attempts=retries,
+                   first_wait=retry_wait)
+    typer.echo(f"published {names} to {url}{' (private)' if private else ''}")
+
+
+def register(app: typer.Typer) -> None:
+    app.command("publish")(publish)

@@ -1,0 +1,443 @@
+"""`brd mix build`: a mixture manifest and the store's views into a mixture folder.
+
+DuckDB does the heavy lifting: it composes the passages (sql/views), joins the token-count cache
+and sorts the rows, streaming Arrow batches within `memory_limit`. Python only tokenises texts the
+cache lacks (batched, in Rust), keeps per-source quotas, and cuts the stream into Parquet shards.
+
+Passages are composed window by window: ranges of the seeded passage key md5(seed:passage_id)
+holding about `window_passages` passages each (the views read the range from the variables
+brd_passage_key_lo / _hi), so memory is bounded by a window, not by the store.
+
+Selection rules (what `sources`, `passages` and budgets mean):
+- Row order: window by window (windows in key order; each a seeded random sample of passages),
+  and within a window by md5(seed:unit_id:component), the key d_sentence_level sorts by. The
+  same store and manifest give the same order, whatever the memory limit or thread count.
+- `passages: N` keeps the store's N passages with the smallest keys, and their rows in the source
+  views. Smaller N gives a subset of larger N. N above the store's passages is an error, never a
+  silent truncation.
+- One weighted source: all its rows. Several: each gets weight/total of the rows, as many as the
+  scarcest source allows (the largest mixture with exactly those shares); a source with weight 0
+  contributes nothing. The rows taken are the first in the build order.
+- `tokens: B`: rows of that source in the build order until B tokens are reached (the row that
+  crosses B is kept). A budget larger than the source's tokens is an error.
+- An empty source is an error. Sources whose rows overlap (same component) are an error.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import os
+import re
+import shutil
+import time
+from collections import defaultdict
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from .. import code_version
+from ..store import Store, query
+from .manifest import FilterSpec, MixtureSpec, Source, available_filters, load_filter
+from .shards import LM_SCHEMA, Shard, ShardWriter
+from .tokens import TokenCounter, load_token_counter
+
+FORMAT_VERSION = 1
+# Columns every source view must have (the d_* views' lineage contract).
+REQUIRED_COLUMNS = ("text", "passage_id", "unit_id", "component", "run_ids", "prompt_hashes", "teacher_fingerprints")
+_MEMORY = re.compile(r"^\d+(\.\d+)?\s*(KB|MB|GB|TB|KiB|MiB|GiB|TiB)$")
+
+
+class MixError(ValueError):
+    """A mixture that cannot be built from this store; one line, naming the source or option."""
+
+
+@dataclass(frozen=True)
+class BuildOptions:
+    memory_limit: str = "1GB"     # DuckDB's limit; it spills to OUT/.duckdb-tmp beyond it
+    threads: int | None = None    # DuckDB threads (default: all cores)
+    batch_rows: int = 8192
+    row_group_rows: int = 10_000
+    progress: bool = True
+
+    def __post_init__(self) -> None:
+        if not _MEMORY.match(self.memory_limit):
+            raise MixError(f"--memory-limit {self.memory_limit!r}: use a size such as 800MB or 2GB")
+        if self.threads is not None and self.threads < 1:
+            raise MixError(f"--threads must be at least 1, got {self.threads}")
+
+
+@dataclass
+class SourcePlan:
+    source: Source
+    components: frozenset[str] | None = None   # known after the key pass (several sources)
+    available: int | None = None                # rows in the store (several sources)
+    quota: int | None = None                    # rows to take (weights); None: all
+    rows: int = 0
+    tokens: int = 0
+    by_component: dict[str, dict[str, int]] = field(default_factory=lambda: defaultdict(lambda: {"rows": 0, "tokens": 0}))
+
+    @property
+    def view(self) -> str:
+        return self.source.view
+
+
+@dataclass
+class BuildResult:
+    out: Path
+    manifest: dict[str, Any]
+    seconds: float
+    tokenised_rows: int
+    tokenise_seconds: float
+
+
+# -- planning -----------------------------------------------------------------------------------
+
+
+def sync_filters(st: Store, con, filters: list[FilterSpec], run_id: str) -> None:
+    """Load the filter manifests' terms into mix_filter_terms (replacing what a filter had)."""
+    for f in filters:
+        con.execute(query("mix/delete_filter"), {"filter": f.name})
+        rows = [{**r, "run_id": run_id} for r in f.rows()]
+        st.insert(con, "mix_filter_terms", pa.Table.from_pylist(rows))
+
+
+def check_views(st: Store, con, spec: MixtureSpec) -> None:
+    views = st.catalogue(con, kinds=("view",))
+    for s in spec.sources:
+        if s.view not in views:
+            valid = sorted(v for v in views if v.startswith("d_"))
+            raise MixError(f"{spec.name}: unknown view {s.view!r}; valid: {', '.join(valid)} "
+                           f"(or any view with the columns {', '.join(REQUIRED_COLUMNS)})")
+        st.check_identifier(con, s.view, kinds=("view", "table"))
+        cols = {r[0] for r in con.execute(query("mix/view_columns"), {"name": s.view}).fetchall()}
+        missing = [c for c in REQUIRED_COLUMNS if c not in cols]
+        if missing:
+            raise MixError(f"{spec.name}: view {s.view} lacks column(s) {', '.join(missing)}")
+
+
+def check_pins(con, spec: MixtureSpec) -> None:
+    if spec.teacher is None and not any(spec.prompts.values()):
+        return
+    known = con.execute(query("mix/known_pins")).fetchall()
+    if spec.teacher is not None:
+        teachers = sorted({t for _, t, _, _ in known})
+        if spec.teacher not in teachers:
+            raise MixError(f"{spec.name}: teacher {spec.teacher} has no annotations in this store; "
+                           f"known: {', '.join(teachers) or 'none'}")
+    for behaviour, h in spec.prompts.items():
+        if h is None:
+            continue
+        hashes = sorted({p for b, _, p, _ in known if b == behaviour})
+        if h not in hashes:
+            raise MixError(f"{spec.name}: prompts.{behaviour} {h} has no {behaviour} annotations in this store; "
+                           f"known: {', '.join(hashes) or 'none'}")
+
+
+def set_variables(con, spec: MixtureSpec) -> None:
+    """The view variables a mixture sets: delimiter, seed and pins (sql/views headers)."""
+    con.execute("set variable brd_sep = $v", {"v": spec.delimiter})
+    con.execute("set variable brd_seed = $v", {"v": spec.seed})
+    for name, value in (("brd_teacher", spec.teacher), ("brd_ner_prompt", spec.prompts.get("ner")),
+                        ("brd_qra_prompt", spec.prompts.get("qra"))):
+        if value is None:
+            con.execute(f"reset variable {name}")  # names are constants of this module
+        else:
+            con.execute(f"set variable {name} = $v", {"v": value})
+
+
+def passage_windows(con, spec: MixtureSpec) -> list[tuple[int, int]]:
+    """The build composes passages window by window: ranges of the seeded passage key
+    md5_number(seed:passage_id), about `window_passages` passages each, so DuckDB's memory is
+    bounded by the window, not the store. With `passages: N`, the windows cover the N passages
+    of the store with the smallest keys (its N-th key is the upper bound)."""
+    n_store = con.execute(query("mix/count_passages")).fetchall()[0][0]
+    top = 2**128 - 1
+    n = n_store
+    if spec.passages is not None:
+        if spec.passages > n_store:
+            raise MixError(f"{spec.name}: passages {spec.passages} is more than the {n_store} passages in this store; "
+                           "lower `passages` or add data (no silent truncation)")
+        threshold = con.execute(query("mix/passage_threshold"), {"seed": spec.seed, "n": spec.passages}).fetchall()[0][0]
+        top, n = int(threshold), spec.passages
+    k = max(1, -(-n // spec.window_passages))
+    return [(i * (top + 1) // k, (i + 1) * (top + 1) // k - 1) for i in range(k)]
+
+
+def set_window(con, window: tuple[int, int]) -> None:
+    con.execute("set variable brd_passage_key_lo = $v::uhugeint", {"v": str(window[0])})
+    con.execute("set variable brd_passage_key_hi = $v::uhugeint", {"v": str(window[1])})
+
+
+def plan_sources(con, spec: MixtureSpec, windows: list[tuple[int, int]]) -> list[SourcePlan]:
+    """Quotas for weighted sources. One source: all rows, no key pass. Several: a key-only pass per
+    window counts each source's rows by component (no text leaves DuckDB)."""
+    plans = [SourcePlan(s) for s in spec.sources]
+    if len(plans) == 1:
+        return plans
+    counts: dict[str, dict[str, int]] = {p.view: defaultdict(int) for p in plans}
+    for window in windows:
+        set_window(con, window)
+        for p in plans:
+            for component, n_rows in con.execute(query("mix/source_components"), {"view": p.view}).fetchall():
+                counts[p.view][component] += n_rows
+    owner: dict[str, str] = {}
+    for p in plans:
+        p.components = frozenset(counts[p.view])
+        p.available = sum(counts[p.view].values())
+        for c in sorted(p.components):
+            if c in owner:
+                raise MixError(f"{spec.name}: sources {owner[c]} and {p.view} both hold {c} rows; "
+                               "a row may come from one source only")
+            owner[c] = p.view
+        if p.available == 0:
+            raise MixError(f"{spec.name}: source {p.view} is empty in this store")
+    weighted = [p for p in plans if p.source.tokens is None]
+    total_weight = sum(p.source.share for p in weighted)
+    # The largest total T with every share w/W * T within the source's rows.
+    total = min(p.available * total_weight / p.source.share for p in weighted if p.source.share > 0)
+    for p in weighted:
+        p.quota = int(total * p.source.share / total_weight)
+    return plans
+
+
+# -- export -------------------------------------------------------------------------------------
+
+
+class _Stream:
+    """Applies quotas and budgets to the ordered rows (vectorised per batch), fills in token counts
+    the cache lacks, and tallies lineage."""
+
+    def __init__(self, plans: list[SourcePlan], counter: TokenCounter):
+        self.plans = plans
+        self.counter = counter
+        self.new_counts_parts: list[pa.Table] = []
+        self.tokenised_rows = 0
+        self.tokenise_seconds = 0.0
+        self.run_ids: set[str] = set()
+        self.prompt_hashes: set[str] = set()
+        self.teachers: set[str] = set()
+
+    def tokens(self, batch: pa.RecordBatch) -> np.ndarray:
+        n_tokens = batch.column("n_tokens")
+        missing = pc.is_null(n_tokens).to_numpy(zero_copy_only=False)
+        filled = pc.fill_null(n_tokens, 0).cast(pa.int64()).to_numpy(zero_copy_only=False).copy()
+        if missing.any():
+            started = time.monotonic()
+            mask = pa.array(missing)
+            texts = pc.filter(batch.column("text"), mask).to_pylist()
+            counts = np.asarray(self.counter.count(texts), dtype=np.int64)
+            self.tokenise_seconds += time.monotonic() - started
+            self.tokenised_rows += len(texts)
+            filled[missing] = counts
+            self.new_counts_parts.append(pa.table({
+                "text_key_hi": pc.filter(batch.column("text_key_hi"), mask),
+                "text_key_lo": pc.filter(batch.column("text_key_lo"), mask),
+                "n_tokens": pa.array(counts, pa.int32()),
+            }))
+        return filled
+
+    def select(self, batch: pa.RecordBatch) -> pa.RecordBatch | None:
+        """Keep the rows within their source's quota or budget; tally what is kept."""
+        tokens = self.tokens(batch)
+        component = batch.column("component")
+        keep = np.zeros(batch.num_rows, dtype=bool)
+        for p in self.plans:
+            mine = (np.ones(batch.num_rows, dtype=bool) if p.components is None
+                    else pc.is_in(component, pa.array(sorted(p.components))).to_numpy(zero_copy_only=False))
+            if p.quota is not None:
+                mine &= np.cumsum(mine) <= p.quota - p.rows
+            if p.source.tokens is not None:
+                # keep rows while the tokens before them are under the budget (the crossing row is kept)
+                before = np.cumsum(np.where(mine, tokens, 0)) - tokens
+                mine &= before < p.source.tokens - p.tokens
+            p.rows += int(mine.sum())
+            p.tokens += int(tokens[mine].sum())
+            tally = pa.table({"component": component, "n": tokens}).filter(pa.array(mine))
+            for row in tally.group_by("component").aggregate([("n", "count"), ("n", "sum")]).to_pylist():
+                part = p.by_component[row["component"]]
+                part["rows"] += row["n_count"]
+                part["tokens"] += row["n_sum"]
+            keep |= mine
+        if not keep.any():
+            return None
+        kept = batch.filter(pa.array(keep))
+        for col, acc in (("run_ids", self.run_ids), ("prompt_hashes", self.prompt_hashes),
+                         ("teacher_fingerprints", self.teachers)):
+            acc.update(v for v in pc.unique(pc.list_flatten(kept.column(col))).to_pylist() if v is not None)
+        return kept
+
+    def new_counts(self) -> pa.Table:
+        if not self.new_counts_parts:
+            return pa.table({"text_key_hi": pa.array([], pa.uint64()), "text_key_lo": pa.array([], pa.uint64()),
+                             "n_tokens": pa.array([], pa.int32())})
+        return pa.concat_tables(self.new_counts_parts)
+
+
+def _progress(enabled: bool, total: int | None, desc: str):
+    from tqdm import tqdm
+
+    # disable=None: no bar when stderr is not a terminal
+    return tqdm(total=total, desc=desc, unit="rows", disable=None if enabled else True, leave=False, mininterval=1.0)
+
+
+def export_rows(con, spec: MixtureSpec, plans: list[SourcePlan], windows: list[tuple[int, int]],
+                counter: TokenCounter, out: Path, opts: BuildOptions) -> tuple[list[Shard], _Stream]:
+    """Stream every window's rows, in order, through the quotas and the token counter into shards."""
+    params = {"views": [p.view for p in plans], "seed": spec.seed, "tokenizer": counter.fingerprint}
+    stream = _Stream(plans, counter)
+    writer = ShardWriter(out, LM_SCHEMA, shard_rows=spec.shard_rows, row_group_rows=opts.row_group_rows)
+    expected = sum(p.quota for p in plans if p.quota is not None) if all(p.quota is not None for p in plans) else None
+    try:
+        with _progress(opts.progress, expected, f"mix {spec.name}") as bar:
+            for window in windows:
+                set_window(con, window)
+                for batch in con.sql(query("mix/rows"), params=params).to_arrow_reader(opts.batch_rows):
+                    kept = stream.select(batch)
+                    if kept is not None:
+                        writer.write(pa.Table.from_batches([kept]))
+                        bar.update(kept.num_rows)
+        shards = writer.finish()
+    except BaseException:
+        writer.abort()
+        raise
+    for p in plans:
+        if p.rows == 0:
+            raise MixError(f"{spec.name}: source {p.view} is empty in this store"
+                           + (" (no usable annotations? see passage_coverage)" if p.view != "d_ori" else ""))
+        if p.source.tokens is not None and p.tokens < p.source.tokens:
+            raise MixError(f"{spec.name}: source {p.view} has {p.tokens} tokens, less than its budget "
+                           f"{p.source.tokens}; lower `tokens` (no silent truncation)")
+    return shards, stream
+
+
+# -- the command ----------------------------------------------------------------------------------
+
+
+@contextlib.contextmanager
+def _memory_errors(spec: MixtureSpec, opts: BuildOptions):
+    import duckdb
+
+    try:
+        yield
+    except duckdb.OutOfMemoryException:
+        raise MixError(f"{spec.name}: DuckDB ran out of memory at --memory-limit {opts.memory_limit}; raise it, "
+                       f"or lower --window-passages (now {spec.window_passages})") from None
+
+
+def _configure(con, opts: BuildOptions, tmp: Path) -> None:
+    con.execute("set memory_limit = $v", {"v": opts.memory_limit})
+    con.execute("set temp_directory = $v", {"v": str(tmp)})
+    if opts.threads:
+        con.execute("set threads = $v", {"v": opts.threads})
+
+
+def _check_out(out: Path) -> None:
+    if out.exists() and (not out.is_dir() or (any(out.iterdir()) and not (out / "manifest.json").is_file())):
+        raise MixError(f"--out {out}: exists and is not a brd mixture folder; choose another folder")
+
+
+def _manifest(spec: MixtureSpec, st: Store, counter: TokenCounter, plans: list[SourcePlan], shards: list[Shard],
+              stream: _Stream, filters: list[FilterSpec], run_id: str) -> dict[str, Any]:
+    rows = sum(p.rows for p in plans)
+    tokens = sum(p.tokens for p in plans)
+    content = {"config": spec.resolved(), "tokenizer": counter.fingerprint, "shards": [s.sha256 for s in shards]}
+    mixture_hash = hashlib.sha256(json.dumps(content, sort_keys=True).encode()).hexdigest()[:16]
+    return {
+        "format_version": FORMAT_VERSION,
+        "name": spec.name,
+        "kind": spec.kind,
+        "description": spec.description,
+        "mixture_hash": mixture_hash,
+        "config_hash": spec.config_hash,
+        "tokenizer": counter.name,
+        "tokenizer_fingerprint": counter.fingerprint,
+        "delimiter": spec.delimiter,
+        "seed": spec.seed,
+        "passages": spec.passages,
+        "window_passages": spec.window_passages,
+        "pins": {"teacher": spec.teacher, **{f"{b}_prompt": spec.prompts.get(b) for b in ("ner", "qra")}},
+        "components": [
+            {"view": p.view, "weight": p.source.weight if p.source.tokens is None else None,
+             "tokens_budget": p.source.tokens, "rows": p.rows, "tokens": p.tokens,
+             "by_component": {c: dict(v) for c, v in sorted(p.by_component.items())}}
+            for p in plans
+        ],
+        "rows": rows,
+        "tokens": tokens,
+        "shards": [{"file": s.file, "rows": s.rows, "sha256": s.sha256} for s in shards],
+        "source_run_ids": sorted(stream.run_ids),
+        "prompt_hashes": sorted(stream.prompt_hashes),
+        "teacher_fingerprints": sorted(stream.teachers),
+        "filters": {f.name: f.file_hash for f in filters},
+        "manifest_file": spec.source_file,
+        "code_version": code_version(),
+        "store": str(st.root.resolve()),
+        "build_run_id": run_id,
+    }
+
+
+def build_mixture(st: Store, spec: MixtureSpec, out: Path, opts: BuildOptions = BuildOptions()) -> BuildResult:
+    """Build `spec` from the store into `out` (replacing a mixture folder there)."""
+    started = time.monotonic()
+    out = Path(out)
+    _check_out(out)
+    counter = load_token_counter(spec.tokenizer)
+    filters = [load_filter(n) for n in available_filters()]
+    tmp = out.with_name(f".{out.name}.building-{os.getpid()}")
+    shutil.rmtree(tmp, ignore_errors=True)
+    tmp.mkdir(parents=True)
+    config = {"mixture": spec.resolved(), "out": str(out), "tokenizer_fingerprint": counter.fingerprint,
+              "memory_limit": opts.memory_limit}
+    inputs = [{"path": spec.source_file, "sha256": _file_sha256(spec.source_file)}] if spec.source_file else []
+    try:
+        with st.writer("mix build"), st.run("mix build", config, inputs) as run:
+            with st.transaction() as con:
+                sync_filters(st, con, filters, run.run_id)
+            # Read through a read-only connection: `brd sql` keeps working during a long build.
+            with Store(st.root).reader() as con, _memory_errors(spec, opts):
+                _configure(con, opts, tmp / ".duckdb-tmp")
+                check_views(st, con, spec)
+                check_pins(con, spec)
+                set_variables(con, spec)
+                windows = passage_windows(con, spec)
+                plans = plan_sources(con, spec, windows)
+                shards, stream = export_rows(con, spec, plans, windows, counter, tmp, opts)
+            shutil.rmtree(tmp / ".duckdb-tmp", ignore_errors=True)
+            manifest = _manifest(spec, st, counter, plans, shards, stream, filters, run.run_id)
+            (tmp / "manifest.json").write_text(json.dumps(manifest, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
+            _replace(tmp, out)
+            with st.transaction() as con:
+                con.register("new_token_counts", stream.new_counts())
+                con.execute(query("mix/insert_token_counts"), {"tokenizer": counter.fingerprint})
+                con.unregister("new_token_counts")
+                con.execute("insert into mixtures (build_id, name, mixture_hash, out_dir, rows, tokens, manifest) "
+                            "values (?, ?, ?, ?, ?, ?, ?)",
+                            [run.run_id, spec.name, manifest["mixture_hash"], str(out.resolve()), manifest["rows"],
+                             manifest["tokens"], json.dumps(manifest)])
+                run.add_counts(rows=manifest["rows"], tokens=manifest["tokens"], shards=len(shards),
+                               tokenised_rows=stream.tokenised_rows)
+                run.finish("succeeded", con=con)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    return BuildResult(out, manifest, time.monotonic() - started, stream.tokenised_rows, stream.tokenise_seconds)
+
+
+def _replace(tmp: Path, out: Path) -> None:
+    """Put the finished folder in place; an older mixture there is removed only now."""
+    old = out.with_name(f".{out.name}.old-{os.getpid()}")
+    if out.exists():
+        out.rename(old)
+    tmp.rename(out)
+    shutil.rmtree(old, ignore_errors=True)
+
+
+def _file_sha256(path: str) -> str:
+    with contextlib.suppress(OSError):
+        return hashlib.sha256(Path(path).read_bytes()).hexdigest()
+    return ""

@@ -1,0 +1,332 @@
+"""`brd publish`: mixture folders as one Hugging Face Hub dataset repository, one config per mixture.
+
+The repository is first staged as a folder (with --dry-run, that folder is the output):
+
+    README.md                         dataset card: YAML front matter with the configs, then counts,
+                                      the passage format, teacher, prompts, lineage and citation
+    data/NAME/train-0000i-of-0000N.parquet   the mixture's shards, unchanged
+    lineage/NAME.json                 the mixture's manifest.json, without local paths
+
+then pushed with huggingface_hub (create_repo, upload_folder), retrying transient failures. The
+token is huggingface_hub's own (HF_TOKEN or `hf auth login`): brd never reads it into a card, a log
+or the store, and redacts it from any error it prints.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import re
+import shutil
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, TypeVar
+
+import yaml
+
+from ..resources import manifests_dir
+from ..store import query
+
+_REPO_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,95}/[A-Za-z0-9][A-Za-z0-9_.-]{0,95}$")
+TRANSIENT_STATUS = frozenset({408, 425, 429, 500, 502, 503, 504})
+T = TypeVar("T")
+
+CITATION = """@misc{basic-reading-distillation,
+  title  = {Basic Reading Distillation},
+  author = {Anonymous},
+  note   = {Anonymous ACL submission},
+}"""
+
+
+class PublishError(ValueError):
+    """A publish that cannot go ahead; one line."""
+
+
+@dataclass(frozen=True)
+class Mixture:
+    name: str
+    folder: Path
+    manifest: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class PromptInfo:
+    prompt_hash: str
+    behaviour: str = ""
+    name: str = ""
+    template: str = ""
+    source: str = ""  # where the template text came from
+
+
+@dataclass
+class RepoContents:
+    repo_id: str
+    mixtures: list[Mixture]
+    prompts: dict[str, PromptInfo] = field(default_factory=dict)
+    teachers: dict[str, str] = field(default_factory=dict)  # fingerprint -> name
+
+
+def find_mixtures(dirs: list[Path]) -> list[Mixture]:
+    """Each DIR is a mixture folder (holds manifest.json) or a folder of them (e.g. mixtures/)."""
+    found: list[Path] = []
+    for d in dirs:
+        if (d / "manifest.json").is_file():
+            found.append(d)
+        elif d.is_dir():
+            found.extend(sorted(p for p in d.iterdir() if (p / "manifest.json").is_file()))
+        else:
+            raise PublishError(f"{d}: no such folder")
+    if not found:
+        raise PublishError(f"no mixture folder (with manifest.json) in {', '.join(map(str, dirs))}; "
+                           "build one with `brd mix build NAME`")
+    out = []
+    for folder in found:
+        try:
+            m = json.loads((folder / "manifest.json").read_text(encoding="utf-8"))
+        except (OSError, ValueError) as exc:
+            raise PublishError(f"{folder / 'manifest.json'}: {str(exc).splitlines()[0]}") from None
+        if m.get("format_version") != 1 or "shards" not in m:
+            raise PublishError(f"{folder / 'manifest.json'}: not a brd mixture manifest (format_version 1)")
+        for s in m["shards"]:
+            if not (folder / s["file"]).is_file():
+                raise PublishError(f"{folder}: shard {s['file']} is missing")
+        out.append(Mixture(m["name"], folder, m))
+    names = [m.name for m in out]
+    dup = sorted({n for n in names if names.count(n) > 1})
+    if dup:
+        raise PublishError(f"two mixtures named {', '.join(dup)}; a repository has one config per name")
+    return out
+
+
+def prompt_infos(hashes: set[str], store=None) -> dict[str, PromptInfo]:
+    """Prompt templates by hash: from the store's `prompts` table, else from manifests/prompts files
+    whose sha256[:16] is the hash (how the annotation engine names a template version)."""
+
+    found: dict[str, PromptInfo] = {}
+    if store is not None and store.exists() and hashes:
+        with store.reader() as con:
+            rows = con.execute(query("mix/prompts_by_hash"), {"hashes": sorted(hashes)}).fetchall()
+        for h, behaviour, name, template, source in rows:
+            found[h] = PromptInfo(h, behaviour, name, template, "the store's prompts table")
+    prompt_dir = manifests_dir() / "prompts"
+    if prompt_dir.is_dir():
+        for p in sorted(prompt_dir.rglob("*")):
+            if p.is_file():
+                h = hashlib.sha256(p.read_bytes()).hexdigest()[:16]
+                if h in hashes and h not in found:
+                    found[h] = PromptInfo(h, "", p.stem, p.read_text(encoding="utf-8"), f"manifests/prompts/{p.name}")
+    return {h: found.get(h, PromptInfo(h)) for h in sorted(hashes)}
+
+
+def teacher_names(fingerprints: set[str], store=None) -> dict[str, str]:
+    names = {fp: "" for fp in fingerprints}
+    if store is not None and store.exists() and fingerprints:
+        with store.reader() as con:
+            for fp, teacher in con.execute(query("mix/teachers_by_fingerprint"),
+                                           {"fingerprints": sorted(fingerprints)}).fetchall():
+                names[fp] = _public_name(teacher)
+    return names
+
+
+def _public_name(path_or_id: str) -> str:
+    """A hub id as is; a local path by its last part (no local paths in a public card)."""
+    if path_or_id and (path_or_id.startswith(("/", ".", "~")) or os.sep in path_or_id and Path(path_or_id).exists()):
+        return Path(path_or_id).name
+    return path_or_id
+
+
+def _public_manifest(m: dict[str, Any]) -> dict[str, Any]:
+    out = dict(m)
+    out.pop("store", None)
+    out["tokenizer"] = _public_name(m.get("tokenizer") or "")
+    if out.get("manifest_file"):
+        out["manifest_file"] = Path(out["manifest_file"]).name
+    return out
+
+
+def _size_category(rows: int) -> str:
+    for limit, label in ((1_000, "n<1K"), (10_000, "1K<n<10K"), (100_000, "10K<n<100K"),
+                         (1_000_000, "100K<n<1M"), (10_000_000, "1M<n<10M"), (100_000_000, "10M<n<100M")):
+        if rows < limit:
+            return label
+    return "100M<n<1B"
+
+
+def render_card(contents: RepoContents) -> str:
+    mixtures = contents.mixtures
+    front = {
+        "pretty_name": contents.repo_id.split("/")[1],
+        "configs": [{"config_name": m.name, "data_files": [{"split": "train", "path": f"data/{m.name}/train-*.parquet"}],
+                     **({"default": True} if i == 0 else {})} for i, m in enumerate(mixtures)],
+        "task_categories": ["text-generation"],
+        "tags": ["brd", "basic-reading-distillation", "distillation", "synthetic"],
+        "size_categories": [_size_category(max(m.manifest["rows"] for m in mixtures))],
+    }
+    lines = ["---", yaml.safe_dump(front, sort_keys=False, allow_unicode=True).rstrip(), "---", "",
+             f"# {contents.repo_id.split('/')[1]}", "",
+             "Training data for a student language model, built with `brd` after *Basic Reading Distillation* "
+             "(anonymous ACL submission): a teacher LLM reads every sentence of a corpus and writes named-entity "
+             "prose (NER) and a question with its answer (QRA); the outputs are woven into the passages below. "
+             "Each config is one mixture (`brd mix build NAME`).", "",
+             "| config | rows | tokens | components | mixture hash |", "|---|---:|---:|---|---|"]
+    for m in mixtures:
+        mf = m.manifest
+        parts = "; ".join(f"{c}: {v['rows']:,} rows" for comp in mf["components"]
+                          for c, v in comp.get("by_component", {}).items())
+        lines.append(f"| `{m.name}` | {mf['rows']:,} | {mf['tokens']:,} | {parts} | `{mf['mixture_hash']}` |")
+    lines += ["", "```python", "from datasets import load_dataset",
+              f"ds = load_dataset(\"{contents.repo_id}\", \"{mixtures[0].name}\", split=\"train\")", "```", ""]
+    lines += ["## Configs", ""]
+    for m in mixtures:
+        mf = m.manifest
+        lines.append(f"- **`{m.name}`**: {mf.get('description') or ''} Sources: "
+                     + ", ".join(f"`{c['view']}`" + (f" (budget {c['tokens_budget']:,} tokens)" if c.get("tokens_budget") else "")
+                                 for c in mf["components"])
+                     + (f"; the first {mf['passages']:,} passages in seeded order" if mf.get("passages") else "")
+                     + f". Delimiter `{mf['delimiter']}`, seed {mf['seed']}, tokens counted with "
+                     f"`{_public_name(mf.get('tokenizer') or '')}` (no special tokens).")
+    lines += ["", "## Passage format (paper §3.2)", "",
+              "For a passage of sentences s1, s2, s3 and the delimiter `<sep>`:", "",
+              "- original (`d_ori`): `s1<sep>s2<sep>s3`",
+              "- NER (`d_ner`): `s1<sep>NER(s1)<sep>s2<sep>NER(s2)<sep>s3<sep>NER(s3)`",
+              "- QRA (`d_qra`): `s1<sep>QRA(s1)<sep>s2<sep>QRA(s2)<sep>s3<sep>QRA(s3)`", "",
+              "A sentence whose annotation is missing or unusable keeps its place with nothing after it; a "
+              "passage with no usable annotation is left out of `d_ner` / `d_qra`. Sentence-level units "
+              "(`sentence_*`) are one sentence each, with its annotation. `d_qra_no_sent` drops QRA items "
+              "about the attitude or answering with a sentiment word (appendix A.5).", "",
+              "Columns: `text` (the training passage), `passage_id`, `unit_id` (the passage, or the sentence for "
+              "sentence-level rows), `component` (which composition made the row), `run_ids` (the brd runs that "
+              "produced its sentences and annotations), `prompt_hashes` (the prompt versions of its annotations).",
+              "", "## Teacher", ""]
+    for fp, name in sorted(contents.teachers.items()):
+        lines.append(f"- `{fp}`" + (f": {name}" if name else " (fingerprint of the teacher model's files)"))
+    if not contents.teachers:
+        lines.append("- none (no annotations in these mixtures)")
+    lines += ["", "## Prompts", ""]
+    for h, p in contents.prompts.items():
+        title = " ".join(x for x in (p.behaviour, p.name) if x)
+        if p.template:
+            lines += [f"### `{h}` {title}", "", f"From {p.source}.", "", "```text", p.template.rstrip(), "```", ""]
+        else:
+            lines += [f"### `{h}`", "", "Template text not available where this card was made.", ""]
+    if not contents.prompts:
+        lines += ["None: these mixtures hold no teacher annotations.", ""]
+    lines += ["## Lineage", ""]
+    for m in mixtures:
+        mf = m.manifest
+        lines.append(f"- `{m.name}`: built by run `{mf.get('build_run_id', '')}` with brd {mf.get('code_version', '')} "
+                     f"from runs {', '.join(f'`{r}`' for r in mf['source_run_ids'])}"
+                     + (f"; filters {', '.join(f'{k} `{v}`' for k, v in mf.get('filters', {}).items())}"
+                        if mf.get("filters") else "")
+                     + f". Full manifest: `lineage/{m.name}.json`.")
+    lines += ["", "## Citation", "", "```bibtex", CITATION, "```", ""]
+    return "\n".join(lines)
+
+
+def stage(contents: RepoContents, folder: Path) -> Path:
+    """Write the repository folder: shards (hard links when possible), lineage, README.md."""
+    if folder.exists() and any(folder.iterdir()):
+        if not (folder / "README.md").is_file() or not (folder / "data").is_dir():
+            raise PublishError(f"{folder}: exists and is not a staged brd dataset repository; choose another folder")
+        shutil.rmtree(folder)
+    (folder / "lineage").mkdir(parents=True, exist_ok=True)
+    for m in contents.mixtures:
+        target = folder / "data" / m.name
+        target.mkdir(parents=True, exist_ok=True)
+        for s in m.manifest["shards"]:
+            src, dst = m.folder / s["file"], target / Path(s["file"]).name
+            try:
+                os.link(src, dst)
+            except OSError:
+                shutil.copyfile(src, dst)
+        (folder / "lineage" / f"{m.name}.json").write_text(
+            json.dumps(_public_manifest(m.manifest), indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
+    (folder / "README.md").write_text(render_card(contents), encoding="utf-8")
+    return folder
+
+
+def gather(dirs: list[Path], repo_id: str, store=None) -> RepoContents:
+    if not _REPO_ID.match(repo_id or ""):
+        raise PublishError(f"--repo-id {repo_id!r}: expected ORG/NAME (letters, digits, '-', '_', '.')")
+    mixtures = find_mixtures(dirs)
+    hashes = {h for m in mixtures for h in m.manifest.get("prompt_hashes", [])}
+    fps = {fp for m in mixtures for fp in m.manifest.get("teacher_fingerprints", [])}
+    return RepoContents(repo_id, mixtures, prompt_infos(hashes, store), teacher_names(fps, store))
+
+
+# -- pushing ----------------------------------------------------------------------------------------
+
+
+def is_transient(exc: BaseException) -> bool:
+    """Worth another try: a 408/425/429/5xx answer, or the connection failed or timed out."""
+    from huggingface_hub.errors import HfHubHTTPError, OfflineModeIsEnabled
+
+    if isinstance(exc, OfflineModeIsEnabled):
+        return False
+    if isinstance(exc, HfHubHTTPError):
+        status = getattr(getattr(exc, "response", None), "status_code", None)
+        return status in TRANSIENT_STATUS
+    for module in ("httpx2", "httpx", "requests"):
+        try:
+            mod = __import__(module)
+        except ImportError:
+            continue
+        transport = getattr(mod, "TransportError", None) or getattr(getattr(mod, "exceptions", None), "ConnectionError", None)
+        if transport is not None and isinstance(exc, transport):
+            return True
+    return isinstance(exc, (ConnectionError, TimeoutError))
+
+
+def with_retries(fn: Callable[[], T], what: str, attempts: int = 5, first_wait: float = 2.0,
+                 sleep: Callable[[float], None] = time.sleep, log: Callable[[str], None] = print) -> T:
+    """Call `fn`; on a transient failure wait 2, 4, 8 ... seconds and try again, `attempts` times in all."""
+    wait = first_wait
+    for attempt in range(1, attempts + 1):
+        try:
+            return fn()
+        except Exception as exc:  # noqa: BLE001 - sorted by is_transient
+            if attempt == attempts or not is_transient(exc):
+                raise PublishError(f"{what} failed{' after ' + str(attempt) + ' attempts' if attempt > 1 else ''}: "
+                                   f"{redact(_first_line(exc))}") from None
+            log(f"{what}: {redact(_first_line(exc))}; retrying in {wait:g}s ({attempt}/{attempts})")
+            sleep(wait)
+            wait *= 2
+    raise AssertionError("unreachable")
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return f"{type(exc).__name__}: {text.splitlines()[0]}" if text else type(exc).__name__
+
+
+def redact(text: str) -> str:
+    """Remove the Hub token from a message, whatever printed it."""
+    from huggingface_hub import get_token
+
+    try:
+        token = get_token()
+    except Exception:  # noqa: BLE001 - an OIDC failure must not hide the message itself
+        token = None
+    for secret in {token, os.environ.get("HF_TOKEN"), os.environ.get("HUGGING_FACE_HUB_TOKEN")}:
+        if secret:
+            text = text.replace(secret, "***")
+    return text
+
+
+def push(folder: Path, repo_id: str, private: bool, log: Callable[[str], None] = print,
+         attempts: int = 5, first_wait: float = 2.0) -> str:
+    """Create the dataset repository (if needed) and upload the staged folder; returns its URL."""
+    from huggingface_hub import HfApi, constants
+
+    if constants.HF_HUB_OFFLINE:
+        raise PublishError("HF_HUB_OFFLINE is set: unset it to push, or use --dry-run OUTDIR")
+    api = HfApi()
+    url = with_retries(lambda: api.create_repo(repo_id, repo_type="dataset", private=private, exist_ok=True),
+                       f"create_repo {repo_id}", attempts, first_wait, log=log)
+    with_retries(lambda: api.upload_folder(repo_id=repo_id, repo_type="dataset", folder_path=str(folder),
+                                           commit_message=f"brd publish: {', '.join(sorted(p.name for p in (folder / 'data').iterdir()))}"),
+                 f"upload_folder {repo_id}", attempts, first_wait, log=log)
+    return str(url)

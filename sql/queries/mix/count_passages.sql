@@ -1,0 +1,2 @@
+-- How many passages the store holds (sizes the build's passage windows).
+select count(*) from passages

@@ -1,0 +1,35 @@
+-- The sentences of every passage, in document order: what every d_* view composes.
+--
+-- Passage window (variables; unset = every passage): only passages whose seeded key
+-- md5_number(brd_seed || ':' || passage_id) lies in [brd_passage_key_lo, brd_passage_key_hi] (both inclusive, uhugeint).
+-- `brd mix build` composes a large store window by window, so memory stays bounded, and takes a
+-- data-size subset (the N passages with the smallest keys) the same way. brd_seed defaults to 0.
+--
+-- grain: one row per sentence of a passage; key: (passage_id, sentence_position)
+create or replace view passage_sentences as
+with passage_slots as (
+    select passage_id, doc_id, run_id as passage_run_id, unnest(sentence_ids) as sentence_id
+    from passages
+    where getvariable('brd_passage_key_hi') is null
+       or (md5_number(coalesce(getvariable('brd_seed'), 0)::varchar || ':' || passage_id)
+               >= coalesce(getvariable('brd_passage_key_lo')::uhugeint, 0::uhugeint)
+           and md5_number(coalesce(getvariable('brd_seed'), 0)::varchar || ':' || passage_id)
+               <= getvariable('brd_passage_key_hi')::uhugeint)
+),
+
+final as (
+    select
+        passage_slots.passage_id,
+        passage_slots.doc_id,
+        passage_slots.passage_run_id,
+        sentences.sentence_id,
+        sentences.position as sentence_position,  -- passages are consecutive sentences
+        sentences.text,
+        sentences.text_hash,
+        sentences.lang,
+        sentences.run_id as sentence_run_id
+    from passage_slots
+    join sentences using (sentence_id)
+)
+
+select * from final
