@@ -47,6 +47,7 @@ class AnnotateConfig:
     sampling: SamplingConfig = field(default_factory=SamplingConfig)
     policy: RetryPolicy = field(default_factory=RetryPolicy)
     limit: int = -1
+    langs: tuple[str, ...] = ()      # sentence languages to annotate (empty: all)
     executor: ExecutorConfig = field(default_factory=ExecutorConfig)
     chunk_size: int = 100            # items per Parquet part: what a kill -9 loses at most per worker
     commit_interval_s: float = 5.0
@@ -71,7 +72,7 @@ class AnnotateConfig:
         return {
             "teacher": self.engine.teacher, "teacher_fingerprint": self.teacher_fingerprint,
             "prompts": [p.lineage() for p in self.prompts], "engine": self.engine.lineage(),
-            "sampling": asdict(self.sampling), "policy": asdict(self.policy), "limit": self.limit,
+            "sampling": asdict(self.sampling), "policy": asdict(self.policy), "limit": self.limit, "langs": list(self.langs),
             "executor": asdict(self.executor), "chunk_size": self.chunk_size,
             "server_restarts": self.server_restarts,
         }
@@ -181,7 +182,7 @@ def run_annotate(store: Store, cfg: AnnotateConfig, verbose: bool = False) -> An
     recovered = recover_interrupted(store)
     with store.reader() as con:
         n_sentences, n_unique = con.execute(query("annotate/corpus_counts")).fetchall()[0]
-        pending = plan(con, cfg.prompts, cfg.teacher_fingerprint, cfg.limit)
+        pending = plan(con, cfg.prompts, cfg.teacher_fingerprint, cfg.limit, cfg.langs)
     outcome = AnnotateOutcome(None, pending, n_sentences, n_unique, recovered)
     if outcome.items == 0:
         outcome.wall_s = time.monotonic() - started

@@ -45,11 +45,12 @@ class Pending:
         return self.todo.column("input").to_pylist()
 
 
-def pending_sentences(con, prompt: Prompt, fingerprint: str, limit: int) -> Pending:
-    """Unique sentences in corpus order (the first `limit`, -1: all) not yet answered. Arrow all the
-    way: millions of sentences stay a few hundred MB, never Python objects."""
+def pending_sentences(con, prompt: Prompt, fingerprint: str, limit: int, langs: tuple[str, ...] = ()) -> Pending:
+    """Unique sentences in corpus order (the first `limit`, -1: all; of the languages `langs`, empty:
+    all) not yet answered. Arrow all the way: millions of sentences stay a few hundred MB, never
+    Python objects."""
     params = {"behaviour": prompt.behaviour, "fingerprint": fingerprint, "prompt_hash": prompt.prompt_hash,
-              "limit": limit}
+              "limit": limit, "langs": list(langs)}
     units = con.sql(query("annotate/sentence_units"), params=params).to_arrow_table()
     todo = units.filter(pc.invert(units.column("answered"))).select(["unit_id", "input"])
     return Pending(prompt, todo, units.num_rows, units.num_rows - todo.num_rows)
@@ -58,13 +59,25 @@ def pending_sentences(con, prompt: Prompt, fingerprint: str, limit: int) -> Pend
 UNIT_SOURCES: dict[str, Callable[..., Pending]] = {"sentence": pending_sentences}
 
 
-def plan(con, prompts: list[Prompt], fingerprint: str, limit: int) -> list[Pending]:
+def check_langs(con, langs: tuple[str, ...]) -> None:
+    """Languages asked for must be in the corpus (`sentences.lang`); the error lists those that are."""
+    if not langs:
+        return
+    known = [r[0] for r in con.execute("select distinct lang from sentences order by 1").fetchall()]
+    unknown = [lang for lang in langs if lang not in known]
+    if unknown:
+        raise ValueError(f"--lang {','.join(unknown)}: no such language in the store's sentences "
+                         f"(it has: {', '.join(map(str, known)) or 'none'})")
+
+
+def plan(con, prompts: list[Prompt], fingerprint: str, limit: int, langs: tuple[str, ...] = ()) -> list[Pending]:
+    check_langs(con, langs)
     out = []
     for p in prompts:
         if p.input not in UNIT_SOURCES:
             raise ValueError(f"{p.source_file}: input {p.input!r} has no unit source yet "
                              f"(available: {', '.join(UNIT_SOURCES)})")
-        out.append(UNIT_SOURCES[p.input](con, p, fingerprint, limit))
+        out.append(UNIT_SOURCES[p.input](con, p, fingerprint, limit, langs=langs))
     return out
 
 

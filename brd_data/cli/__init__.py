@@ -37,15 +37,31 @@ def user_errors() -> tuple[type[BaseException], ...]:
     return (StoreError, InputError, ValueError, FileNotFoundError, PermissionError, IsADirectoryError)
 
 
+def _click_classes(name: str) -> tuple[type[BaseException], ...]:
+    """`name` from click and from typer, which vendors its own click since 0.29 (typer.Exit,
+    typer.Abort, typer._click.exceptions.ClickException are not click's classes there)."""
+    found = [getattr(click.exceptions, name, None), getattr(typer, name, None)]
+    try:
+        from typer._click import exceptions as vendored
+
+        found.append(getattr(vendored, name, None))
+    except ImportError:
+        pass
+    return tuple({c for c in found if isinstance(c, type) and issubclass(c, BaseException)})
+
+
+_EXIT, _CLICK_ERROR, _ABORT = (_click_classes(n) for n in ("Exit", "ClickException", "Abort"))
+
+
 def main() -> None:
     try:
         rc = app(prog_name="brd", standalone_mode=False)
-    except click.exceptions.Exit as exc:
-        rc = exc.exit_code
-    except click.ClickException as exc:
+    except _EXIT as exc:
+        rc = getattr(exc, "exit_code", 0)
+    except _CLICK_ERROR as exc:
         exc.show()
         rc = exc.exit_code
-    except click.exceptions.Abort:
+    except _ABORT:
         typer.echo("aborted", err=True)
         rc = 130
     except KeyboardInterrupt:

@@ -27,6 +27,9 @@ def annotate(
         help="Comma-separated behaviours (ner, qra, a user's own) or prompt file names (qra-chat).")] = "ner,qra",
     limit: Annotated[int, typer.Option(
         help="Annotate the first N unique sentences of the corpus (-1: all). Rerunning never re-reads them.")] = -1,
+    lang: Annotated[str | None, typer.Option(
+        help="Only sentences of these languages (comma-separated `sentences.lang` codes, e.g. en,de). "
+             "Default: all.")] = None,
     teacher: Annotated[str | None, typer.Option(
         help="Model folder or hub id. Default: the embedded SmolLM2-135M-Instruct (prepared on first use).")] = None,
     mode: Annotated[str | None, typer.Option(
@@ -141,7 +144,7 @@ def annotate(
         policy=RetryPolicy(on_bad_output=on_bad_output, max_retries=max_retries, retry_temperature=retry_temperature,
                            http_retries=http_retries, request_timeout_s=request_timeout,
                            startup_timeout_s=startup_timeout, dead_after_s=dead_after),
-        limit=limit, chunk_size=chunk_size, commit_interval_s=commit_interval, server_restarts=server_restarts, progress=progress,
+        limit=limit, langs=tuple(x.strip() for x in (lang or '').split(',') if x.strip()), chunk_size=chunk_size, commit_interval_s=commit_interval, server_restarts=server_restarts, progress=progress,
         executor=ExecutorConfig(kind=executor, tasks=tasks, workers=workers, partition=partition,
                                 gpus_per_task=gpus_per_task),
     )

@@ -5,18 +5,18 @@ hash, so each distinct text is tokenised once per tokenizer, whatever mixtures i
 
 from __future__ import annotations
 
-import hashlib
 import os
 from dataclasses import dataclass
 from pathlib import Path
 
+from ..tokenizers import tokenizer_fingerprint
 from .manifest import ManifestError
 
 
 @dataclass
 class TokenCounter:
     name: str          # path or hub id, as recorded in manifest.json
-    fingerprint: str   # sha256[:16] of the tokenizer's full serialisation
+    fingerprint: str   # brd_data.tokenizers.tokenizer_fingerprint, as `brd train` computes it
     _tok: object
 
     def count(self, texts: list[str]) -> list[int]:
@@ -52,5 +52,5 @@ def load_token_counter(tokenizer: str | None) -> TokenCounter:
         if not getattr(hf, "is_fast", False):
             raise ManifestError(f"tokenizer {tokenizer!r} has no fast (Rust) version; token counting needs one")
         tok = hf.backend_tokenizer
-    fingerprint = hashlib.sha256(tok.to_str().encode()).hexdigest()[:16]
+    fingerprint = tokenizer_fingerprint(tok)
     return TokenCounter(name=str(path), fingerprint=fingerprint, _tok=tok)

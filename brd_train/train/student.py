@@ -3,11 +3,12 @@ the one the mixture was measured with."""
 
 from __future__ import annotations
 
-import hashlib
 import json
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+from brd_data.tokenizers import tokenizer_fingerprint
 
 LINEAGE_FILE = "brd_lineage.json"
 # Config attributes that hold a model's context length, by model family.
@@ -76,26 +77,6 @@ def check_max_length(max_length: int, student: Student) -> None:
             f"--max-length {max_length} is larger than the student's context of {student.context_length} "
             f"tokens ({student.name}); pass --max-length {student.context_length} or less"
         )
-
-
-def tokenizer_fingerprint(tok) -> str:
-    """A hash of what decides how text becomes ids: the full tokenizer definition (vocabulary,
-    merges, normaliser, pre-tokeniser, added tokens) and the special tokens, not the name.
-
-    Padding and truncation settings are left out: trainers change them without changing ids.
-    """
-    h = hashlib.sha256()
-    backend = getattr(tok, "backend_tokenizer", None)
-    if backend is not None:
-        spec = json.loads(backend.to_str())
-        spec.pop("padding", None)
-        spec.pop("truncation", None)
-        h.update(json.dumps(spec, sort_keys=True, ensure_ascii=False).encode())
-    else:  # a slow (Python) tokenizer: its vocabulary is what we can see
-        h.update(json.dumps(sorted(tok.get_vocab().items()), ensure_ascii=False).encode())
-    specials = {k: getattr(tok, k, None) for k in ("bos_token", "eos_token", "unk_token")}
-    h.update(json.dumps(specials, sort_keys=True, default=str).encode())
-    return h.hexdigest()[:16]
 
 
 def load_tokenizer(name: str, trust_remote_code: bool = False, what: str = "tokenizer"):

@@ -145,6 +145,21 @@ def test_sampling_passes_through_and_requests_are_grouped_by_prompt(brd, tmp_pat
     assert [r["_sentence"] for r in reqs[:4]] == [f"Sentence number {i} is here." for i in range(4)]
 
 
+def test_lang_keeps_the_sentences_of_those_languages(brd, tmp_path, fake_teacher):
+    store = make_store(tmp_path / "s", ["An English sentence is here."])
+    german = tmp_path / "de.jsonl"
+    german.write_text(json.dumps({"text": "Hier steht ein deutscher Satz."}) + "\n", encoding="utf-8")
+    brd("ingest", str(german), "--store", str(store), "--lang", "de")
+    out = brd(*annotate_args(store, fake_teacher.url, "--lang", "xx"), check=False)
+    assert out.returncode == 1 and out.stderr.strip() == (
+        "error: --lang xx: no such language in the store's sentences (it has: de, en)")
+    brd(*annotate_args(store, fake_teacher.url, "--lang", "de", "--behaviours", "qra"))
+    assert {r["_sentence"] for r in fake_teacher.requests} == {"Hier steht ein deutscher Satz."}
+    assert rows(store, "select s.lang, count(*) from annotations a join sentences s using (text_hash) group by 1") == [
+        ("de", 1)]
+    assert rows(store, "select config->>'$.langs' from runs where command = 'annotate'") == [('["de"]',)]
+
+
 def test_chat_mode_goes_through_chat_completions(brd, tmp_path, fake_teacher):
     store = make_store(tmp_path / "s", ["Ada Lovelace lived in London."])
     brd(*annotate_args(store, fake_teacher.url, "--mode", "chat"))

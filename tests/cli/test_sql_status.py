@@ -77,3 +77,9 @@ def test_help_explains_options(brd):
     out = brd("ingest", "--help")
     for opt in ("--store", "--lang", "--passage-sentences", "--limit-docs", "--executor", "--tasks", "--text-field"):
         assert opt in out.stdout
+
+
+def test_a_usage_mistake_is_a_usage_error_not_a_traceback(brd):
+    out = brd("ingest", "corpus.txt", "--no-such-option", check=False)
+    assert out.returncode == 2
+    assert "No such option: --no-such-option" in out.stderr and "Traceback" not in out.stderr

@@ -1,6 +1,7 @@
 -- The unique sentences a run considers for one prompt and teacher, in corpus order (first
 -- occurrence), and whether each is answered already. $limit >= 0 keeps the first $limit unique
--- sentences of the corpus (so `--limit 5` twice reads the same 5); -1 keeps all. A sentence
+-- sentences of the corpus (so `--limit 5` twice reads the same 5); -1 keeps all. $langs (a list,
+-- empty or NULL: every language) keeps the sentences of those `sentences.lang` codes. A sentence
 -- whose row is `failed` (the server never answered) counts as not answered. `input` is only
 -- returned for sentences still to annotate.
 with units as (
@@ -9,6 +10,7 @@ with units as (
         arg_min(text, struct_pack(doc_id := doc_id, position := position)) as text,
         min(struct_pack(doc_id := doc_id, position := position)) as first_at
     from sentences
+    where coalesce(len($langs), 0) = 0 or list_contains($langs::varchar[], lang)
     group by text_hash
 ),
 considered as (
