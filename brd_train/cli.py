@@ -8,7 +8,9 @@ import typer
 def register(app: typer.Typer) -> None:
     """Add brd_train's command groups to the `brd` app."""
     from .eval.cli import register as register_eval
+    from .study.cli import register as register_study
     from .train.cli import register as register_train
 
     register_train(app)
     register_eval(app)
+    register_study(app)

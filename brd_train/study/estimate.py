@@ -79,10 +79,29 @@ def annotate_estimate(study: Study, counts: CorpusCounts) -> tuple[str, float]:
                      f"{c_tokens / 1e6:,.1f}M completion tokens (~{mean_out:g} each)")
     gpus = t.tp * t.dp
     hours = completion_total / t.tokens_per_s / 3600
+    slices = study.executor.annotate_tasks if study.executor.kind != "local" else 1
+    wall = f"; {hours / slices:,.1f} h wall on {slices} nodes" if slices > 1 else ""
     lines.append(f"{hours:,.1f} h at {t.tokens_per_s:,.0f} output tokens/s on {gpus} GPU(s) = "
-                 f"{hours * gpus:,.1f} GPU-hours (tokens: {how}; sentences: {counts.source}, "
+                 f"{hours * gpus:,.1f} GPU-hours{wall} (tokens: {how}; sentences: {counts.source}, "
                  f"{counts.sentences:,} in passages, {counts.unique_sentences:,} unique)")
     return "\n".join(lines), hours * gpus
+
+
+def eval_estimate(study: Study) -> tuple[str, float]:
+    """Scoring is forward-only: about 3x the training rate (no backward pass) on one GPU."""
+    ev = study.evaluation
+    known = {name: n for name, n in ev.examples.items() if name in ev.tasks}
+    if not known:
+        return "1 forward pass per example (shared prompt), batched", 0.0
+    n = sum(min(c, ev.limit) if ev.limit else c for c in known.values())
+    tokens = n * ev.mean_example_tokens
+    rate = 3 * study.student.tokens_per_s / study.student.gpus
+    hours = tokens / rate / 3600
+    missing = sorted(set(ev.tasks) - set(known))
+    note = f" (+ {', '.join(missing)}: size unknown)" if missing else ""
+    bigbench = " + BIG-bench" if ev.bigbench else ""
+    return (f"{n:,} examples{note}{bigbench} x ~{ev.mean_example_tokens:g} tokens, forward only: "
+            f"{hours * 60:,.1f} GPU-minutes at {rate:,.0f} tokens/s on 1 GPU"), hours
 
 
 def train_estimate(study: Study, stage: Stage) -> tuple[str, float]:
@@ -102,8 +121,9 @@ def estimate(study: Study, store: Store, stages: list[Stage]) -> None:
     counts = corpus_counts(study, store)
     for stage in stages:
         if stage.kind == "ingest":
-            stage.estimate = (f"{counts.sentences:,} sentences ({counts.source}); CPU only: about "
-                              f"{counts.sentences * (counts.mean_chars + 1) / 5e6 / 3600:,.1f} core-hours at 5 MB/s")
+            mb = counts.sentences * (counts.mean_chars + 1) / 1e6
+            stage.estimate = (f"{counts.sentences:,} sentences, ~{mb:,.0f} MB ({counts.source}); CPU only: "
+                              f"about {mb / 5 / 60:,.1f} core-minutes at 5 MB/s per core")
         elif stage.kind == "annotate":
             stage.estimate, stage.gpu_hours = annotate_estimate(study, counts)
         elif stage.kind == "train":
@@ -111,4 +131,4 @@ def estimate(study: Study, store: Store, stages: list[Stage]) -> None:
         elif stage.kind == "mix":
             stage.estimate = "CPU only (DuckDB export)"
         elif stage.kind == "eval":
-            stage.estimate = "1 forward pass per example (shared prompt), batched"
+            stage.estimate, stage.gpu_hours = eval_estimate(study)

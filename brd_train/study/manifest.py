@@ -123,6 +123,10 @@ class Evaluation:
     bigbench: list[str] = field(default_factory=list)      # task folders or a folder of tasks; "sample"
     limit: int | None = None
     extra_args: list[str] = field(default_factory=list)
+    # For the plan: examples per task (e.g. XNLI's 5,010 test examples) and mean tokens per example
+    # (prompt + every candidate)
+    examples: dict[str, int] = field(default_factory=dict)
+    mean_example_tokens: float = 128.0
 
     def resolved_tasks(self, base: Path) -> dict[str, str]:
         out = {}
@@ -147,10 +151,21 @@ class Evaluation:
 
 @dataclass
 class Executor:
+    """Where ingest and annotation run (datatrove's executors); training uses student.gpus."""
+
     kind: str = "local"
-    tasks: int = 1
-    workers: int = 1
-    partition: str | None = None
+    tasks: int = 1                         # ingest shards
+    workers: int = 1                       # ingest shards running at once
+    partition: str | None = None           # Slurm partition for ingest (CPU)
+    annotate_tasks: int = 1                # annotation slices: each starts its own vLLM server
+    gpu_partition: str | None = None       # Slurm partition for annotation
+    gpus_per_task: int = 0                 # GPUs per annotation task (teacher.tp x teacher.dp)
+
+    def __post_init__(self) -> None:
+        if self.kind not in ("local", "slurm", "ray"):
+            raise ValueError(f"executor.kind must be local, slurm or ray, got {self.kind!r}")
+        if self.tasks < 1 or self.workers < 1 or self.annotate_tasks < 1:
+            raise ValueError("executor.tasks, executor.workers and executor.annotate_tasks must be at least 1")
 
 
 @dataclass
@@ -226,4 +241,20 @@ def load_study(name_or_path: str | Path) -> Study:
     )
     if not study.evaluation.tasks and not study.evaluation.bigbench:
         raise StudyError(f"{path}: evaluation names no tasks and no BIG-bench folder")
+    _check_names(study, path)
     return study
+
+
+def _check_names(study: Study, path: Path) -> None:
+    """Mixture and task names must exist in the catalogue (manifests/), so a typo fails before
+    hours of annotation rather than at the mix or eval stage."""
+    from brd_data.mix.manifest import available_mixtures
+    from brd_data.tasks.spec import available_tasks
+
+    mixtures, tasks = available_mixtures(), available_tasks()
+    for where, name in [("rows", r.mixture) for r in study.rows] + [("data_size_curve", m) for m in study.data_size_curve]:
+        if name is not None and name not in mixtures and not Path(name).suffix:
+            raise StudyError(f"{path}: {where}: unknown mixture {name!r}; valid: {', '.join(mixtures)}")
+    for name in study.evaluation.tasks:
+        if name not in tasks:
+            raise StudyError(f"{path}: evaluation.tasks: unknown task {name!r}; valid: {', '.join(tasks)}")

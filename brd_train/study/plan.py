@@ -80,6 +80,12 @@ def build_stages(study: Study, store: Path) -> list[Stage]:
         annotate += ["--tp", str(t.tp)]
     if t.dp > 1:
         annotate += ["--dp", str(t.dp)]
+    if ex.kind != "local":
+        annotate += ["--executor", ex.kind, "--tasks", str(ex.annotate_tasks), "--workers", str(ex.annotate_tasks)]
+        if ex.gpu_partition:
+            annotate += ["--partition", ex.gpu_partition]
+        if ex.gpus_per_task:
+            annotate += ["--gpus-per-task", str(ex.gpus_per_task)]
     annotate += list(t.extra_args)
     stages.append(Stage("annotate", "annotate", annotate))
 

@@ -1,0 +1,84 @@
+"""A shortened end-to-end `brd study`: every stage runs as the real `brd` command on a real store,
+the scripted OpenAI server stands in for the teacher (the vLLM path is covered by
+tests/annotate/test_vllm.py), and a tiny random Llama is the student. Then a second run skips
+everything it can, and the table traces back to train_runs and the mixtures."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+import yaml
+
+from tests.annotate.openai_fake import FakeOpenAI
+from tests.conftest import run_brd
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+def teacher():
+    fake = FakeOpenAI().start()
+    yield fake
+    fake.stop()
+
+
+@pytest.fixture(scope="module")
+def tiny(tmp_path_factory) -> Path:
+    from brd_data.annotate.teacher import prepare
+    from brd_train.train.tiny import make_tiny_student
+
+    return make_tiny_student(tmp_path_factory.mktemp("student") / "tiny", prepare(), context=256)
+
+
+def write_study(path: Path, url: str, student: Path) -> Path:
+    study = {
+        "name": "mini", "description": "shortened demo",
+        "corpus": {"paths": ["sample"], "passage_sentences": 3},
+        "teacher": {"behaviours": ["ner", "qra"], "limit": 24,
+                    "extra_args": ["--endpoint", url, "--lang", "en", "--no-progress"]},
+        "student": {"model": str(student), "label": "Tiny"},
+        "training": {"max_steps": 2, "batch_size": 2, "max_length": 128, "save_steps": 2,
+                     "extra_args": ["--no-gradient-checkpointing", "--logging-steps", "1"]},
+        "rows": [{"label": "Tiny"}, {"label": "Tiny-FURTHER", "mixture": "further"},
+                 {"label": "Tiny-BRD", "mixture": "brd"}],
+        "evaluation": {"tasks": {"rte": "sample", "sst2": "sample"}, "bigbench": ["sample"], "limit": 4},
+    }
+    path.write_text(yaml.safe_dump(study), encoding="utf-8")
+    return path
+
+
+def test_study_runs_every_stage_then_resumes(tmp_path, teacher, tiny):
+    manifest = write_study(tmp_path / "mini.yaml", teacher.url, tiny)
+    store = tmp_path / "store"
+    env = {"OMP_NUM_THREADS": "1", "TOKENIZERS_PARALLELISM": "false"}
+    first = run_brd("study", str(manifest), "--store", str(store), env=env, timeout=1500)
+    out = first.stdout
+    assert "Time per stage" in out and "report:" in out
+    for key in ("ingest", "annotate", "mix:further", "mix:brd", "train:brd", "eval:Tiny-BRD", "report"):
+        assert key in out, key
+    # the teacher read the first 24 English sentences per behaviour, nothing else
+    assert len(teacher.requests) == 48
+    # the results table: one row per study row, RTE / SST-2 / BIG-bench-Avg / Average, numbers in [0, 100]
+    table = [line for line in out.splitlines() if line.startswith(("│ Tiny", "| Tiny"))]
+    assert [line.split("│" if "│" in line else "|")[1].strip() for line in table] == ["Tiny", "Tiny-FURTHER", "Tiny-BRD"]
+    report = (store / "report" / "README.md").read_text()
+    assert "| Model | RTE | SST-2 | BIG-bench-Avg | Average |" in report
+    # every trained row traces to its train run and mixture hash
+    brd_hash = json.loads((store / "mixtures" / "brd" / "manifest.json").read_text())["mixture_hash"]
+    lineage = [line for line in report.splitlines() if line.startswith("| Tiny-BRD |") and brd_hash in line]
+    assert lineage, report
+    rows = json.loads(run_brd("sql", "--store", str(store), "--format", "json",
+                              "select r.model, t.mixture_hash from eval_results r join train_runs t "
+                              "using (train_run_id) group by all order by 2").stdout)
+    assert {r["mixture_hash"] for r in rows} == {
+        brd_hash, json.loads((store / "mixtures" / "further" / "manifest.json").read_text())["mixture_hash"]}
+
+    # second run: ingest and annotate find nothing to do, training and evaluation are skipped
+    before = len(teacher.requests)
+    second = run_brd("study", str(manifest), "--store", str(store), env=env, timeout=900).stdout
+    assert len(teacher.requests) == before
+    for key in ("train:further", "train:brd", "eval:Tiny", "eval:Tiny-FURTHER", "eval:Tiny-BRD"):
+        assert f"skip {key}:" in second, key
+    assert "nothing to do" in second
