@@ -44,9 +44,11 @@ def _print_outcome(outcome, started: float) -> None:
     from rich.table import Table
 
     console = Console()
+    if not console.is_terminal:  # logs and pipes: wide enough that no label is cut
+        console = Console(width=140)
     t = outcome.table
     table = Table(title="Results (accuracy, %), shaped like the paper's Table 3", title_justify="left")
-    table.add_column("Model")
+    table.add_column("Model", no_wrap=True, min_width=max((len(label) for label, _ in t.rows), default=5))
     for c in t.columns:
         table.add_column(c, justify="right")
     for label, vals in t.rows:
