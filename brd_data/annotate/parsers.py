@@ -9,7 +9,7 @@ is always kept, so nothing a teacher wrote is lost.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -72,6 +72,29 @@ def parse_ner(text: str) -> tuple[Items | None, str | None]:
     return None, "no '\"X\" is a ... entity' clause"
 
 
+# --------------------------------------------------------------------------------------------
+# Task answers (task distillation): the first line names one of the example's candidates, e.g.
+# " Yes", "yes.", "**No**", "Maybe, because ...". Anything else is unparsed: a pseudo-label must
+# be a candidate, or the student learns to answer outside the task.
+_TRIM = " \t\"'`*_.,:;!?()[]“”‘’"
+
+
+def parse_task(text: str, candidates: Sequence[str] | None) -> tuple[Items | None, str | None]:
+    if not candidates:
+        return None, "the work item has no candidates"
+    line = next((ln for ln in text.splitlines() if ln.strip(_TRIM)), "")
+    answer = " ".join(line.split()).strip(_TRIM)
+    low = answer.casefold()
+    by_length = sorted(candidates, key=len, reverse=True)  # "No" must not win over "Not sure"
+    for c in by_length:
+        if low == c.casefold():
+            return [{"answer": c, "text": answer}], None
+    for c in by_length:
+        if low.startswith(c.casefold()) and not low[len(c):len(c) + 1].isalnum():
+            return [{"answer": c, "text": answer}], None
+    return None, f"answer {answer[:40]!r} is none of {', '.join(candidates)}"
+
+
 def parse_raw(text: str) -> tuple[Items | None, str | None]:
     stripped = text.strip()
     return ([{"text": stripped}], None) if stripped else (None, "empty output")
@@ -93,13 +116,20 @@ class Verdict:
         return self.status == "ok"
 
 
-def judge(text: str | None, finish_reason: str | None, parser: str, max_tokens: int) -> Verdict:
-    """The status of one teacher output. Truncated outputs keep what could be parsed of them."""
+def judge(text: str | None, finish_reason: str | None, parser: str, max_tokens: int,
+          candidates: Sequence[str] | None = None) -> Verdict:
+    """The status of one teacher output. Truncated outputs keep what could be parsed of them.
+    `candidates`: the task example's answers (parser task only)."""
     text = text or ""
     if not text.strip():
         if finish_reason == "length":
             return Verdict("truncated", f"hit max_tokens {max_tokens} with no text", None)
         return Verdict("unparsed", "empty output", None)
+    if parser == "task":
+        parsed, why = parse_task(text, candidates)
+        if parsed is not None:  # the answer comes first: a cut after it loses nothing
+            return Verdict("ok", None, parsed)
+        return Verdict("truncated" if finish_reason == "length" else "unparsed", why, None)
     parsed, why = PARSERS[parser](text)
     if finish_reason == "length":
         return Verdict("truncated", f"hit max_tokens {max_tokens} before a stop string", parsed)

@@ -22,7 +22,7 @@ import yaml
 from ..resources import manifests_dir
 
 MODES = ("completion", "chat")
-PARSERS = ("ner", "qra", "raw")
+PARSERS = ("ner", "qra", "raw", "task")
 INPUTS = ("sentence", "task")
 SLOT = "{input}"
 _BEHAVIOUR_CHARS = set("abcdefghijklmnopqrstuvwxyz0123456789_-")
@@ -38,7 +38,7 @@ class Prompt:
     name: str                       # the file's stem, e.g. "ner"
     behaviour: str                  # what the outputs are: ner, qra, task or a user's own
     mode: str                       # completion | chat
-    parser: str                     # ner | qra | raw
+    parser: str                     # ner | qra | raw | task
     template: str                   # with exactly one {input}
     max_tokens: int
     stop: tuple[str, ...] = ()
@@ -58,6 +58,9 @@ class Prompt:
             raise PromptError(f"{where}: parser {self.parser!r} is not one of {', '.join(PARSERS)}")
         if self.input not in INPUTS:
             raise PromptError(f"{where}: input {self.input!r} is not one of {', '.join(INPUTS)}")
+        if self.parser == "task" and self.input != "task":
+            raise PromptError(f"{where}: parser task needs input task (it maps the answer onto the task "
+                              f"example's candidates), got input {self.input}")
         if self.template.count(SLOT) != 1:
             raise PromptError(f"{where}: template must contain {SLOT} exactly once (found {self.template.count(SLOT)})")
         if not isinstance(self.max_tokens, int) or isinstance(self.max_tokens, bool) or self.max_tokens < 1:

@@ -8,7 +8,8 @@ what a long run needs on top of that:
 - a bad answer (unparsed, empty, truncated) is retried with sampling when the policy says so;
 - a server that is gone (the managed one died, or an --endpoint stopped answering) raises
   `ServerError`, which ends the run instead of turning every remaining item into `failed`.
-The rollout never sees where its input came from (a sentence today, a task example later).
+The rollout never sees where its input came from (a sentence or a task example); a task
+example's candidates ride along in the work item's metadata for the task parser.
 """
 
 from __future__ import annotations
@@ -229,7 +230,7 @@ async def annotate_rollout(document, generate, *, prompts: dict[str, Prompt], sa
                         "completion_tokens": None, "status": "failed", "reason": out.error, "sampling": sampled}
             break  # the server is failing this item: a bad answer already in hand is kept
         res = out.result
-        verdict = judge(res.text, res.finish_reason, prompt.parser, params["max_tokens"])
+        verdict = judge(res.text, res.finish_reason, prompt.parser, params["max_tokens"], md.get("candidates"))
         usage = res.usage or {}
         record = {"raw_text": res.text, "parsed": verdict.parsed, "finish_reason": res.finish_reason,
                   "prompt_tokens": usage.get("prompt_tokens"), "completion_tokens": usage.get("completion_tokens"),

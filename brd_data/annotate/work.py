@@ -2,9 +2,10 @@
 
 A unit has an id (`unit_id`, stored as `annotations.text_hash`) and an input text. Sentence units
 are the corpus' unique sentences: deduplicated by `text_hash`, so a sentence repeated across the
-corpus is read once and joins back to every occurrence. Another input kind (task examples, for
-task distillation) only needs its own pending function in `UNIT_SOURCES`, keyed by the prompt
-file's `input`: the rollout and the prompts never see where inputs come from.
+corpus is read once and joins back to every occurrence. Task units (`input: task`, for task
+distillation) are the unique rendered prompts of `task_examples`, keyed by their text_hash, with
+the candidates the task parser accepts. Each input kind is one pending function in `UNIT_SOURCES`,
+keyed by the prompt file's `input`: the rollout and the prompts never see where inputs come from.
 
 Items are ordered prompt by prompt, so the requests in flight share one few-shot prefix (vLLM's
 prefix cache keeps it), and split into one file per datatrove task, in contiguous slices.
@@ -26,13 +27,14 @@ from .prompts import Prompt
 WORK_SCHEMA = pa.schema([
     ("doc_id", pa.string()), ("input", pa.string()), ("unit_id", pa.string()),
     ("behaviour", pa.string()), ("prompt_hash", pa.string()),
+    ("candidates", pa.list_(pa.string())),  # task units: the answers the task parser accepts
 ])
 
 
 @dataclass
 class Pending:
     prompt: Prompt
-    todo: pa.Table   # unit_id, input: what is still to annotate, in order
+    todo: pa.Table   # unit_id, input (+ candidates for task units): what is still to annotate, in order
     considered: int  # units within --limit
     done: int        # of those, already answered by this teacher and prompt
 
@@ -56,7 +58,17 @@ def pending_sentences(con, prompt: Prompt, fingerprint: str, limit: int, langs: 
     return Pending(prompt, todo, units.num_rows, units.num_rows - todo.num_rows)
 
 
-UNIT_SOURCES: dict[str, Callable[..., Pending]] = {"sentence": pending_sentences}
+def pending_task_examples(con, prompt: Prompt, fingerprint: str, limit: int, langs=None) -> Pending:
+    """Unique rendered task prompts (`brd tasks load`) not yet answered, with their candidates.
+    Task examples have no language: `langs` (a sentence selection) does not apply to them."""
+    params = {"behaviour": prompt.behaviour, "fingerprint": fingerprint, "prompt_hash": prompt.prompt_hash,
+              "limit": limit}
+    units = con.sql(query("annotate/task_units"), params=params).to_arrow_table()
+    todo = units.filter(pc.invert(units.column("answered"))).select(["unit_id", "input", "candidates"])
+    return Pending(prompt, todo, units.num_rows, units.num_rows - todo.num_rows)
+
+
+UNIT_SOURCES: dict[str, Callable[..., Pending]] = {"sentence": pending_sentences, "task": pending_task_examples}
 
 
 def check_langs(con, langs: tuple[str, ...]) -> None:
@@ -93,6 +105,8 @@ def write_work(pending: list[Pending], folder: Path, tasks: int) -> list[int]:
             "input": p.todo.column("input"), "unit_id": unit,
             "behaviour": pa.array([p.prompt.behaviour] * n, pa.string()),
             "prompt_hash": pa.array([ph] * n, pa.string()),
+            "candidates": (p.todo.column("candidates") if "candidates" in p.todo.column_names
+                           else pa.nulls(n, pa.list_(pa.string()))),
         }, schema=WORK_SCHEMA))
     table = pa.concat_tables(parts) if parts else WORK_SCHEMA.empty_table()
     n = table.num_rows

@@ -21,6 +21,11 @@ Selection rules (what `sources`, `passages` and budgets mean):
 - `tokens: B`: rows of that source in the build order until B tokens are reached (the row that
   crosses B is kept). A budget larger than the source's tokens is an error.
 - An empty source is an error. Sources whose rows overlap (same component) are an error.
+- `corpus:` keeps the passages of the matching ingested sources only (variable
+  brd_corpus_sources, read by passage_sentences); matching no source is an error.
+- `kind: sft`: the source views hold prompt/completion rows (task examples, not passages), read
+  in one window; the shards hold `prompt` and `completion` instead of `text`, and token counts
+  are those of prompt + completion.
 """
 
 from __future__ import annotations
@@ -44,12 +49,17 @@ import pyarrow.compute as pc
 from .. import code_version
 from ..store import Store, query
 from .manifest import FilterSpec, MixtureSpec, Source, available_filters, load_filter
-from .shards import LM_SCHEMA, Shard, ShardWriter
+from .shards import LM_SCHEMA, SFT_SCHEMA, Shard, ShardWriter
 from .tokens import TokenCounter, load_token_counter
 
 FORMAT_VERSION = 1
-# Columns every source view must have (the d_* views' lineage contract).
-REQUIRED_COLUMNS = ("text", "passage_id", "unit_id", "component", "run_ids", "prompt_hashes", "teacher_fingerprints")
+# Columns every source view must have (the d_* views' lineage contract), by mixture kind.
+LINEAGE_COLUMNS = ("passage_id", "unit_id", "component", "run_ids", "prompt_hashes", "teacher_fingerprints")
+REQUIRED_COLUMNS = ("text", *LINEAGE_COLUMNS)
+# sft views hold text = prompt || completion too: it is what token counts measure.
+KIND_COLUMNS = {"lm": REQUIRED_COLUMNS, "sft": ("prompt", "completion", *REQUIRED_COLUMNS)}
+KIND_SCHEMA = {"lm": LM_SCHEMA, "sft": SFT_SCHEMA}
+_ALL_KEYS = (0, 2**128 - 1)
 _MEMORY = re.compile(r"^\d+(\.\d+)?\s*(KB|MB|GB|TB|KiB|MiB|GiB|TiB)$")
 
 
@@ -109,16 +119,31 @@ def sync_filters(st: Store, con, filters: list[FilterSpec], run_id: str) -> None
 
 def check_views(st: Store, con, spec: MixtureSpec) -> None:
     views = st.catalogue(con, kinds=("view",))
+    required = KIND_COLUMNS[spec.kind]
     for s in spec.sources:
         if s.view not in views:
             valid = sorted(v for v in views if v.startswith("d_"))
             raise MixError(f"{spec.name}: unknown view {s.view!r}; valid: {', '.join(valid)} "
-                           f"(or any view with the columns {', '.join(REQUIRED_COLUMNS)})")
+                           f"(or any view with the columns {', '.join(required)})")
         st.check_identifier(con, s.view, kinds=("view", "table"))
         cols = {r[0] for r in con.execute(query("mix/view_columns"), {"name": s.view}).fetchall()}
-        missing = [c for c in REQUIRED_COLUMNS if c not in cols]
+        missing = [c for c in required if c not in cols]
         if missing:
-            raise MixError(f"{spec.name}: view {s.view} lacks column(s) {', '.join(missing)}")
+            raise MixError(f"{spec.name}: view {s.view} lacks column(s) {', '.join(missing)}"
+                           f" (a kind {spec.kind} mixture needs {', '.join(required)})")
+
+
+def resolve_corpus(con, spec: MixtureSpec) -> list[dict[str, str]]:
+    """The ingested sources a `corpus:` filter keeps (none set: [])."""
+    if spec.corpus is None:
+        return []
+    sources = [dict(zip(("source_id", "path", "run_id"), r)) for r in con.execute(query("mix/corpus_sources")).fetchall()]
+    kept = [s for s in sources if spec.corpus.matches(s["path"], s["run_id"])]
+    if not kept:
+        known = ", ".join(sorted({s["path"] for s in sources})[:10]) or "none"
+        raise MixError(f"{spec.name}: corpus {spec.corpus.resolved()} matches no ingested source; "
+                       f"sources: {known}")
+    return kept
 
 
 def check_pins(con, spec: MixtureSpec) -> None:
@@ -139,10 +164,14 @@ def check_pins(con, spec: MixtureSpec) -> None:
                            f"known: {', '.join(hashes) or 'none'}")
 
 
-def set_variables(con, spec: MixtureSpec) -> None:
-    """The view variables a mixture sets: delimiter, seed and pins (sql/views headers)."""
+def set_variables(con, spec: MixtureSpec, corpus: list[dict[str, str]] = ()) -> None:
+    """The view variables a mixture sets: delimiter, seed, pins and corpus (sql/views headers)."""
     con.execute("set variable brd_sep = $v", {"v": spec.delimiter})
     con.execute("set variable brd_seed = $v", {"v": spec.seed})
+    if corpus:  # doc_id, hence passage_id, starts with source_id[:16]
+        con.execute("set variable brd_corpus_sources = $v::varchar[]", {"v": [s["source_id"][:16] for s in corpus]})
+    else:
+        con.execute("reset variable brd_corpus_sources")
     for name, value in (("brd_teacher", spec.teacher), ("brd_ner_prompt", spec.prompts.get("ner")),
                         ("brd_qra_prompt", spec.prompts.get("qra"))):
         if value is None:
@@ -156,12 +185,15 @@ def passage_windows(con, spec: MixtureSpec) -> list[tuple[int, int]]:
     md5_number(seed:passage_id), about `window_passages` passages each, so DuckDB's memory is
     bounded by the window, not the store. With `passages: N`, the windows cover the N passages
     of the store with the smallest keys (its N-th key is the upper bound)."""
+    if spec.kind == "sft":
+        return [_ALL_KEYS]  # task examples: one window (the views read no passages)
     n_store = con.execute(query("mix/count_passages")).fetchall()[0][0]
     top = 2**128 - 1
     n = n_store
     if spec.passages is not None:
         if spec.passages > n_store:
-            raise MixError(f"{spec.name}: passages {spec.passages} is more than the {n_store} passages in this store; "
+            raise MixError(f"{spec.name}: passages {spec.passages} is more than the {n_store} passages in this store"
+                           f"{' (corpus)' if spec.corpus else ''}; "
                            "lower `passages` or add data (no silent truncation)")
         threshold = con.execute(query("mix/passage_threshold"), {"seed": spec.seed, "n": spec.passages}).fetchall()[0][0]
         top, n = int(threshold), spec.passages
@@ -291,7 +323,7 @@ def export_rows(con, spec: MixtureSpec, plans: list[SourcePlan], windows: list[t
     """Stream every window's rows, in order, through the quotas and the token counter into shards."""
     params = {"views": [p.view for p in plans], "seed": spec.seed, "tokenizer": counter.fingerprint}
     stream = _Stream(plans, counter)
-    writer = ShardWriter(out, LM_SCHEMA, shard_rows=spec.shard_rows, row_group_rows=opts.row_group_rows)
+    writer = ShardWriter(out, KIND_SCHEMA[spec.kind], shard_rows=spec.shard_rows, row_group_rows=opts.row_group_rows)
     expected = sum(p.quota for p in plans if p.quota is not None) if all(p.quota is not None for p in plans) else None
     try:
         with _progress(opts.progress, expected, f"mix {spec.name}") as bar:
@@ -309,7 +341,8 @@ def export_rows(con, spec: MixtureSpec, plans: list[SourcePlan], windows: list[t
     for p in plans:
         if p.rows == 0:
             raise MixError(f"{spec.name}: source {p.view} is empty in this store"
-                           + (" (no usable annotations? see passage_coverage)" if p.view != "d_ori" else ""))
+                           + (" (no usable annotations? see passage_coverage)" if p.view != "d_ori" and spec.kind == "lm"
+                              else " (load task examples with `brd tasks load`)" if spec.kind == "sft" else ""))
         if p.source.tokens is not None and p.tokens < p.source.tokens:
             raise MixError(f"{spec.name}: source {p.view} has {p.tokens} tokens, less than its budget "
                            f"{p.source.tokens}; lower `tokens` (no silent truncation)")
@@ -343,7 +376,8 @@ def _check_out(out: Path) -> None:
 
 
 def _manifest(spec: MixtureSpec, st: Store, counter: TokenCounter, plans: list[SourcePlan], shards: list[Shard],
-              stream: _Stream, filters: list[FilterSpec], run_id: str) -> dict[str, Any]:
+              stream: _Stream, filters: list[FilterSpec], run_id: str,
+              corpus: list[dict[str, str]] = ()) -> dict[str, Any]:
     rows = sum(p.rows for p in plans)
     tokens = sum(p.tokens for p in plans)
     content = {"config": spec.resolved(), "tokenizer": counter.fingerprint, "shards": [s.sha256 for s in shards]}
@@ -375,6 +409,7 @@ def _manifest(spec: MixtureSpec, st: Store, counter: TokenCounter, plans: list[S
         "prompt_hashes": sorted(stream.prompt_hashes),
         "teacher_fingerprints": sorted(stream.teachers),
         "filters": {f.name: f.file_hash for f in filters},
+        **({"corpus": {**spec.corpus.resolved(), "sources": list(corpus)}} if spec.corpus else {}),
         "manifest_file": spec.source_file,
         "code_version": code_version(),
         "store": str(st.root.resolve()),
@@ -404,12 +439,13 @@ def build_mixture(st: Store, spec: MixtureSpec, out: Path, opts: BuildOptions = 
                 _configure(con, opts, tmp / ".duckdb-tmp")
                 check_views(st, con, spec)
                 check_pins(con, spec)
-                set_variables(con, spec)
+                corpus = resolve_corpus(con, spec)
+                set_variables(con, spec, corpus)
                 windows = passage_windows(con, spec)
                 plans = plan_sources(con, spec, windows)
                 shards, stream = export_rows(con, spec, plans, windows, counter, tmp, opts)
             shutil.rmtree(tmp / ".duckdb-tmp", ignore_errors=True)
-            manifest = _manifest(spec, st, counter, plans, shards, stream, filters, run.run_id)
+            manifest = _manifest(spec, st, counter, plans, shards, stream, filters, run.run_id, corpus)
             (tmp / "manifest.json").write_text(json.dumps(manifest, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
             _replace(tmp, out)
             with st.transaction() as con:

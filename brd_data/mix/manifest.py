@@ -11,6 +11,9 @@ A mixture (manifests/mixtures/NAME.yaml) names the SQL views it draws rows from 
       # - view: d_ori
       #   tokens: 5000000      # a token budget instead of a weight
     passages: 250000           # optional: the store's first N passages in seeded order (data-size curve)
+    corpus:                    # optional: only passages of these ingested sources (BRD²: the task inputs)
+      paths: ["*tasks/*"]      #   fnmatch patterns over sources.path, and/or
+      run_ids: []              #   the ingest runs that read them
     seed: 0
     delimiter: "<sep>"
     tokenizer: null            # null: the embedded teacher's tokenizer
@@ -18,6 +21,9 @@ A mixture (manifests/mixtures/NAME.yaml) names the SQL views it draws rows from 
     prompts: {ner: null, qra: null}   # pin prompt hashes per behaviour
     shard_rows: 100000         # rows per Parquet shard
     window_passages: 100000    # passages composed at a time (bounds memory; part of the row order)
+
+`kind: sft` mixtures draw prompt/completion rows (views d_sft, d_task_distill) instead of passages;
+`passages` and `corpus` do not apply to them.
 
 A filter (manifests/filters/NAME.yaml) holds the word lists of a view-level filter, e.g. the
 paper's sentiment filter (appendix A.5) that d_qra_no_sent applies.
@@ -38,8 +44,8 @@ import yaml
 
 from ..resources import manifests_dir
 
-# "sft" (prompt/completion) is in the mixture-folder contract, but no view produces it yet.
-KINDS = ("lm",)
+# lm: `text` rows (passages); sft: `prompt` + `completion` rows (the SFT and task-distillation baselines).
+KINDS = ("lm", "sft")
 _NAME = re.compile(r"^[a-z0-9][a-z0-9._-]*$")
 _IDENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 _HEX = re.compile(r"^[0-9a-f]{4,64}$")
@@ -84,6 +90,33 @@ class Source:
 
 
 @dataclass(frozen=True)
+class CorpusFilter:
+    """Restrict a mixture to the passages of some ingested sources: those whose `sources.path`
+    matches one of `paths` (fnmatch patterns; `*` also crosses '/') or that `run_ids` ingested."""
+
+    paths: tuple[str, ...] = ()
+    run_ids: tuple[str, ...] = ()
+    where: str = ""
+
+    def __post_init__(self) -> None:
+        w = self.where or "corpus"
+        if not self.paths and not self.run_ids:
+            raise ManifestError(f"{w}: give `paths` (patterns over ingested file paths) and/or `run_ids`")
+        for key in ("paths", "run_ids"):
+            for v in getattr(self, key):
+                if not isinstance(v, str) or not v.strip():
+                    raise ManifestError(f"{w}: {key} must be non-empty strings, got {v!r}")
+
+    def matches(self, path: str, run_id: str) -> bool:
+        import fnmatch
+
+        return run_id in self.run_ids or any(fnmatch.fnmatchcase(path, p) for p in self.paths)
+
+    def resolved(self) -> dict[str, list[str]]:
+        return {"paths": list(self.paths), "run_ids": list(self.run_ids)}
+
+
+@dataclass(frozen=True)
 class MixtureSpec:
     name: str
     sources: tuple[Source, ...]
@@ -97,6 +130,7 @@ class MixtureSpec:
     prompts: dict[str, str | None] = field(default_factory=dict)
     shard_rows: int = 100_000
     window_passages: int = 100_000
+    corpus: CorpusFilter | None = None
     source_file: str = ""
 
     def __post_init__(self) -> None:
@@ -107,6 +141,11 @@ class MixtureSpec:
             raise ManifestError(f"{w}: kind {self.kind!r} is not one of {', '.join(KINDS)}")
         if not self.sources:
             raise ManifestError(f"{w}: `sources` is empty")
+        if self.kind == "sft":
+            for key in ("passages", "corpus"):
+                if getattr(self, key) is not None:
+                    raise ManifestError(f"{w}: `{key}` selects passages; a kind sft mixture has none "
+                                        "(its rows are task examples)")
         views = [s.view for s in self.sources]
         dup = sorted({v for v in views if views.count(v) > 1})
         if dup:
@@ -139,6 +178,9 @@ class MixtureSpec:
         d = asdict(self)
         d.pop("source_file")
         d.pop("description")
+        d.pop("corpus")
+        if self.corpus is not None:  # absent when unset, so older manifests keep their hash
+            d["corpus"] = self.corpus.resolved()
         d["sources"] = [{k: v for k, v in s.items() if k != "where" and v is not None} for s in d["sources"]]
         d["prompts"] = {k: v for k, v in sorted(self.prompts.items()) if v is not None}
         return d
@@ -150,7 +192,7 @@ class MixtureSpec:
 
 
 _MIXTURE_KEYS = {"name", "description", "kind", "sources", "passages", "seed", "delimiter", "tokenizer",
-                 "teacher", "prompts", "shard_rows", "window_passages"}
+                 "teacher", "prompts", "shard_rows", "window_passages", "corpus"}
 _SOURCE_KEYS = {"view", "weight", "tokens"}
 
 
@@ -219,11 +261,26 @@ def load_mixture(name_or_path: str) -> MixtureSpec:
     prompts = raw.get("prompts") or {}
     if not isinstance(prompts, dict):
         raise ManifestError(f"{path}: `prompts` must map ner/qra to a prompt hash")
+    corpus = raw.get("corpus")
+    if corpus is not None:
+        where = f"{path}: corpus"
+        if not isinstance(corpus, dict):
+            raise ManifestError(f"{where}: expected a mapping with `paths` and/or `run_ids`")
+        _check_keys(corpus, {"paths", "run_ids"}, where)
+        lists = {}
+        for key in ("paths", "run_ids"):
+            value = corpus.get(key) or []
+            if isinstance(value, str):
+                value = [value]
+            if not isinstance(value, list):
+                raise ManifestError(f"{where}: {key} must be a list of strings")
+            lists[key] = tuple(value)
+        corpus = CorpusFilter(**lists, where=where)
     kwargs = {k: raw[k] for k in ("kind", "passages", "seed", "delimiter", "tokenizer", "teacher", "shard_rows",
                                   "window_passages")
               if k in raw and raw[k] is not None}
     return MixtureSpec(name=raw["name"], sources=tuple(sources), description=str(raw.get("description") or "").strip(),
-                       prompts=dict(prompts), source_file=str(path), **kwargs)
+                       prompts=dict(prompts), corpus=corpus, source_file=str(path), **kwargs)
 
 
 # -- filters ------------------------------------------------------------------------------------

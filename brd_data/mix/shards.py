@@ -24,6 +24,12 @@ LM_SCHEMA = pa.schema([
     ("run_ids", pa.list_(pa.string())),
     ("prompt_hashes", pa.list_(pa.string())),
 ])
+# kind sft: the prompt and the completion the loss covers, then the same lineage.
+SFT_SCHEMA = pa.schema([
+    ("prompt", pa.string()),
+    ("completion", pa.string()),
+    *(LM_SCHEMA.field(i) for i in range(1, len(LM_SCHEMA))),
+])
 
 
 @dataclass(frozen=True)

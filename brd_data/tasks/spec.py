@@ -155,13 +155,18 @@ def read_records(path: str | Path) -> Iterator[tuple[str, dict[str, Any]]]:
             yield f"{path} line {lineno}", rec
 
 
+def example_id(record: dict[str, Any], position: int) -> str:
+    """A record's id: its `idx` (GLUE / SuperGLUE), else its `id`, else its position in the file."""
+    return str(record.get("idx", record.get("id", position)))
+
+
 def load_examples(spec: TaskSpec, path: str | Path, limit: int | None = None) -> list[Example]:
     """Render every record of a local task file; errors name the file, row and field."""
     out = []
     for i, (where, rec) in enumerate(read_records(path)):
         if limit is not None and len(out) >= limit:
             break
-        ex_id = str(rec.get("idx", rec.get("id", i)))
+        ex_id = example_id(rec, i)
         out.append(Example(ex_id, {f: rec.get(f) for f in spec.fields}, spec.render(rec, where), spec.gold(rec, where)))
     if not out:
         raise TaskError(f"{path}: no examples")

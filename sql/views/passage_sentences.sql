@@ -5,16 +5,22 @@
 -- `brd mix build` composes a large store window by window, so memory stays bounded, and takes a
 -- data-size subset (the N passages with the smallest keys) the same way. brd_seed defaults to 0.
 --
+-- Corpus (variable brd_corpus_sources, a list of source_id[:16]; unset = every source): only
+-- passages of documents from those ingested sources (a mixture's `corpus:`, e.g. BRD²'s task inputs).
+-- doc_id, hence passage_id, starts with source_id[:16] (sql/schema/001_init.sql).
+--
 -- grain: one row per sentence of a passage; key: (passage_id, sentence_position)
 create or replace view passage_sentences as
 with passage_slots as (
     select passage_id, doc_id, run_id as passage_run_id, unnest(sentence_ids) as sentence_id
     from passages
-    where getvariable('brd_passage_key_hi') is null
-       or (md5_number(coalesce(getvariable('brd_seed'), 0)::varchar || ':' || passage_id)
-               >= coalesce(getvariable('brd_passage_key_lo')::uhugeint, 0::uhugeint)
-           and md5_number(coalesce(getvariable('brd_seed'), 0)::varchar || ':' || passage_id)
-               <= getvariable('brd_passage_key_hi')::uhugeint)
+    where (getvariable('brd_passage_key_hi') is null
+           or (md5_number(coalesce(getvariable('brd_seed'), 0)::varchar || ':' || passage_id)
+                   >= coalesce(getvariable('brd_passage_key_lo')::uhugeint, 0::uhugeint)
+               and md5_number(coalesce(getvariable('brd_seed'), 0)::varchar || ':' || passage_id)
+                   <= getvariable('brd_passage_key_hi')::uhugeint))
+      and (getvariable('brd_corpus_sources') is null
+           or list_contains(getvariable('brd_corpus_sources')::varchar[], split_part(passage_id, '/', 1)))
 ),
 
 final as (

@@ -10,6 +10,8 @@ What it answers depends on markers in the input sentence:
     [http500:N]          HTTP 500 for the first N requests about this sentence (per prompt kind)
     [http400]            HTTP 400 (as vLLM answers a prompt longer than the context)
     [slow:S]             waits S seconds before answering
+    [answer:X]           a task prompt (one ending in "Answer:") answered " X"; without it " Yes",
+                         or " positive" when the prompt asks for a sentiment
 
 Used in-process (`FakeOpenAI(...).start()`), or as a script that datatrove's CustomServer starts
 (`python openai_fake.py --port N --model M [--die-after K --state-dir D] [other flags ignored]`).
@@ -61,7 +63,8 @@ class FakeOpenAI:
             return 404, {"error": {"message": f"The model `{body.get('model')}` does not exist."}}
         m = _INPUT.search(prompt.rstrip())
         sentence = m["s"].strip() if m else prompt.strip().splitlines()[-1]
-        kind = "ner" if "Enter a sentence" in prompt else "qra"
+        kind = ("ner" if "Enter a sentence" in prompt
+                else "task" if prompt.rstrip().endswith("Answer:") and "The sentence:" not in prompt else "qra")
         with self.lock:
             self.requests.append({**body, "_sentence": sentence, "_chat": chat, "_at": time.time()})
             n = self.counts[(sentence, kind)] = self.counts.get((sentence, kind), 0) + 1
@@ -83,6 +86,9 @@ class FakeOpenAI:
         word = next((w.strip(".,[]") for w in sentence.split() if w[:1].isupper()), sentence.split()[0] if sentence else "x")
         good = (f' In this sentence, "{word}" is a test name entity.' if ner
                 else f"Question: What does the sentence say? Answer: {sentence}")
+        if kind == "task":
+            scripted = re.search(r"\[answer:([^\]]+)\]", sentence)
+            good = " " + (scripted[1] if scripted else "positive" if "sentiment" in prompt else "Yes")
         text = good
         greedy = float(body.get("temperature") or 0) == 0
         if "[malformed]" in sentence or ("[malformed-greedy]" in sentence and greedy):

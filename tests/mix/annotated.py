@@ -139,7 +139,7 @@ def annotate_store(root: Path) -> Annotated:
              "source_file": "manifests/prompts/qra-v2.txt", "run_id": run_b.run_id},
         ]
         with st.transaction() as con:
-            st.insert(con, "annotations", pa.Table.from_pylist(rows))
+            st.insert(con, "annotations", pa.Table.from_pylist(rows), ignore_duplicates=False)  # no primary key
             st.insert(con, "prompts", pa.Table.from_pylist(prompts))
             run_a.finish("succeeded", con=con)
             run_b.finish("succeeded", con=con)

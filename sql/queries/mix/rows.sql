@@ -1,15 +1,11 @@
 -- The rows of a mixture's source views, in the build's seeded order, with their token
 -- count when the cache has it (n_tokens null: the build tokenises the text).
+-- kind sft views also hold prompt and completion (text = prompt || completion: what is counted).
 -- $views: source view names, checked against the catalogue; $seed; $tokenizer: its fingerprint.
 with source_rows as (
     select
-        text,
-        passage_id,
-        unit_id,
-        component,
-        run_ids,
-        prompt_hashes,
-        teacher_fingerprints,
+        columns(lambda c: c in ('text', 'prompt', 'completion', 'passage_id', 'unit_id', 'component', 'run_ids',
+                           'prompt_hashes', 'teacher_fingerprints')),
         md5_number(text) as text_key
     from query_table($views::varchar[], true)
 ),
