@@ -23,7 +23,9 @@ def publish(
     retries: Annotated[int, typer.Option(min=1, help="Attempts per Hub call on transient failures (429, 5xx, network).")] = 5,
     retry_wait: Annotated[float, typer.Option(min=0, help="Seconds before the first retry; doubled each time.")] = 2.0,
 ) -> None:
-    """Publish mixtures as one dataset repository: one config per mixture, and a README.md dataset
+    """Publish mixture folders to the Hugging Face Hub as one dataset repository.
+
+    One config per mixture, and a README.md dataset
     card (configs, counts, passage format, teacher, prompts, lineage, citation). The prompts and
     teacher names come from the store when it exists. Pushes with huggingface_hub, retrying
     transient failures; the token is huggingface_hub's (HF_TOKEN or `hf auth login`) and is never

@@ -69,7 +69,9 @@ def study(
     store: StoreOpt = DEFAULT_STORE_PATH,
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Print every stage's command and estimated cost; run nothing.")] = False,
 ) -> None:
-    """Run a study: ingest, annotate, build mixtures, train a student per mixture, evaluate every
+    """Run a study manifest: ingest, annotate, mix, train, evaluate, report.
+
+    Ingest, annotate, build mixtures, train a student per mixture, evaluate every
     model, and print the results table. Each stage is the `brd` command shown, run in turn;
     what the store already holds is skipped, so a second run resumes."""
     from .manifest import load_study
@@ -88,7 +90,9 @@ def demo(
     store: Annotated[Path, typer.Option("--store", help="Store for the demo's data, students and report.",
                                         file_okay=False)] = DEMO_STORE,
 ) -> None:
-    """The whole BRD chain on the embedded default, offline: the sample corpus, the SmolLM2
+    """The whole BRD study on the embedded default, offline (the study `demo`).
+
+    The sample corpus, the SmolLM2
     teacher on vLLM (CPU), mixtures D_ORI / D_TRAIN / D_TRAIN without sentiment data, a small
     student trained a few steps on each, evaluation on the sample tasks and three BIG-bench tasks,
     and a results table shaped like the paper's Table 3. A second run reuses what is done."""

@@ -13,10 +13,6 @@ from tests.annotate.conftest import annotate_args, fake_teacher, rows  # noqa: F
 from tests.train.conftest import ENV, SMALL, teacher_dir, tiny_student, train  # noqa: F401
 
 TASKS = samples_dir() / "tasks"
-# `brd mix build` (brd_data/mix/tokens.py) and `brd train` (brd_train/train/student.py) fingerprint
-# the same tokenizer differently on main: a built mixture is refused as a tokenizer mismatch.
-# Until one fingerprint serves both (brd_data/tokenizers.py), the chains here pass this flag.
-TOKENIZER_MISMATCH = "--allow-tokenizer-mismatch"
 
 
 def write_jsonl(path: Path, records: list[dict]) -> Path:

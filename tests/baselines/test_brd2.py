@@ -10,7 +10,7 @@ import pytest
 
 from tests.train.helpers import sample_paragraphs
 
-from .conftest import TOKENIZER_MISMATCH, annotate_args, rows, sample_records, train, write_jsonl
+from .conftest import annotate_args, rows, sample_records, train, write_jsonl
 
 pytestmark = pytest.mark.slow
 
@@ -52,10 +52,10 @@ def test_brd2_continues_a_brd_checkpoint_on_the_task_inputs(brd, tmp_path, fake_
     # BRD on everything, then BRD² from its checkpoint
     out_brd, out_brd2 = tmp_path / "out-brd", tmp_path / "out-brd2"
     train("--mix", brd_mix, "--student", tiny_student, "--out", out_brd, "--store", store,
-          "--max-steps", "2", "--save-steps", "2", TOKENIZER_MISMATCH)
+          "--max-steps", "2", "--save-steps", "2")
     parent = json.loads((out_brd / "checkpoint-2" / "brd_lineage.json").read_text())
     train("--mix", brd2_mix, "--student", out_brd / "checkpoint-2", "--out", out_brd2, "--store", store,
-          "--max-steps", "2", "--save-steps", "2", TOKENIZER_MISMATCH)
+          "--max-steps", "2", "--save-steps", "2")
     lin = json.loads((out_brd2 / "checkpoint-2" / "brd_lineage.json").read_text())
     assert lin["mixture_hash"] == m2["mixture_hash"]
     origin = lin["student_origin"]

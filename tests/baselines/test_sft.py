@@ -8,7 +8,7 @@ import json
 import pyarrow.parquet as pq
 import pytest
 
-from .conftest import TASKS, TOKENIZER_MISMATCH, rows, train
+from .conftest import TASKS, rows, train
 
 pytestmark = pytest.mark.slow
 
@@ -40,8 +40,7 @@ def test_gold_labels_train_with_the_prompt_masked(brd, tmp_path, tiny_student):
         assert ex["labels"][:n_prompt] == [-100] * n_prompt
         assert tok.decode([t for t, lb in zip(ex["input_ids"], ex["labels"]) if lb != -100]) == r["completion"] + tok.eos_token
 
-    train("--mix", mix, "--student", tiny_student, "--out", out, "--store", store, "--max-steps", "2", "--save-steps", "2",
-          TOKENIZER_MISMATCH)
+    train("--mix", mix, "--student", tiny_student, "--out", out, "--store", store, "--max-steps", "2", "--save-steps", "2")
     lin = json.loads((out / "checkpoint-2" / "brd_lineage.json").read_text())
     assert lin["mixture_hash"] == manifest["mixture_hash"] and lin["mixture_kind"] == "sft"
     assert lin["config"]["derived"]["loss"] == "completion only"
