@@ -155,15 +155,16 @@ def annotate(
         out = run_annotate(st, cfg, verbose=verbose)
     for run_id, added in [r for r in out.recovered if r[1]]:
         typer.echo(f"recovered {added} annotation(s) left staged by interrupted run {run_id}")
-    saved = out.n_sentences - out.n_unique
-    typer.echo(f"corpus: {out.n_sentences} sentences, {out.n_unique} unique "
-               f"(dedup saves {saved} of {out.n_sentences} requests per behaviour, "
-               f"{saved / max(out.n_sentences, 1):.1%})")
+    if any(p.prompt.input == "sentence" for p in out.pending):
+        saved = out.n_sentences - out.n_unique
+        typer.echo(f"corpus: {out.n_sentences} sentences, {out.n_unique} unique "
+                   f"(dedup saves {saved} of {out.n_sentences} requests per behaviour, "
+                   f"{saved / max(out.n_sentences, 1):.1%})")
     for p in out.pending:
         typer.echo(f"  {p.prompt.behaviour} ({p.prompt.name}, {p.prompt.mode}, prompt {p.prompt.prompt_hash}): "
                    f"{p.considered} considered, {p.done} already answered, {p.n_todo} to annotate")
     if out.run_id is None:
-        typer.echo(f"nothing to do: teacher {fp} has answered every requested sentence in {st.root}")
+        typer.echo(f"nothing to do: teacher {fp} has answered every requested input in {st.root}")
         return
     if out.submitted:
         typer.echo(f"submitted run {out.run_id} to {executor}; its commit job loads it into {st.root}")

@@ -24,6 +24,7 @@ def test_teacher_answers_become_an_sft_mixture(brd, tmp_path, fake_teacher):
 
     proc = brd(*annotate_args(store, fake_teacher.url, "--behaviours", "task"))
     assert "14 considered, 0 already answered, 14 to annotate" in proc.stdout   # 7 + 8 examples, 14 prompts
+    assert "corpus:" not in proc.stdout  # the sentence-dedup line is about sentences only
 
     task_requests = [r for r in fake_teacher.requests if float(r.get("temperature") or 0) == 0]
     assert len(task_requests) == 14
