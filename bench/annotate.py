@@ -61,22 +61,47 @@ def offline(args: argparse.Namespace) -> dict:
     prompts = {p.name: p for p in resolve(["ner", "qra"])}
     reqs = json.loads(Path(args.offline).read_text())
     started = time.monotonic()
-    llm = LLM(model=args.teacher, enable_prefix_caching=True, max_num_seqs=args.max_num_seqs, dtype=args.dtype,
-              max_model_len=2048, enforce_eager=True)
+    llm = LLM(
+        model=args.teacher,
+        enable_prefix_caching=True,
+        max_num_seqs=args.max_num_seqs,
+        dtype=args.dtype,
+        max_model_len=2048,
+        enforce_eager=True,
+    )
     startup = time.monotonic() - started
-    params = {n: SamplingParams(temperature=0.0, max_tokens=p.max_tokens, stop=list(p.stop)) for n, p in prompts.items()}
+    params = {
+        n: SamplingParams(temperature=0.0, max_tokens=p.max_tokens, stop=list(p.stop)) for n, p in prompts.items()
+    }
     t = time.monotonic()
     outs = llm.generate([r[1] for r in reqs], [params[r[0]] for r in reqs], use_tqdm=False)
     gen = time.monotonic() - t
-    return {"startup_s": startup, "generate_s": gen, "requests": len(outs),
-            "tokens": sum(len(o.outputs[0].token_ids) for o in outs)}
+    return {
+        "startup_s": startup,
+        "generate_s": gen,
+        "requests": len(outs),
+        "tokens": sum(len(o.outputs[0].token_ids) for o in outs),
+    }
 
 
 def run_offline(requests: Path, teacher: str, max_num_seqs: int, dtype: str, env: dict) -> dict:
     out = subprocess.run(
-        [sys.executable, __file__, "--offline", str(requests), "--teacher", teacher,
-         "--max-num-seqs", str(max_num_seqs), "--dtype", dtype],
-        capture_output=True, text=True, env={**os.environ, **env}, timeout=7200,
+        [
+            sys.executable,
+            __file__,
+            "--offline",
+            str(requests),
+            "--teacher",
+            teacher,
+            "--max-num-seqs",
+            str(max_num_seqs),
+            "--dtype",
+            dtype,
+        ],
+        capture_output=True,
+        text=True,
+        env={**os.environ, **env},
+        timeout=7200,
     )
     lines = [ln for ln in out.stdout.splitlines() if ln.startswith("{")]
     if out.returncode != 0 or not lines:
@@ -85,9 +110,25 @@ def run_offline(requests: Path, teacher: str, max_num_seqs: int, dtype: str, env
 
 
 def run_brd(store: Path, n: int, args: argparse.Namespace, env: dict) -> dict:
-    cmd = [sys.executable, "-m", "brd_data", "annotate", "--store", str(store), "--limit", str(n),
-           "--max-retries", str(args.max_retries), "--no-progress", "--max-concurrency", str(args.max_concurrency),
-           "--dtype", args.dtype, "--kv-cache-gib", f"{args.kv_cache_gib:g}"]
+    cmd = [
+        sys.executable,
+        "-m",
+        "brd_data",
+        "annotate",
+        "--store",
+        str(store),
+        "--limit",
+        str(n),
+        "--max-retries",
+        str(args.max_retries),
+        "--no-progress",
+        "--max-concurrency",
+        str(args.max_concurrency),
+        "--dtype",
+        args.dtype,
+        "--kv-cache-gib",
+        f"{args.kv_cache_gib:g}",
+    ]
     started = time.monotonic()
     out = subprocess.run(cmd, capture_output=True, text=True, cwd=REPO, env={**os.environ, **env}, timeout=7200)
     wall = time.monotonic() - started
@@ -96,8 +137,15 @@ def run_brd(store: Path, n: int, args: argparse.Namespace, env: dict) -> dict:
     m = re.search(r"(\d+) output tokens, ([\d.]+) tokens/s after server start-up \(start-up ([\d.]+)s", out.stdout)
     added = re.search(r"(\d+) annotation\(s\) added \(([^)]*)\)", out.stdout)
     tokens, steady, startup = int(m[1]), float(m[2]), float(m[3])
-    return {"wall_s": wall, "startup_s": startup, "tokens": tokens, "steady_tok_s": steady,
-            "e2e_tok_s": tokens / (wall - startup), "rows": int(added[1]), "statuses": added[2]}
+    return {
+        "wall_s": wall,
+        "startup_s": startup,
+        "tokens": tokens,
+        "steady_tok_s": steady,
+        "e2e_tok_s": tokens / (wall - startup),
+        "rows": int(added[1]),
+        "statuses": added[2],
+    }
 
 
 def main() -> None:
@@ -106,8 +154,12 @@ def main() -> None:
     ap.add_argument("--max-concurrency", type=int, default=128)
     ap.add_argument("--dtype", default="auto")
     ap.add_argument("--kv-cache-gib", type=float, default=2.0)
-    ap.add_argument("--max-retries", type=int, default=0,
-                    help="brd's sampled retries of bad answers (0: the same requests as the baseline)")
+    ap.add_argument(
+        "--max-retries",
+        type=int,
+        default=0,
+        help="brd's sampled retries of bad answers (0: the same requests as the baseline)",
+    )
     ap.add_argument("--no-baseline", action="store_true")
     ap.add_argument("--sweep", action="store_true", help="offline tokens/s over engine settings")
     ap.add_argument("--offline", help=argparse.SUPPRESS)
@@ -131,29 +183,46 @@ def main() -> None:
         req_file = Path(tmp) / "requests.json"
         req_file.write_text(json.dumps(reqs))
         print(f"machine: {os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.1f}; teacher {teacher}")
-        print(f"sample corpus: {n_sent} sentences, {n_unique} unique: dedup saves {n_sent - n_unique} of {n_sent} "
-              f"requests per behaviour ({(n_sent - n_unique) / n_sent:.1%})")
-        print(f"requests: {len(reqs)} ({len(reqs) // 2} unique sentences x ner, qra), dtype {dtype}, "
-              f"max concurrency = max_num_seqs = {args.max_concurrency}, KV cache {args.kv_cache_gib:g} GiB")
+        print(
+            f"sample corpus: {n_sent} sentences, {n_unique} unique: dedup saves {n_sent - n_unique} of {n_sent} "
+            f"requests per behaviour ({(n_sent - n_unique) / n_sent:.1%})"
+        )
+        print(
+            f"requests: {len(reqs)} ({len(reqs) // 2} unique sentences x ner, qra), dtype {dtype}, "
+            f"max concurrency = max_num_seqs = {args.max_concurrency}, KV cache {args.kv_cache_gib:g} GiB"
+        )
         if args.sweep:
             print("| max_num_seqs | dtype | CPU threads | start-up s | generate s | output tok/s |")
             print("|---|---|---|---|---|---|")
-            for seqs, dt, threads in [(32, "float32", None), (128, "float32", None), (256, "float32", None),
-                                      (128, "bfloat16", None), (128, "float32", "0-1")]:
+            for seqs, dt, threads in [
+                (32, "float32", None),
+                (128, "float32", None),
+                (256, "float32", None),
+                (128, "bfloat16", None),
+                (128, "float32", "0-1"),
+            ]:
                 extra = {**env, **({"VLLM_CPU_OMP_THREADS_BIND": threads} if threads else {})}
                 r = run_offline(req_file, teacher, seqs, dt, extra)
-                print(f"| {seqs} | {dt} | {threads or 'vLLM default'} | {r['startup_s']:.0f} | {r['generate_s']:.0f} "
-                      f"| {r['tokens'] / r['generate_s']:.1f} |", flush=True)
+                print(
+                    f"| {seqs} | {dt} | {threads or 'vLLM default'} | {r['startup_s']:.0f} | {r['generate_s']:.0f} "
+                    f"| {r['tokens'] / r['generate_s']:.1f} |",
+                    flush=True,
+                )
             return
         base = None
         if not args.no_baseline:
             base = run_offline(req_file, teacher, args.max_concurrency, dtype, env)
-            print(f"vllm.LLM.generate: {base['tokens']} output tokens in {base['generate_s']:.1f}s = "
-                  f"{base['tokens'] / base['generate_s']:.1f} tok/s (engine start-up {base['startup_s']:.1f}s)", flush=True)
+            print(
+                f"vllm.LLM.generate: {base['tokens']} output tokens in {base['generate_s']:.1f}s = "
+                f"{base['tokens'] / base['generate_s']:.1f} tok/s (engine start-up {base['startup_s']:.1f}s)",
+                flush=True,
+            )
         b = run_brd(store, args.sentences, args, env)
-        print(f"brd annotate: {b['rows']} rows ({b['statuses']}) in {b['wall_s']:.1f}s wall, server start-up "
-              f"{b['startup_s']:.1f}s; {b['tokens']} output tokens = {b['e2e_tok_s']:.1f} tok/s end to end after "
-              f"start-up (store writes included), {b['steady_tok_s']:.1f} tok/s from server ready to last answer")
+        print(
+            f"brd annotate: {b['rows']} rows ({b['statuses']}) in {b['wall_s']:.1f}s wall, server start-up "
+            f"{b['startup_s']:.1f}s; {b['tokens']} output tokens = {b['e2e_tok_s']:.1f} tok/s end to end after "
+            f"start-up (store writes included), {b['steady_tok_s']:.1f} tok/s from server ready to last answer"
+        )
         if base:
             ratio = b["e2e_tok_s"] / (base["tokens"] / base["generate_s"])
             print(f"ratio brd / vllm.LLM.generate: {ratio:.2f} (goal >= 0.9)")

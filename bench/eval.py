@@ -23,7 +23,9 @@ def main() -> int:
 
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--model", help="model folder (default: the embedded SmolLM2-135M teacher)")
-    ap.add_argument("--task", default="anachronisms", help="a folder under brd_data/samples/bigbench, or a task.json path")
+    ap.add_argument(
+        "--task", default="anachronisms", help="a folder under brd_data/samples/bigbench, or a task.json path"
+    )
     ap.add_argument("--limit", type=int, default=96, help="examples to score")
     ap.add_argument("--batch-size", type=int, default=16)
     ap.add_argument("--device", default="auto")
@@ -50,14 +52,18 @@ def main() -> int:
     model, tok = load_model(model_path, args.device, args.dtype)
     reqs = [Request(it.where, it.prompt, it.continuations) for it in task.items]
     n_cands = sum(len(r.continuations) for r in reqs)
-    print(f"model {model_path} ({sum(p.numel() for p in model.parameters()) / 1e6:.0f}M params, "
-          f"{next(model.parameters()).dtype}, {next(model.parameters()).device}, {torch.get_num_threads()} threads)")
+    print(
+        f"model {model_path} ({sum(p.numel() for p in model.parameters()) / 1e6:.0f}M params, "
+        f"{next(model.parameters()).dtype}, {next(model.parameters()).device}, {torch.get_num_threads()} threads)"
+    )
     print(f"task {task.name}: {len(reqs)} examples, {n_cands} candidates")
 
     warm = reqs[:2]
     results = {}
-    for name, scorer in (("naive (one forward per candidate)", NaiveScorer(model, tok)),
-                         (f"brd packed (shared prompt, batch {args.batch_size})", PackedScorer(model, tok, batch_size=args.batch_size))):
+    for name, scorer in (
+        ("naive (one forward per candidate)", NaiveScorer(model, tok)),
+        (f"brd packed (shared prompt, batch {args.batch_size})", PackedScorer(model, tok, batch_size=args.batch_size)),
+    ):
         scorer.score(warm)
         started = time.perf_counter()
         scores = scorer.score(reqs)
@@ -68,8 +74,10 @@ def main() -> int:
     same = sum(select(a) == select(b) for a, b in zip(naive, packed))
     diff = max(abs(x.logprob_sum - y.logprob_sum) for a, b in zip(naive, packed) for x, y in zip(a, b))
     grade = sum(it.target_scores[select(s)] for it, s in zip(task.items, packed)) / len(reqs)
-    print(f"speed-up: {t_naive / t_packed:.2f}x   identical predictions: {same}/{len(reqs)}   "
-          f"max |logprob diff|: {diff:.2e}   multiple_choice_grade: {100 * grade:.1f}")
+    print(
+        f"speed-up: {t_naive / t_packed:.2f}x   identical predictions: {same}/{len(reqs)}   "
+        f"max |logprob diff|: {diff:.2e}   multiple_choice_grade: {100 * grade:.1f}"
+    )
     return 0 if same == len(reqs) else 1
 
 

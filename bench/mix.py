@@ -2,7 +2,8 @@
 raw DuckDB `COPY (select ... from d_train) TO 'x.parquet'` of the same rows in the same run.
 
 Each step runs in its own process (its peak RSS is its own, from wait4). The baseline runs with
-the build's DuckDB memory_limit and with DuckDB's default (80% of RAM). The build runs twice: cold (empty token-count cache:
+the build's DuckDB memory_limit and with DuckDB's default (80% of RAM).
+The build runs twice: cold (empty token-count cache:
 every row is tokenised) and warm (the cache holds every text, as for any later mixture over the
 same rows: brd-no-ner, brd-0.5m, a rebuild).
 
@@ -40,8 +41,9 @@ con.execute("copy (select text, passage_id, unit_id, component, run_ids, prompt_
 def measured(cmd: list[str], env: dict | None = None) -> tuple[float, float, str]:
     """(seconds, peak RSS in MB, output) of one child process: wait4 reports that child's own usage."""
     started = time.monotonic()
-    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, cwd=REPO,
-                            env={**os.environ, **(env or {})})
+    proc = subprocess.Popen(
+        cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, cwd=REPO, env={**os.environ, **(env or {})}
+    )
     chunks = []
     while True:
         block = proc.stdout.read(65536)
@@ -76,8 +78,11 @@ def main() -> None:
     try:
         if not (store / "brd.duckdb").is_file():
             info = synthesize(store, args.passages)
-            print(f"synthetic store: {info['passages']:,} passages, {info['sentences']:,} sentences, "
-                  f"{info['annotations']:,} annotations in {info['seconds']}s", flush=True)
+            print(
+                f"synthetic store: {info['passages']:,} passages, {info['sentences']:,} sentences, "
+                f"{info['annotations']:,} annotations in {info['seconds']}s",
+                flush=True,
+            )
         else:
             print(f"reusing {store}", flush=True)
         # every view must exist in this code's version of the store
@@ -94,15 +99,31 @@ def main() -> None:
         # the baseline first: under the same memory_limit, and with DuckDB's default (80% of RAM)
         for label, limit in ((f"memory_limit {args.memory_limit}", args.memory_limit), ("no memory_limit", "")):
             try:
-                s, rss, _ = measured([py, "-c", _COPY, str(store / "brd.duckdb"), str(work / "x.parquet"), limit,
-                                      str(spill)], env)
+                s, rss, _ = measured(
+                    [py, "-c", _COPY, str(store / "brd.duckdb"), str(work / "x.parquet"), limit, str(spill)], env
+                )
                 record(f"raw DuckDB COPY d_train TO parquet ({label})", s, rss)
             except SystemExit as exc:
                 print(f"  raw COPY with {label} failed: {str(exc).strip().splitlines()[-1]}", flush=True)
         if not args.skip_cold:
-            measured([py, "-m", "brd_data", "sql", "--write", "--store", str(store), "delete from mix_token_counts"], env)
-        build_cmd = [py, "-m", "brd_data", "mix", "build", "brd", "--store", str(store), "--out", str(work / "brd"),
-                     "--memory-limit", args.memory_limit, "-q"]
+            measured(
+                [py, "-m", "brd_data", "sql", "--write", "--store", str(store), "delete from mix_token_counts"], env
+            )
+        build_cmd = [
+            py,
+            "-m",
+            "brd_data",
+            "mix",
+            "build",
+            "brd",
+            "--store",
+            str(store),
+            "--out",
+            str(work / "brd"),
+            "--memory-limit",
+            args.memory_limit,
+            "-q",
+        ]
         if not args.skip_cold:
             s, rss, out = measured(build_cmd, env)
             record("brd mix build brd (cold: tokenise every row)", s, rss, out.strip().splitlines()[-1])
@@ -112,10 +133,12 @@ def main() -> None:
         record("brd mix build brd (warm: token counts cached)", s, rss, out.strip().splitlines()[-1])
         manifest = json.loads((work / "brd" / "manifest.json").read_text())
         baseline = results[0][1]  # the raw COPY (the same memory_limit if it finished, else no limit)
-        print(f"\nd_train: {manifest['rows']:,} rows, {manifest['tokens']:,} tokens, "
-              f"{sum(f.stat().st_size for f in (work / 'brd' / 'data').iterdir()) / 1e9:.2f} GB of shards "
-              f"(raw COPY file: {(work / 'x.parquet').stat().st_size / 1e9:.2f} GB); memory_limit {args.memory_limit}; "
-              f"{os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.1f}")
+        print(
+            f"\nd_train: {manifest['rows']:,} rows, {manifest['tokens']:,} tokens, "
+            f"{sum(f.stat().st_size for f in (work / 'brd' / 'data').iterdir()) / 1e9:.2f} GB of shards "
+            f"(raw COPY file: {(work / 'x.parquet').stat().st_size / 1e9:.2f} GB); memory_limit {args.memory_limit}; "
+            f"{os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.1f}"
+        )
         print(f"{'step':62} {'seconds':>8} {'peak RSS MB':>12} {'x raw COPY':>11}")
         for name, s, rss, _ in results:
             print(f"{name:62} {s:8.1f} {rss:12.0f} {s / baseline:11.2f}")

@@ -97,8 +97,11 @@ def synthesize(root: Path, n_passages: int) -> dict:
         with st.transaction() as con:
             con.execute("set preserve_insertion_order = false")
             for stmt in filter(str.strip, _GENERATE.split(";")):
-                used = {k: v for k, v in {**params, "run": ingest.run_id, "n_passages": n_passages}.items()
-                        if f"${k}" in stmt}
+                used = {
+                    k: v
+                    for k, v in {**params, "run": ingest.run_id, "n_passages": n_passages}.items()
+                    if f"${k}" in stmt
+                }
                 con.execute(stmt, used)
             # passages beyond n_passages in the last document are not wanted
             con.execute("delete from passages where position >= 4")
@@ -107,6 +110,8 @@ def synthesize(root: Path, n_passages: int) -> dict:
             ingest.finish("succeeded", con=con)
             annotate.finish("succeeded", con=con)
         with st.connect() as con:
-            counts = {t: con.execute(f"select count(*) from {t}").fetchall()[0][0]
-                      for t in ("passages", "sentences", "annotations")}
+            counts = {
+                t: con.execute(f"select count(*) from {t}").fetchall()[0][0]
+                for t in ("passages", "sentences", "annotations")
+            }
     return {**counts, "seconds": round(time.monotonic() - started, 1)}

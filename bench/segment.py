@@ -16,7 +16,6 @@ import argparse
 import os
 import random
 import re
-import resource
 import subprocess
 import sys
 import tempfile
@@ -74,8 +73,13 @@ def run_ingest(folder: Path, store: Path) -> tuple[float, float, float, int]:
         "    print('RSS', r.ru_maxrss, 'CPU', r.ru_utime + r.ru_stime, file=sys.stderr); raise"
     )
     started = time.perf_counter()
-    proc = subprocess.run([sys.executable, "-c", code, str(folder), str(store)], capture_output=True, text=True,
-                          cwd=REPO, env={**os.environ, "PYTHONPATH": str(REPO)})
+    proc = subprocess.run(
+        [sys.executable, "-c", code, str(folder), str(store)],
+        capture_output=True,
+        text=True,
+        cwd=REPO,
+        env={**os.environ, "PYTHONPATH": str(REPO)},
+    )
     seconds = time.perf_counter() - started
     if proc.returncode != 0:
         raise SystemExit(f"ingest failed:\n{proc.stdout}\n{proc.stderr}")
@@ -86,7 +90,9 @@ def run_ingest(folder: Path, store: Path) -> tuple[float, float, float, int]:
 
 def paragraphs_of(files: dict[str, Path], limit_bytes: int) -> list[tuple[str, str]]:
     """Paragraphs taken from every language in turn, up to `limit_bytes`."""
-    per_lang = {lang: [l for l in path.read_text(encoding="utf-8").splitlines() if l.strip()] for lang, path in files.items()}
+    per_lang = {
+        lang: [ln for ln in path.read_text(encoding="utf-8").splitlines() if ln.strip()] for lang, path in files.items()
+    }
     out, size, i = [], 0, 0
     while size < limit_bytes and any(i < len(v) for v in per_lang.values()):
         for lang, lines in per_lang.items():
@@ -109,8 +115,9 @@ def segmenter_speeds(paragraphs: list[tuple[str, str]]) -> dict[str, tuple[float
     candidates = {
         "sentencex": lambda lang, p: list(segment(lang, p)),
         "blingfire": lambda lang, p: blingfire.text_to_sentences(p).split("\n"),
-        "pysbd": lambda lang, p, _c={}: _c.setdefault(lang, pysbd.Segmenter(
-            language=lang if lang in pysbd_langs else "en", clean=False)).segment(p),
+        "pysbd": lambda lang, p, _c={}: _c.setdefault(
+            lang, pysbd.Segmenter(language=lang if lang in pysbd_langs else "en", clean=False)
+        ).segment(p),
     }
     for name, fn in candidates.items():
         t = time.perf_counter()
@@ -132,10 +139,14 @@ def main() -> None:
         size = sum(p.stat().st_size for p in small.values()) / 1e6
         secs, cpu, rss_small, n_sent = run_ingest(tmp / "small", tmp / "store-small")
         print(f"input: {size:.1f} MB of CC-100 text ({', '.join(sorted(small))}), 1 core")
-        print(f"brd ingest:      {size / secs:6.2f} MB/s  {n_sent / secs:9.0f} sentences/s  "
-              f"({secs:.1f} s wall incl. start-up and commit; goal >= 5 MB/s)")
-        print(f"                 {size / cpu:6.2f} MB per CPU-second ({cpu:.1f} CPU s; steadier than wall time "
-              f"on a shared machine)")
+        print(
+            f"brd ingest:      {size / secs:6.2f} MB/s  {n_sent / secs:9.0f} sentences/s  "
+            f"({secs:.1f} s wall incl. start-up and commit; goal >= 5 MB/s)"
+        )
+        print(
+            f"                 {size / cpu:6.2f} MB per CPU-second ({cpu:.1f} CPU s; steadier than wall time "
+            f"on a shared machine)"
+        )
 
         paragraphs = paragraphs_of(small, int(args.pysbd_mb * 1e6))
         speeds = segmenter_speeds(paragraphs)
@@ -149,9 +160,11 @@ def main() -> None:
         big = synth_corpus(tmp / "big", args.mb * args.growth, seed=1)
         big_size = sum(p.stat().st_size for p in big.values()) / 1e6
         secs_big, cpu_big, rss_big, _ = run_ingest(tmp / "big", tmp / "store-big")
-        print(f"peak RSS:        {rss_small:6.0f} MB at {size:.0f} MB input; {rss_big:.0f} MB at {big_size:.0f} MB input "
-              f"(x{rss_big / rss_small:.2f} for x{big_size / size:.0f} input; {big_size / secs_big:.2f} MB/s, "
-              f"{big_size / cpu_big:.2f} MB per CPU-second)")
+        print(
+            f"peak RSS:        {rss_small:6.0f} MB at {size:.0f} MB input; {rss_big:.0f} MB at {big_size:.0f} MB input "
+            f"(x{rss_big / rss_small:.2f} for x{big_size / size:.0f} input; {big_size / secs_big:.2f} MB/s, "
+            f"{big_size / cpu_big:.2f} MB per CPU-second)"
+        )
 
 
 if __name__ == "__main__":

@@ -1,7 +1,8 @@
 """Training throughput with and without packing, on the tiny student, through `brd train`'s own
 trainer construction (runner.prepare + build_trainer: TRL's SFTTrainer as configured for a run).
 
-    .venv/bin/python bench/train.py [--steps 6] [--batch-size 4] [--max-length 512] [--rows 256] [--strategies bfd_split,wrapped] [--threads 1]
+    .venv/bin/python bench/train.py [--steps 6] [--batch-size 4] [--max-length 512] [--rows 256]
+        [--strategies bfd_split,wrapped] [--threads 1]
 
 Prints, for packing on (bfd_split, brd's default for an lm mixture: padding-free rows, each passage
 attending only to itself; and wrapped: fixed rows cut across passages, which attend to each other)
@@ -80,10 +81,19 @@ def measure(mix: Path, student: Path, work: Path, strategy: str | None, args) ->
             self.steps.append(now - self.t0)
             self.t0 = now
 
-    cfg = TrainConfig(mix=mix, student=str(student), out=work / (strategy or "padded"),
-                      packing=strategy is not None, packing_strategy=strategy, batch_size=args.batch_size, max_length=args.max_length,
-                      max_steps=args.steps, save_steps=args.steps, logging_steps=args.steps,
-                      gradient_checkpointing=False)
+    cfg = TrainConfig(
+        mix=mix,
+        student=str(student),
+        out=work / (strategy or "padded"),
+        packing=strategy is not None,
+        packing_strategy=strategy,
+        batch_size=args.batch_size,
+        max_length=args.max_length,
+        max_steps=args.steps,
+        save_steps=args.steps,
+        logging_steps=args.steps,
+        gradient_checkpointing=False,
+    )
     prep = prepare(cfg)
     clock = Clock()
     trainer = build_trainer(prep, load_student_model(prep), callbacks=[clock])
@@ -93,9 +103,14 @@ def measure(mix: Path, student: Path, work: Path, strategy: str | None, args) ->
     # The median step after the first (warm-up): steady on a machine shared with other work.
     s_per_step = statistics.median(clock.steps[1:] or clock.steps)
     tokens_per_step = counter.real / args.steps
-    return {"strategy": prep.cfg.packing_strategy or "none", "s_per_step": s_per_step,
-            "tokens_per_s": tokens_per_step / s_per_step, "padding": 1 - counter.real / counter.positions,
-            "tokens_per_step": tokens_per_step, "positions_per_s": counter.positions / args.steps / s_per_step}
+    return {
+        "strategy": prep.cfg.packing_strategy or "none",
+        "s_per_step": s_per_step,
+        "tokens_per_s": tokens_per_step / s_per_step,
+        "padding": 1 - counter.real / counter.positions,
+        "tokens_per_step": tokens_per_step,
+        "positions_per_s": counter.positions / args.steps / s_per_step,
+    }
 
 
 def main() -> None:
@@ -104,8 +119,11 @@ def main() -> None:
     ap.add_argument("--batch-size", type=int, default=4)
     ap.add_argument("--max-length", type=int, default=512)
     ap.add_argument("--rows", type=int, default=256)
-    ap.add_argument("--strategies", default="bfd_split,wrapped",
-                    help="packing strategies to measure, comma-separated (bfd_split: brd's default for lm)")
+    ap.add_argument(
+        "--strategies",
+        default="bfd_split,wrapped",
+        help="packing strategies to measure, comma-separated (bfd_split: brd's default for lm)",
+    )
     ap.add_argument("--threads", type=int, default=1, help="torch threads (1: steady figures on a shared machine)")
     args = ap.parse_args()
 
@@ -129,17 +147,23 @@ def main() -> None:
         packed = [measure(mix, student, work, strategy, args) for strategy in args.strategies.split(",")]
         padded = measure(mix, student, work, None, args)
 
-    print(f"tiny Llama (2 layers, width 64, vocab {len(tok)}), {args.rows} lm passages of "
-          f"{min(lengths)}-{max(lengths)} tokens (mean {sum(lengths) / len(lengths):.0f}), batch {args.batch_size}, "
-          f"max length {args.max_length}, {args.steps} steps, {args.threads} thread(s), torch {torch.__version__}")
+    print(
+        f"tiny Llama (2 layers, width 64, vocab {len(tok)}), {args.rows} lm passages of "
+        f"{min(lengths)}-{max(lengths)} tokens (mean {sum(lengths) / len(lengths):.0f}), batch {args.batch_size}, "
+        f"max length {args.max_length}, {args.steps} steps, {args.threads} thread(s), torch {torch.__version__}"
+    )
     # positions/s counts padding too: it should be about equal in both rows (same model, same kind
     # of work per position); when it is not, the machine's load changed between the two runs.
     print(f"{'':28s} {'tokens/s':>9s} {'padding':>8s} {'tokens/step':>12s} {'s/step':>7s} {'positions/s':>12s}")
     for label, r in [*((f"packing ({p['strategy']})", p) for p in packed), ("no packing (baseline)", padded)]:
-        print(f"{label:28s} {r['tokens_per_s']:9.0f} {r['padding']:8.1%} {r['tokens_per_step']:12.0f} "
-              f"{r['s_per_step']:7.2f} {r['positions_per_s']:12.0f}")
+        print(
+            f"{label:28s} {r['tokens_per_s']:9.0f} {r['padding']:8.1%} {r['tokens_per_step']:12.0f} "
+            f"{r['s_per_step']:7.2f} {r['positions_per_s']:12.0f}"
+        )
     for p in packed:
-        print(f"ratio packing ({p['strategy']}) / no packing: {p['tokens_per_s'] / padded['tokens_per_s']:.2f}x tokens/s")
+        print(
+            f"ratio packing ({p['strategy']}) / no packing: {p['tokens_per_s'] / padded['tokens_per_s']:.2f}x tokens/s"
+        )
 
 
 if __name__ == "__main__":

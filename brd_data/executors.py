@@ -49,21 +49,37 @@ def build_executor(pipeline: list, cfg: ExecutorConfig, logging_dir: str, job_na
     if cfg.kind == "local":
         from datatrove.executor import LocalPipelineExecutor
 
-        return LocalPipelineExecutor(pipeline, tasks=cfg.tasks, workers=cfg.workers,
-                                     logging_dir=logging_dir, depends=depends)
+        return LocalPipelineExecutor(
+            pipeline, tasks=cfg.tasks, workers=cfg.workers, logging_dir=logging_dir, depends=depends
+        )
     if cfg.kind == "slurm":
         from datatrove.executor import SlurmPipelineExecutor
 
         return SlurmPipelineExecutor(
-            pipeline, tasks=cfg.tasks, workers=cfg.workers, time=cfg.time, partition=cfg.partition,
-            cpus_per_task=cfg.cpus_per_task, mem_per_cpu_gb=cfg.mem_per_cpu_gb,
-            gpus_per_task=cfg.gpus_per_task, job_name=job_name, logging_dir=logging_dir,
-            venv_path=cfg.venv_path, depends=depends, **cfg.extra,
+            pipeline,
+            tasks=cfg.tasks,
+            workers=cfg.workers,
+            time=cfg.time,
+            partition=cfg.partition,
+            cpus_per_task=cfg.cpus_per_task,
+            mem_per_cpu_gb=cfg.mem_per_cpu_gb,
+            gpus_per_task=cfg.gpus_per_task,
+            job_name=job_name,
+            logging_dir=logging_dir,
+            venv_path=cfg.venv_path,
+            depends=depends,
+            **cfg.extra,
         )
     from datatrove.executor import RayPipelineExecutor
 
     return RayPipelineExecutor(
-        pipeline, tasks=cfg.tasks, workers=cfg.workers, logging_dir=logging_dir,
-        cpus_per_task=cfg.cpus_per_task, mem_per_cpu_gb=cfg.mem_per_cpu_gb,
-        gpus_per_task=cfg.gpus_per_task, depends=depends, **cfg.extra,
+        pipeline,
+        tasks=cfg.tasks,
+        workers=cfg.workers,
+        logging_dir=logging_dir,
+        cpus_per_task=cfg.cpus_per_task,
+        mem_per_cpu_gb=cfg.mem_per_cpu_gb,
+        gpus_per_task=cfg.gpus_per_task,
+        depends=depends,
+        **cfg.extra,
     )

@@ -24,10 +24,16 @@ def brd_cmd() -> list[str]:
     return [sys.executable, "-m", "brd_data"]
 
 
-def run_brd(*args: str, check: bool = True, env: dict | None = None, timeout: float = 600) -> subprocess.CompletedProcess:
+def run_brd(
+    *args: str, check: bool = True, env: dict | None = None, timeout: float = 600
+) -> subprocess.CompletedProcess:
     """Run `brd ARGS` in a fresh process, as a user would."""
     proc = subprocess.run(
-        [*brd_cmd(), *map(str, args)], capture_output=True, text=True, cwd=REPO, timeout=timeout,
+        [*brd_cmd(), *map(str, args)],
+        capture_output=True,
+        text=True,
+        cwd=REPO,
+        timeout=timeout,
         env={**os.environ, **(env or {})},
     )
     if check and proc.returncode != 0:

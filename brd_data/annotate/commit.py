@@ -46,7 +46,7 @@ class CommitCounts:
     by_status: dict[str, int] = field(default_factory=dict)
     completion_tokens: int = 0
 
-    def add(self, other: "CommitCounts") -> None:
+    def add(self, other: CommitCounts) -> None:
         self.parts += other.parts
         self.rows += other.rows
         self.added += other.added
@@ -55,8 +55,11 @@ class CommitCounts:
             self.by_status[k] = self.by_status.get(k, 0) + v
 
     def as_run_counts(self) -> dict[str, int]:
-        return {"annotations_added": self.added, "completion_tokens": self.completion_tokens,
-                **{s: self.by_status.get(s, 0) for s in STATUSES}}
+        return {
+            "annotations_added": self.added,
+            "completion_tokens": self.completion_tokens,
+            **{s: self.by_status.get(s, 0) for s in STATUSES},
+        }
 
 
 def commit_parts(store: Store, run_id: str, parts: list[Path], counts: CommitCounts | None = None) -> CommitCounts:
@@ -76,8 +79,10 @@ def commit_parts(store: Store, run_id: str, parts: list[Path], counts: CommitCou
         con.execute(query("annotate/load_quarantine"), {"files": files})
         got.added = con.execute("select count(*) from annotations").fetchall()[0][0] - before
         total.add(got)
-        con.execute(query("annotate/set_run_counts"),
-                    {"run_id": run_id, "counts": json.dumps(total.as_run_counts(), sort_keys=True)})
+        con.execute(
+            query("annotate/set_run_counts"),
+            {"run_id": run_id, "counts": json.dumps(total.as_run_counts(), sort_keys=True)},
+        )
     for p in parts:
         with contextlib.suppress(FileNotFoundError):
             p.unlink()
@@ -98,7 +103,7 @@ class PartCommitter:
         self._error: BaseException | None = None
         self._thread = threading.Thread(target=self._loop, name="brd-annotate-commit", daemon=True)
 
-    def __enter__(self) -> "PartCommitter":
+    def __enter__(self) -> PartCommitter:
         self._thread.start()
         return self
 
@@ -110,7 +115,7 @@ class PartCommitter:
         while not self._stop.wait(self.interval_s):
             try:
                 self.commit_now()
-            except BaseException as exc:  # noqa: BLE001 — surfaced by the final commit_now()
+            except BaseException as exc:
                 self._error = exc
                 return
 

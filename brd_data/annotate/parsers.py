@@ -52,8 +52,11 @@ _CLAUSE = re.compile(
     re.I,
 )
 _ONE_NAME = re.compile(_QUOTED)
-_NONE = re.compile(r"\b(?:no|not\s+any|does\s+not\s+(?:contain|have)\s+any|there\s+are\s+no)\s+"
-                   r"(?:named\s+)?entit(?:y|ies)\b|\bno\s+named[- ]entit", re.I)
+_NONE = re.compile(
+    r"\b(?:no|not\s+any|does\s+not\s+(?:contain|have)\s+any|there\s+are\s+no)\s+"
+    r"(?:named\s+)?entit(?:y|ies)\b|\bno\s+named[- ]entit",
+    re.I,
+)
 
 
 def parse_ner(text: str) -> tuple[Items | None, str | None]:
@@ -90,7 +93,7 @@ def parse_task(text: str, candidates: Sequence[str] | None) -> tuple[Items | Non
         if low == c.casefold():
             return [{"answer": c, "text": answer}], None
     for c in by_length:
-        if low.startswith(c.casefold()) and not low[len(c):len(c) + 1].isalnum():
+        if low.startswith(c.casefold()) and not low[len(c) : len(c) + 1].isalnum():
             return [{"answer": c, "text": answer}], None
     return None, f"answer {answer[:40]!r} is none of {', '.join(candidates)}"
 
@@ -101,13 +104,15 @@ def parse_raw(text: str) -> tuple[Items | None, str | None]:
 
 
 PARSERS: dict[str, Callable[[str], tuple[Items | None, str | None]]] = {
-    "ner": parse_ner, "qra": parse_qra, "raw": parse_raw,
+    "ner": parse_ner,
+    "qra": parse_qra,
+    "raw": parse_raw,
 }
 
 
 @dataclass(frozen=True)
 class Verdict:
-    status: str            # ok | unparsed | truncated
+    status: str  # ok | unparsed | truncated
     reason: str | None
     parsed: Items | None
 
@@ -116,8 +121,9 @@ class Verdict:
         return self.status == "ok"
 
 
-def judge(text: str | None, finish_reason: str | None, parser: str, max_tokens: int,
-          candidates: Sequence[str] | None = None) -> Verdict:
+def judge(
+    text: str | None, finish_reason: str | None, parser: str, max_tokens: int, candidates: Sequence[str] | None = None
+) -> Verdict:
     """The status of one teacher output. Truncated outputs keep what could be parsed of them.
     `candidates`: the task example's answers (parser task only)."""
     text = text or ""

@@ -47,9 +47,9 @@ class AnnotateConfig:
     sampling: SamplingConfig = field(default_factory=SamplingConfig)
     policy: RetryPolicy = field(default_factory=RetryPolicy)
     limit: int = -1
-    langs: tuple[str, ...] = ()      # sentence languages to annotate (empty: all)
+    langs: tuple[str, ...] = ()  # sentence languages to annotate (empty: all)
     executor: ExecutorConfig = field(default_factory=ExecutorConfig)
-    chunk_size: int = 100            # items per Parquet part: what a kill -9 loses at most per worker
+    chunk_size: int = 100  # items per Parquet part: what a kill -9 loses at most per worker
     commit_interval_s: float = 5.0
     server_restarts: int = 1
     progress: bool = True
@@ -70,10 +70,16 @@ class AnnotateConfig:
 
     def lineage(self) -> dict:
         return {
-            "teacher": self.engine.teacher, "teacher_fingerprint": self.teacher_fingerprint,
-            "prompts": [p.lineage() for p in self.prompts], "engine": self.engine.lineage(),
-            "sampling": asdict(self.sampling), "policy": asdict(self.policy), "limit": self.limit, "langs": list(self.langs),
-            "executor": asdict(self.executor), "chunk_size": self.chunk_size,
+            "teacher": self.engine.teacher,
+            "teacher_fingerprint": self.teacher_fingerprint,
+            "prompts": [p.lineage() for p in self.prompts],
+            "engine": self.engine.lineage(),
+            "sampling": asdict(self.sampling),
+            "policy": asdict(self.policy),
+            "limit": self.limit,
+            "langs": list(self.langs),
+            "executor": asdict(self.executor),
+            "chunk_size": self.chunk_size,
             "server_restarts": self.server_restarts,
         }
 
@@ -84,16 +90,21 @@ class PassTiming:
     items: int
     wall_s: float
     startup_s: float | None  # server start until it first answered /v1/models (managed servers)
-    generate_s: float        # from the server being ready (or the pass start) to the last answer
+    generate_s: float  # from the server being ready (or the pass start) to the last answer
 
     @staticmethod
-    def read(stage: Path, mode: str, items: int, started: float, ended: float) -> "PassTiming":
+    def read(stage: Path, mode: str, items: int, started: float, ended: float) -> PassTiming:
         ready = stage / f"ready-{mode}.json"
         ready_at = json.loads(ready.read_text())["ready_at"] if ready.is_file() else None
         last = [json.loads(p.read_text())["last_answer_at"] for p in (stage / "timing").glob(f"{mode}-*.json")]
         begin = ready_at if ready_at is not None else started
-        return PassTiming(mode, items, ended - started, None if ready_at is None else max(0.0, ready_at - started),
-                          max(0.0, (max(last) if last else ended) - begin))
+        return PassTiming(
+            mode,
+            items,
+            ended - started,
+            None if ready_at is None else max(0.0, ready_at - started),
+            max(0.0, (max(last) if last else ended) - begin),
+        )
 
 
 @dataclass
@@ -119,32 +130,47 @@ def build_annotate_pipeline(cfg: AnnotateConfig, stage: Path, logs: Path, run_id
     runner = AnnotationRunner(
         rollout_fn=annotate_rollout,
         config=cfg.engine.inference_config(
-            use_chat=mode == "chat", request_timeout_s=cfg.policy.request_timeout_s,
-            startup_timeout_s=cfg.policy.startup_timeout_s, server_log_folder=str(logs / f"server-{mode}"),
+            use_chat=mode == "chat",
+            request_timeout_s=cfg.policy.request_timeout_s,
+            startup_timeout_s=cfg.policy.startup_timeout_s,
+            server_log_folder=str(logs / f"server-{mode}"),
             ready_file=str(stage / f"ready-{mode}.json"),
         ),
         output_writer=AnnotationPartWriter(
-            str(stage), run_id, cfg.engine.teacher, cfg.teacher_fingerprint,
-            {h: p.name for h, p in prompts.items()}, str(stage / "work" / mode), progress=cfg.progress,
+            str(stage),
+            run_id,
+            cfg.engine.teacher,
+            cfg.teacher_fingerprint,
+            {h: p.name for h, p in prompts.items()},
+            str(stage / "work" / mode),
+            progress=cfg.progress,
             mode=mode,
         ),
         shared_context=RolloutContext(prompts, cfg.sampling, cfg.policy, cfg.engine.probe_url),
         checkpoints_local_dir=str(stage / "checkpoints" / mode),
         records_per_chunk=cfg.chunk_size,
     )
-    reader = ParquetReader(str(stage / "work" / mode), text_key="input", id_key="doc_id",
-                           glob_pattern="*.parquet")
+    reader = ParquetReader(str(stage / "work" / mode), text_key="input", id_key="doc_id", glob_pattern="*.parquet")
     return [reader, runner]
 
 
 def _register_prompts(store: Store, prompts: list[Prompt], run_id: str) -> None:
     with store.transaction() as con:
         for p in prompts:
-            con.execute(query("annotate/register_prompt"), {
-                "prompt_hash": p.prompt_hash, "behaviour": p.behaviour, "name": p.name, "mode": p.mode,
-                "parser": p.parser, "input": p.input, "template": p.text, "source_file": p.source_file,
-                "run_id": run_id,
-            })
+            con.execute(
+                query("annotate/register_prompt"),
+                {
+                    "prompt_hash": p.prompt_hash,
+                    "behaviour": p.behaviour,
+                    "name": p.name,
+                    "mode": p.mode,
+                    "parser": p.parser,
+                    "input": p.input,
+                    "template": p.text,
+                    "source_file": p.source_file,
+                    "run_id": run_id,
+                },
+            )
 
 
 @contextlib.contextmanager
@@ -208,8 +234,12 @@ def run_annotate(store: Store, cfg: AnnotateConfig, verbose: bool = False) -> An
             finally:
                 committer.commit_now()  # whatever closed, even when the pass failed
         outcome.counts = committer.counts
-        run.add_counts(**committer.counts.as_run_counts(), n_items=outcome.items,
-                       n_sentences=n_sentences, n_unique_sentences=n_unique)
+        run.add_counts(
+            **committer.counts.as_run_counts(),
+            n_items=outcome.items,
+            n_sentences=n_sentences,
+            n_unique_sentences=n_unique,
+        )
         run.finish("succeeded")
     except BaseException as exc:
         if not run.finished:
@@ -221,12 +251,15 @@ def run_annotate(store: Store, cfg: AnnotateConfig, verbose: bool = False) -> An
     return outcome
 
 
-def _run_pass(store: Store, cfg: AnnotateConfig, stage: Path, run_id: str, mode: str, items: int,
-              verbose: bool) -> PassTiming:
+def _run_pass(
+    store: Store, cfg: AnnotateConfig, stage: Path, run_id: str, mode: str, items: int, verbose: bool
+) -> PassTiming:
     logs = store.root / "logs" / run_id
     where = cfg.engine.endpoint_root or f"a vLLM server for {cfg.engine.teacher}"
-    _say(f"annotate: {items} {mode} request(s) through {where}"
-         + ("" if cfg.engine.endpoint else " (starting it: this takes a while)"))
+    _say(
+        f"annotate: {items} {mode} request(s) through {where}"
+        + ("" if cfg.engine.endpoint else " (starting it: this takes a while)")
+    )
     started = time.time()
     for attempt in range(cfg.server_restarts + 1):
         pipeline = build_annotate_pipeline(cfg, stage, logs, run_id, mode)
@@ -235,14 +268,15 @@ def _run_pass(store: Store, cfg: AnnotateConfig, stage: Path, run_id: str, mode:
             with _environ(cfg.engine.server_env()), _quiet_datatrove(logs / "datatrove.log", verbose):
                 _run_local(executor, cfg.executor)
             break
-        except Exception as exc:  # noqa: BLE001 — classified below
+        except Exception as exc:
             died = _server_died(exc)
             if died is None:
                 raise
             what = f"the teacher server failed: {str(died).splitlines()[0]}"
             if cfg.engine.endpoint or attempt >= cfg.server_restarts:
-                raise AnnotateError(f"{what}. Committed annotations are kept; run the same command to resume "
-                                    f"(logs: {logs})") from None
+                raise AnnotateError(
+                    f"{what}. Committed annotations are kept; run the same command to resume (logs: {logs})"
+                ) from None
             _say(f"annotate: {what}; restarting it ({attempt + 1}/{cfg.server_restarts})")
     return PassTiming.read(stage, mode, items, started, time.time())
 
@@ -267,9 +301,19 @@ def _submit(store: Store, cfg: AnnotateConfig, stage: Path, run_id: str, modes: 
     previous = None
     with _environ(cfg.engine.server_env()):
         for mode in modes:
-            previous = build_executor(build_annotate_pipeline(cfg, stage, logs, run_id, mode), cfg.executor,
-                                      str(logs / f"workers-{mode}"), f"brd-annotate-{mode}-{run_id}", depends=previous)
+            previous = build_executor(
+                build_annotate_pipeline(cfg, stage, logs, run_id, mode),
+                cfg.executor,
+                str(logs / f"workers-{mode}"),
+                f"brd-annotate-{mode}-{run_id}",
+                depends=previous,
+            )
         single = ExecutorConfig(**{**cfg.executor.__dict__, "tasks": 1, "workers": 1, "gpus_per_task": 0})
-        commit = build_executor([AnnotateCommit(str(store.root), run_id)], single, str(logs / "commit"),
-                                f"brd-annotate-commit-{run_id}", depends=previous)
+        commit = build_executor(
+            [AnnotateCommit(str(store.root), run_id)],
+            single,
+            str(logs / "commit"),
+            f"brd-annotate-commit-{run_id}",
+            depends=previous,
+        )
         commit.run()

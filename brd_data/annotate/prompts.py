@@ -35,15 +35,15 @@ class PromptError(ValueError):
 
 @dataclass(frozen=True)
 class Prompt:
-    name: str                       # the file's stem, e.g. "ner"
-    behaviour: str                  # what the outputs are: ner, qra, task or a user's own
-    mode: str                       # completion | chat
-    parser: str                     # ner | qra | raw | task
-    template: str                   # with exactly one {input}
+    name: str  # the file's stem, e.g. "ner"
+    behaviour: str  # what the outputs are: ner, qra, task or a user's own
+    mode: str  # completion | chat
+    parser: str  # ner | qra | raw | task
+    template: str  # with exactly one {input}
     max_tokens: int
     stop: tuple[str, ...] = ()
-    input: str = "sentence"         # the kind of unit the prompt reads
-    system: str | None = None       # chat mode only: an optional system turn
+    input: str = "sentence"  # the kind of unit the prompt reads
+    system: str | None = None  # chat mode only: an optional system turn
     prompt_hash: str = ""
     source_file: str = ""
     text: str = field(default="", repr=False)  # the file's full text, stored in `prompts`
@@ -59,8 +59,10 @@ class Prompt:
         if self.input not in INPUTS:
             raise PromptError(f"{where}: input {self.input!r} is not one of {', '.join(INPUTS)}")
         if self.parser == "task" and self.input != "task":
-            raise PromptError(f"{where}: parser task needs input task (it maps the answer onto the task "
-                              f"example's candidates), got input {self.input}")
+            raise PromptError(
+                f"{where}: parser task needs input task (it maps the answer onto the task "
+                f"example's candidates), got input {self.input}"
+            )
         if self.template.count(SLOT) != 1:
             raise PromptError(f"{where}: template must contain {SLOT} exactly once (found {self.template.count(SLOT)})")
         if not isinstance(self.max_tokens, int) or isinstance(self.max_tokens, bool) or self.max_tokens < 1:
@@ -91,8 +93,14 @@ class Prompt:
         return body
 
     def lineage(self) -> dict[str, Any]:
-        return {"name": self.name, "behaviour": self.behaviour, "mode": self.mode, "parser": self.parser,
-                "prompt_hash": self.prompt_hash, "source_file": self.source_file}
+        return {
+            "name": self.name,
+            "behaviour": self.behaviour,
+            "mode": self.mode,
+            "parser": self.parser,
+            "prompt_hash": self.prompt_hash,
+            "source_file": self.source_file,
+        }
 
 
 def load_prompt(path: str | Path) -> Prompt:
@@ -125,10 +133,18 @@ def load_prompt(path: str | Path) -> Prompt:
     if not isinstance(data["template"], str):
         raise PromptError(f"{path}: template must be text")
     return Prompt(
-        name=path.stem, behaviour=str(data["behaviour"]), mode=str(data["mode"]), parser=str(data["parser"]),
-        template=data["template"], max_tokens=data["max_tokens"], stop=tuple(stop),
-        input=str(data.get("input", "sentence")), system=data.get("system"),
-        prompt_hash=hashlib.sha256(raw).hexdigest()[:16], source_file=str(path), text=text,
+        name=path.stem,
+        behaviour=str(data["behaviour"]),
+        mode=str(data["mode"]),
+        parser=str(data["parser"]),
+        template=data["template"],
+        max_tokens=data["max_tokens"],
+        stop=tuple(stop),
+        input=str(data.get("input", "sentence")),
+        system=data.get("system"),
+        prompt_hash=hashlib.sha256(raw).hexdigest()[:16],
+        source_file=str(path),
+        text=text,
     )
 
 

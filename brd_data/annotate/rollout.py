@@ -51,15 +51,15 @@ class SamplingConfig:
 class RetryPolicy:
     """What happens when an answer is bad or a request fails."""
 
-    on_bad_output: str = "sample"      # sample: ask again with sampling; give-up: keep the bad answer
-    max_retries: int = 1               # extra requests for a bad answer
+    on_bad_output: str = "sample"  # sample: ask again with sampling; give-up: keep the bad answer
+    max_retries: int = 1  # extra requests for a bad answer
     retry_temperature: float = 0.7
-    http_retries: int = 4              # extra requests after an HTTP error or a timeout
+    http_retries: int = 4  # extra requests after an HTTP error or a timeout
     request_timeout_s: float = 300.0
     startup_timeout_s: float = 1800.0  # extra time the first answers may take while the server starts
-    backoff_s: float = 1.0             # first wait after a failed request; doubles up to backoff_max_s
+    backoff_s: float = 1.0  # first wait after a failed request; doubles up to backoff_max_s
     backoff_max_s: float = 30.0
-    dead_after_s: float = 60.0         # --endpoint: give up when /v1/models has not answered this long
+    dead_after_s: float = 60.0  # --endpoint: give up when /v1/models has not answered this long
     probe_interval_s: float | None = None  # default: dead_after_s / 4, at most 5 s
 
     def __post_init__(self) -> None:
@@ -74,7 +74,9 @@ class RetryPolicy:
             if getattr(self, name) <= 0:
                 raise ValueError(f"{name} must be > 0, got {getattr(self, name)}")
         if self.backoff_s < 0 or self.backoff_max_s < self.backoff_s:
-            raise ValueError(f"backoff must satisfy 0 <= backoff_s <= backoff_max_s, got {self.backoff_s}, {self.backoff_max_s}")
+            raise ValueError(
+                f"backoff must satisfy 0 <= backoff_s <= backoff_max_s, got {self.backoff_s}, {self.backoff_max_s}"
+            )
         if self.retry_temperature <= 0:
             raise ValueError(f"--retry-temperature must be > 0, got {self.retry_temperature}")
 
@@ -120,8 +122,9 @@ class Health:
                 else:
                     down_since = down_since or now
                     if now - down_since >= self.policy.dead_after_s:
-                        self.dead_reason = (f"{self.probe_url} has not answered for {now - down_since:.0f}s "
-                                            f"(last: {why})")
+                        self.dead_reason = (
+                            f"{self.probe_url} has not answered for {now - down_since:.0f}s (last: {why})"
+                        )
                         self.dead.set()
                         return
                 await asyncio.sleep(self.policy.probe_interval_s)
@@ -160,8 +163,11 @@ async def _request(payload: dict, generate, health: Health) -> Attempt:
         try:
             # re-checked every second: the deadline moves when the server first answers
             while not (call.done() or dead.done()) and time.monotonic() < health.deadline(sent_at):
-                await asyncio.wait({call, dead}, timeout=min(1.0, max(0.01, health.deadline(sent_at) - time.monotonic())),
-                                   return_when=asyncio.FIRST_COMPLETED)
+                await asyncio.wait(
+                    {call, dead},
+                    timeout=min(1.0, max(0.01, health.deadline(sent_at) - time.monotonic())),
+                    return_when=asyncio.FIRST_COMPLETED,
+                )
         finally:
             dead.cancel()
         if not call.done():
@@ -186,7 +192,7 @@ async def _request(payload: dict, generate, health: Health) -> Attempt:
                     return Attempt(None, "HTTP 400 " + message.split("from server:", 1)[-1].strip(), i + 1)
                 error = message
         if i < policy.http_retries:
-            delay = min(policy.backoff_s * 2 ** i, policy.backoff_max_s)
+            delay = min(policy.backoff_s * 2**i, policy.backoff_max_s)
             await asyncio.sleep(delay * random.uniform(0.75, 1.25))
     return Attempt(None, f"{error} (gave up after {policy.http_retries + 1} requests)", policy.http_retries + 1)
 
@@ -208,8 +214,9 @@ def request_sampling(prompt: Prompt, sampling: SamplingConfig, policy: RetryPoli
     return out
 
 
-async def annotate_rollout(document, generate, *, prompts: dict[str, Prompt], sampling: SamplingConfig,
-                           policy: RetryPolicy, health: Health) -> dict[str, Any]:
+async def annotate_rollout(
+    document, generate, *, prompts: dict[str, Prompt], sampling: SamplingConfig, policy: RetryPolicy, health: Health
+) -> dict[str, Any]:
     """Annotate one work item; always returns a record (status ok, unparsed, truncated or failed)."""
     health.start()
     md = document.metadata
@@ -226,15 +233,30 @@ async def annotate_rollout(document, generate, *, prompts: dict[str, Prompt], sa
         sampled = {**params, "stop": list(prompt.stop)}
         if out.result is None:
             if kept is None:
-                kept = {"raw_text": None, "parsed": None, "finish_reason": None, "prompt_tokens": None,
-                        "completion_tokens": None, "status": "failed", "reason": out.error, "sampling": sampled}
+                kept = {
+                    "raw_text": None,
+                    "parsed": None,
+                    "finish_reason": None,
+                    "prompt_tokens": None,
+                    "completion_tokens": None,
+                    "status": "failed",
+                    "reason": out.error,
+                    "sampling": sampled,
+                }
             break  # the server is failing this item: a bad answer already in hand is kept
         res = out.result
         verdict = judge(res.text, res.finish_reason, prompt.parser, params["max_tokens"], md.get("candidates"))
         usage = res.usage or {}
-        record = {"raw_text": res.text, "parsed": verdict.parsed, "finish_reason": res.finish_reason,
-                  "prompt_tokens": usage.get("prompt_tokens"), "completion_tokens": usage.get("completion_tokens"),
-                  "status": verdict.status, "reason": verdict.reason, "sampling": sampled}
+        record = {
+            "raw_text": res.text,
+            "parsed": verdict.parsed,
+            "finish_reason": res.finish_reason,
+            "prompt_tokens": usage.get("prompt_tokens"),
+            "completion_tokens": usage.get("completion_tokens"),
+            "status": verdict.status,
+            "reason": verdict.reason,
+            "sampling": sampled,
+        }
         if kept is None or kept["status"] == "failed" or verdict.ok:
             if kept is not None and kept["status"] != "failed" and verdict.ok:
                 record["reason"] = f"first answer {kept['status']} ({kept['reason']}); retry {attempt} sampled"
@@ -258,8 +280,12 @@ class RolloutContext:
     probe_url: str | None = None
 
     def __call__(self) -> dict[str, Any]:
-        return {"prompts": self.prompts, "sampling": self.sampling, "policy": self.policy,
-                "health": Health(self.policy, self.probe_url)}
+        return {
+            "prompts": self.prompts,
+            "sampling": self.sampling,
+            "policy": self.policy,
+            "health": Health(self.policy, self.probe_url),
+        }
 
     def lineage(self) -> dict[str, Any]:
         return {"sampling": asdict(self.sampling), "policy": asdict(self.policy)}

@@ -39,7 +39,7 @@ def _pop_flag(argv: list[str], name: str) -> str | None:
     for i, arg in enumerate(argv):
         if arg == name and i + 1 < len(argv):
             value = argv[i + 1]
-            del argv[i:i + 2]
+            del argv[i : i + 2]
             return value
         if arg.startswith(name + "="):
             del argv[i]

@@ -110,7 +110,9 @@ def fingerprint(model_dir: str | Path) -> str:
     if not path.is_dir():
         h.update(f"hub:{model_dir}".encode())
         return h.hexdigest()[:16]
-    files = sorted(p for p in path.iterdir() if p.name == "config.json" or p.suffix in (".safetensors", ".bin", ".gguf"))
+    files = sorted(
+        p for p in path.iterdir() if p.name == "config.json" or p.suffix in (".safetensors", ".bin", ".gguf")
+    )
     if not files:
         raise TeacherError(f"{path}: no config.json or weight files to fingerprint")
     for p in files:

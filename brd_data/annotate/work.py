@@ -24,19 +24,24 @@ import pyarrow.parquet as pq
 from ..store import query
 from .prompts import Prompt
 
-WORK_SCHEMA = pa.schema([
-    ("doc_id", pa.string()), ("input", pa.string()), ("unit_id", pa.string()),
-    ("behaviour", pa.string()), ("prompt_hash", pa.string()),
-    ("candidates", pa.list_(pa.string())),  # task units: the answers the task parser accepts
-])
+WORK_SCHEMA = pa.schema(
+    [
+        ("doc_id", pa.string()),
+        ("input", pa.string()),
+        ("unit_id", pa.string()),
+        ("behaviour", pa.string()),
+        ("prompt_hash", pa.string()),
+        ("candidates", pa.list_(pa.string())),  # task units: the answers the task parser accepts
+    ]
+)
 
 
 @dataclass
 class Pending:
     prompt: Prompt
-    todo: pa.Table   # unit_id, input (+ candidates for task units): what is still to annotate, in order
+    todo: pa.Table  # unit_id, input (+ candidates for task units): what is still to annotate, in order
     considered: int  # units within --limit
-    done: int        # of those, already answered by this teacher and prompt
+    done: int  # of those, already answered by this teacher and prompt
 
     @property
     def n_todo(self) -> int:
@@ -51,8 +56,13 @@ def pending_sentences(con, prompt: Prompt, fingerprint: str, limit: int, langs: 
     """Unique sentences in corpus order (the first `limit`, -1: all; of the languages `langs`, empty:
     all) not yet answered. Arrow all the way: millions of sentences stay a few hundred MB, never
     Python objects."""
-    params = {"behaviour": prompt.behaviour, "fingerprint": fingerprint, "prompt_hash": prompt.prompt_hash,
-              "limit": limit, "langs": list(langs)}
+    params = {
+        "behaviour": prompt.behaviour,
+        "fingerprint": fingerprint,
+        "prompt_hash": prompt.prompt_hash,
+        "limit": limit,
+        "langs": list(langs),
+    }
     units = con.sql(query("annotate/sentence_units"), params=params).to_arrow_table()
     todo = units.filter(pc.invert(units.column("answered"))).select(["unit_id", "input"])
     return Pending(prompt, todo, units.num_rows, units.num_rows - todo.num_rows)
@@ -61,8 +71,12 @@ def pending_sentences(con, prompt: Prompt, fingerprint: str, limit: int, langs: 
 def pending_task_examples(con, prompt: Prompt, fingerprint: str, limit: int, langs=None) -> Pending:
     """Unique rendered task prompts (`brd tasks load`) not yet answered, with their candidates.
     Task examples have no language: `langs` (a sentence selection) does not apply to them."""
-    params = {"behaviour": prompt.behaviour, "fingerprint": fingerprint, "prompt_hash": prompt.prompt_hash,
-              "limit": limit}
+    params = {
+        "behaviour": prompt.behaviour,
+        "fingerprint": fingerprint,
+        "prompt_hash": prompt.prompt_hash,
+        "limit": limit,
+    }
     units = con.sql(query("annotate/task_units"), params=params).to_arrow_table()
     todo = units.filter(pc.invert(units.column("answered"))).select(["unit_id", "input", "candidates"])
     return Pending(prompt, todo, units.num_rows, units.num_rows - todo.num_rows)
@@ -78,8 +92,10 @@ def check_langs(con, langs: tuple[str, ...]) -> None:
     known = [r[0] for r in con.execute("select distinct lang from sentences order by 1").fetchall()]
     unknown = [lang for lang in langs if lang not in known]
     if unknown:
-        raise ValueError(f"--lang {','.join(unknown)}: no such language in the store's sentences "
-                         f"(it has: {', '.join(map(str, known)) or 'none'})")
+        raise ValueError(
+            f"--lang {','.join(unknown)}: no such language in the store's sentences "
+            f"(it has: {', '.join(map(str, known)) or 'none'})"
+        )
 
 
 def plan(con, prompts: list[Prompt], fingerprint: str, limit: int, langs: tuple[str, ...] = ()) -> list[Pending]:
@@ -87,8 +103,9 @@ def plan(con, prompts: list[Prompt], fingerprint: str, limit: int, langs: tuple[
     out = []
     for p in prompts:
         if p.input not in UNIT_SOURCES:
-            raise ValueError(f"{p.source_file}: input {p.input!r} has no unit source yet "
-                             f"(available: {', '.join(UNIT_SOURCES)})")
+            raise ValueError(
+                f"{p.source_file}: input {p.input!r} has no unit source yet (available: {', '.join(UNIT_SOURCES)})"
+            )
         out.append(UNIT_SOURCES[p.input](con, p, fingerprint, limit, langs=langs))
     return out
 
@@ -100,14 +117,23 @@ def write_work(pending: list[Pending], folder: Path, tasks: int) -> list[int]:
     for p in pending:
         n, ph = p.n_todo, p.prompt.prompt_hash
         unit = p.todo.column("unit_id")
-        parts.append(pa.table({
-            "doc_id": pc.binary_join_element_wise(pa.array([ph] * n, pa.string()), unit, "/"),
-            "input": p.todo.column("input"), "unit_id": unit,
-            "behaviour": pa.array([p.prompt.behaviour] * n, pa.string()),
-            "prompt_hash": pa.array([ph] * n, pa.string()),
-            "candidates": (p.todo.column("candidates") if "candidates" in p.todo.column_names
-                           else pa.nulls(n, pa.list_(pa.string()))),
-        }, schema=WORK_SCHEMA))
+        parts.append(
+            pa.table(
+                {
+                    "doc_id": pc.binary_join_element_wise(pa.array([ph] * n, pa.string()), unit, "/"),
+                    "input": p.todo.column("input"),
+                    "unit_id": unit,
+                    "behaviour": pa.array([p.prompt.behaviour] * n, pa.string()),
+                    "prompt_hash": pa.array([ph] * n, pa.string()),
+                    "candidates": (
+                        p.todo.column("candidates")
+                        if "candidates" in p.todo.column_names
+                        else pa.nulls(n, pa.list_(pa.string()))
+                    ),
+                },
+                schema=WORK_SCHEMA,
+            )
+        )
     table = pa.concat_tables(parts) if parts else WORK_SCHEMA.empty_table()
     n = table.num_rows
     sizes = []

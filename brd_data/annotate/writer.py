@@ -26,17 +26,31 @@ PART_SUFFIX = ".parquet"
 OPEN_SUFFIX = ".parquet.part"
 RESULTS_KEY = "rollout_results"
 
-SCHEMA = pa.schema([
-    ("text_hash", pa.string()), ("behaviour", pa.string()), ("raw_text", pa.string()),
-    ("parsed", pa.string()), ("teacher", pa.string()), ("teacher_fingerprint", pa.string()),
-    ("prompt_hash", pa.string()), ("sampling", pa.string()), ("finish_reason", pa.string()),
-    ("prompt_tokens", pa.int32()), ("completion_tokens", pa.int32()), ("status", pa.string()),
-    ("reason", pa.string()), ("attempts", pa.int32()), ("run_id", pa.string()),
-    ("created_at", pa.timestamp("us")),
-    # for the quarantine rows of bad outputs, loaded in the same commit
-    ("quarantine_id", pa.string()), ("location", pa.string()), ("quarantine_reason", pa.string()),
-    ("prompt_file", pa.string()),
-])
+SCHEMA = pa.schema(
+    [
+        ("text_hash", pa.string()),
+        ("behaviour", pa.string()),
+        ("raw_text", pa.string()),
+        ("parsed", pa.string()),
+        ("teacher", pa.string()),
+        ("teacher_fingerprint", pa.string()),
+        ("prompt_hash", pa.string()),
+        ("sampling", pa.string()),
+        ("finish_reason", pa.string()),
+        ("prompt_tokens", pa.int32()),
+        ("completion_tokens", pa.int32()),
+        ("status", pa.string()),
+        ("reason", pa.string()),
+        ("attempts", pa.int32()),
+        ("run_id", pa.string()),
+        ("created_at", pa.timestamp("us")),
+        # for the quarantine rows of bad outputs, loaded in the same commit
+        ("quarantine_id", pa.string()),
+        ("location", pa.string()),
+        ("quarantine_reason", pa.string()),
+        ("prompt_file", pa.string()),
+    ]
+)
 
 
 def annotation_row(doc: Document, teacher: str, fingerprint: str, run_id: str, prompt_files: dict[str, str]) -> dict:
@@ -44,13 +58,25 @@ def annotation_row(doc: Document, teacher: str, fingerprint: str, run_id: str, p
     md = doc.metadata
     rec = md[RESULTS_KEY][0]
     row = {
-        "text_hash": md["unit_id"], "behaviour": md["behaviour"], "raw_text": rec["raw_text"],
+        "text_hash": md["unit_id"],
+        "behaviour": md["behaviour"],
+        "raw_text": rec["raw_text"],
         "parsed": None if rec["parsed"] is None else json.dumps(rec["parsed"], ensure_ascii=False),
-        "teacher": teacher, "teacher_fingerprint": fingerprint, "prompt_hash": md["prompt_hash"],
-        "sampling": json.dumps(rec["sampling"], ensure_ascii=False), "finish_reason": rec["finish_reason"],
-        "prompt_tokens": rec["prompt_tokens"], "completion_tokens": rec["completion_tokens"],
-        "status": rec["status"], "reason": rec["reason"], "attempts": rec["attempts"], "run_id": run_id,
-        "created_at": datetime.now(), "quarantine_id": None, "location": None, "quarantine_reason": None,
+        "teacher": teacher,
+        "teacher_fingerprint": fingerprint,
+        "prompt_hash": md["prompt_hash"],
+        "sampling": json.dumps(rec["sampling"], ensure_ascii=False),
+        "finish_reason": rec["finish_reason"],
+        "prompt_tokens": rec["prompt_tokens"],
+        "completion_tokens": rec["completion_tokens"],
+        "status": rec["status"],
+        "reason": rec["reason"],
+        "attempts": rec["attempts"],
+        "run_id": run_id,
+        "created_at": datetime.now(),
+        "quarantine_id": None,
+        "location": None,
+        "quarantine_reason": None,
         "prompt_file": prompt_files.get(md["prompt_hash"]),
     }
     if rec["status"] != "ok":
@@ -65,8 +91,17 @@ def annotation_row(doc: Document, teacher: str, fingerprint: str, run_id: str, p
 class AnnotationPartWriter(ParquetWriter):
     name = "💾 annotation parts"
 
-    def __init__(self, stage_root: str, run_id: str, teacher: str, fingerprint: str,
-                 prompt_files: dict[str, str], work_dir: str, progress: bool = True, mode: str = "completion"):
+    def __init__(
+        self,
+        stage_root: str,
+        run_id: str,
+        teacher: str,
+        fingerprint: str,
+        prompt_files: dict[str, str],
+        work_dir: str,
+        progress: bool = True,
+        mode: str = "completion",
+    ):
         self.stage_root = str(stage_root)
         self.run_id = run_id
         self.teacher = teacher
@@ -77,9 +112,15 @@ class AnnotationPartWriter(ParquetWriter):
         self.mode = mode
         # One file per checkpoint chunk; rows go to disk every 64 documents.
         super().__init__(
-            str(Path(stage_root) / "annotations"), output_filename=f"{mode}-" + "${rank}-${chunk_index}" + OPEN_SUFFIX,
-            compression="zstd", adapter=self._row, batch_size=64, max_file_size=-1, schema=SCHEMA,
-            use_content_defined_chunking=False, write_page_index=False,
+            str(Path(stage_root) / "annotations"),
+            output_filename=f"{mode}-" + "${rank}-${chunk_index}" + OPEN_SUFFIX,
+            compression="zstd",
+            adapter=self._row,
+            batch_size=64,
+            max_file_size=-1,
+            schema=SCHEMA,
+            use_content_defined_chunking=False,
+            write_page_index=False,
         )
         self._bar = None
         self._tokens = 0
@@ -114,8 +155,14 @@ class AnnotationPartWriter(ParquetWriter):
 
             total = work_rows(Path(self.work_dir), rank)
             self._first_at = time.monotonic()
-            self._bar = tqdm(total=total, unit="item", desc=f"annotate {self.mode} rank {rank}", file=sys.__stderr__,
-                             dynamic_ncols=True, mininterval=1.0)
+            self._bar = tqdm(
+                total=total,
+                unit="item",
+                desc=f"annotate {self.mode} rank {rank}",
+                file=sys.__stderr__,
+                dynamic_ncols=True,
+                mininterval=1.0,
+            )
         elapsed = max(time.monotonic() - self._first_at, 1e-6)
         self._bar.set_postfix_str(f"{self._tokens / elapsed:.1f} out tok/s", refresh=False)
         self._bar.update(1)
@@ -128,9 +175,16 @@ class AnnotationPartWriter(ParquetWriter):
         if self._times:  # for the run summary and bench/annotate.py: generation time apart from start-up
             folder = Path(self.stage_root) / "timing"
             folder.mkdir(parents=True, exist_ok=True)
-            (folder / f"{self.mode}-{self._rank:05d}.json").write_text(json.dumps({
-                "first_answer_at": self._times[0], "last_answer_at": self._times[1],
-                "items": self._items, "completion_tokens": self._tokens}))
+            (folder / f"{self.mode}-{self._rank:05d}.json").write_text(
+                json.dumps(
+                    {
+                        "first_answer_at": self._times[0],
+                        "last_answer_at": self._times[1],
+                        "items": self._items,
+                        "completion_tokens": self._tokens,
+                    }
+                )
+            )
 
 
 def work_rows(work_dir: Path, rank: int) -> int:

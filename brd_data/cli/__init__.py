@@ -15,7 +15,7 @@ from . import annotate, ingest, migrate, mix, publish, sql, status, tasks, teach
 app = typer.Typer(
     name="brd",
     help="Basic Reading Distillation: ingest a corpus, annotate it with a teacher LLM, build "
-         "training mixtures with SQL, train and evaluate a student.",
+    "training mixtures with SQL, train and evaluate a student.",
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,

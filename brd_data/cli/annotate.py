@@ -23,71 +23,125 @@ def _kv(values: list[str] | None) -> dict:
 
 def annotate(
     store: StoreOpt = DEFAULT_STORE_PATH,
-    behaviours: Annotated[str, typer.Option(
-        help="Comma-separated behaviours (ner, qra, a user's own) or prompt file names (qra-chat).")] = "ner,qra",
-    limit: Annotated[int, typer.Option(
-        help="Annotate the first N unique sentences of the corpus (-1: all). Rerunning never re-reads them.")] = -1,
-    lang: Annotated[str | None, typer.Option(
-        help="Only sentences of these languages (comma-separated `sentences.lang` codes, e.g. en,de). "
-             "Default: all.")] = None,
-    teacher: Annotated[str | None, typer.Option(
-        help="Model folder or hub id. Default: the embedded SmolLM2-135M-Instruct (prepared on first use).")] = None,
-    mode: Annotated[str | None, typer.Option(
-        help="Pick each behaviour's prompt in this mode: completion (raw few-shot text) or chat. "
-             "Default: completion.")] = None,
-    prompt_dir: Annotated[list[Path] | None, typer.Option(
-        help="Extra folder (or file) of prompt YAML files; repeatable. manifests/prompts is always read.")] = None,
-    endpoint: Annotated[str | None, typer.Option(
-        help="URL of an already-running OpenAI-compatible server, e.g. http://host:8000; brd starts none.")] = None,
-    served_model_name: Annotated[str | None, typer.Option(
-        help="--endpoint: the model name it serves (default: the first of its /v1/models).")] = None,
-    api_key_env: Annotated[str, typer.Option(
-        help="--endpoint: environment variable holding its API key (never logged or stored).")] = "OPENAI_API_KEY",
+    behaviours: Annotated[
+        str, typer.Option(help="Comma-separated behaviours (ner, qra, a user's own) or prompt file names (qra-chat).")
+    ] = "ner,qra",
+    limit: Annotated[
+        int,
+        typer.Option(
+            help="Annotate the first N unique sentences of the corpus (-1: all). Rerunning never re-reads them."
+        ),
+    ] = -1,
+    lang: Annotated[
+        str | None,
+        typer.Option(
+            help="Only sentences of these languages (comma-separated `sentences.lang` codes, e.g. en,de). Default: all."
+        ),
+    ] = None,
+    teacher: Annotated[
+        str | None,
+        typer.Option(
+            help="Model folder or hub id. Default: the embedded SmolLM2-135M-Instruct (prepared on first use)."
+        ),
+    ] = None,
+    mode: Annotated[
+        str | None,
+        typer.Option(
+            help="Pick each behaviour's prompt in this mode: completion (raw few-shot text) or chat. "
+            "Default: completion."
+        ),
+    ] = None,
+    prompt_dir: Annotated[
+        list[Path] | None,
+        typer.Option(help="Extra folder (or file) of prompt YAML files; repeatable. manifests/prompts is always read."),
+    ] = None,
+    endpoint: Annotated[
+        str | None,
+        typer.Option(
+            help="URL of an already-running OpenAI-compatible server, e.g. http://host:8000; brd starts none."
+        ),
+    ] = None,
+    served_model_name: Annotated[
+        str | None, typer.Option(help="--endpoint: the model name it serves (default: the first of its /v1/models).")
+    ] = None,
+    api_key_env: Annotated[
+        str, typer.Option(help="--endpoint: environment variable holding its API key (never logged or stored).")
+    ] = "OPENAI_API_KEY",
     tp: Annotated[int, typer.Option(min=1, help="vLLM tensor parallelism (GPUs per model replica).")] = 1,
     dp: Annotated[int, typer.Option(min=1, help="vLLM data parallelism (model replicas per server).")] = 1,
-    max_concurrency: Annotated[int | None, typer.Option(
-        help="Requests in flight per worker. Default: 128 on CPU, 512 on GPU.")] = None,
-    max_num_seqs: Annotated[int | None, typer.Option(
-        help="vLLM's running-batch bound. Default: --max-concurrency.")] = None,
+    max_concurrency: Annotated[
+        int | None, typer.Option(help="Requests in flight per worker. Default: 128 on CPU, 512 on GPU.")
+    ] = None,
+    max_num_seqs: Annotated[
+        int | None, typer.Option(help="vLLM's running-batch bound. Default: --max-concurrency.")
+    ] = None,
     max_model_len: Annotated[int, typer.Option(help="vLLM context length (prompt + answer).")] = 2048,
-    dtype: Annotated[str, typer.Option(
-        help="auto, bfloat16, float16 or float32. auto: the model's, except float32 on CPUs without "
-             "bf16 instructions (where bf16 is slower).")] = "auto",
-    kv_cache_gib: Annotated[float | None, typer.Option(
-        help="vLLM CPU: KV-cache size in GiB (VLLM_CPU_KVCACHE_SPACE; default 2).")] = None,
-    cpu_threads: Annotated[str | None, typer.Option(
-        help="vLLM CPU: cores for the engine (VLLM_CPU_OMP_THREADS_BIND, e.g. 0-1). Default: vLLM's "
-             "(all but one, kept for the HTTP server).")] = None,
-    enforce_eager: Annotated[bool | None, typer.Option(
-        "--enforce-eager/--compile", help="Skip torch.compile (default on CPU, where compiling costs minutes).",
-        show_default=False)] = None,
-    prefix_caching: Annotated[bool, typer.Option(
-        help="vLLM automatic prefix caching (the few-shot prefix is computed once).")] = True,
+    dtype: Annotated[
+        str,
+        typer.Option(
+            help="auto, bfloat16, float16 or float32. auto: the model's, except float32 on CPUs without "
+            "bf16 instructions (where bf16 is slower)."
+        ),
+    ] = "auto",
+    kv_cache_gib: Annotated[
+        float | None, typer.Option(help="vLLM CPU: KV-cache size in GiB (VLLM_CPU_KVCACHE_SPACE; default 2).")
+    ] = None,
+    cpu_threads: Annotated[
+        str | None,
+        typer.Option(
+            help="vLLM CPU: cores for the engine (VLLM_CPU_OMP_THREADS_BIND, e.g. 0-1). Default: vLLM's "
+            "(all but one, kept for the HTTP server)."
+        ),
+    ] = None,
+    enforce_eager: Annotated[
+        bool | None,
+        typer.Option(
+            "--enforce-eager/--compile",
+            help="Skip torch.compile (default on CPU, where compiling costs minutes).",
+            show_default=False,
+        ),
+    ] = None,
+    prefix_caching: Annotated[
+        bool, typer.Option(help="vLLM automatic prefix caching (the few-shot prefix is computed once).")
+    ] = True,
     trust_remote_code: Annotated[bool, typer.Option(help="Allow the teacher's own modelling code.")] = False,
-    vllm_arg: Annotated[list[str] | None, typer.Option(
-        help="Extra vLLM server flag KEY=VALUE (or KEY), e.g. gpu-memory-utilization=0.9; repeatable.")] = None,
+    vllm_arg: Annotated[
+        list[str] | None,
+        typer.Option(help="Extra vLLM server flag KEY=VALUE (or KEY), e.g. gpu-memory-utilization=0.9; repeatable."),
+    ] = None,
     temperature: Annotated[float, typer.Option(help="Sampling temperature (0: greedy).")] = 0.0,
     top_p: Annotated[float, typer.Option(help="Nucleus sampling.")] = 1.0,
     seed: Annotated[int | None, typer.Option(help="Sampling seed of first requests.")] = None,
-    max_tokens: Annotated[int | None, typer.Option(
-        help="Answer length bound for every behaviour. Default: each prompt file's max_tokens.")] = None,
-    on_bad_output: Annotated[str, typer.Option(
-        help="Unparsed, empty or truncated answer: sample (ask again with sampling) or give-up.")] = "sample",
+    max_tokens: Annotated[
+        int | None,
+        typer.Option(help="Answer length bound for every behaviour. Default: each prompt file's max_tokens."),
+    ] = None,
+    on_bad_output: Annotated[
+        str, typer.Option(help="Unparsed, empty or truncated answer: sample (ask again with sampling) or give-up.")
+    ] = "sample",
     max_retries: Annotated[int, typer.Option(min=0, help="Extra requests for a bad answer.")] = 1,
     retry_temperature: Annotated[float, typer.Option(help="Temperature of those retries.")] = 0.7,
     http_retries: Annotated[int, typer.Option(min=0, help="Extra requests after an HTTP error or timeout.")] = 4,
     request_timeout: Annotated[float, typer.Option(help="Seconds one request may take.")] = 300.0,
     startup_timeout: Annotated[float, typer.Option(help="Seconds the server may take to start.")] = 1800.0,
-    dead_after: Annotated[float, typer.Option(
-        help="--endpoint: stop when it has not answered /v1/models for this many seconds.")] = 60.0,
-    server_restarts: Annotated[int, typer.Option(
-        min=0, help="Restarts of a managed server that dies; then the run stops (committed rows stay).")] = 1,
-    server_script: Annotated[Path | None, typer.Option(
-        help="A Python script serving the OpenAI API on --port, instead of brd's vLLM launcher.")] = None,
-    chunk_size: Annotated[int, typer.Option(
-        min=1, help="Answers per Parquet part and commit: what a kill -9 can lose at most per worker.")] = 100,
-    commit_interval: Annotated[float, typer.Option(
-        help="Seconds between commits of finished parts while the run goes on.")] = 5.0,
+    dead_after: Annotated[
+        float, typer.Option(help="--endpoint: stop when it has not answered /v1/models for this many seconds.")
+    ] = 60.0,
+    server_restarts: Annotated[
+        int,
+        typer.Option(min=0, help="Restarts of a managed server that dies; then the run stops (committed rows stay)."),
+    ] = 1,
+    server_script: Annotated[
+        Path | None,
+        typer.Option(help="A Python script serving the OpenAI API on --port, instead of brd's vLLM launcher."),
+    ] = None,
+    chunk_size: Annotated[
+        int,
+        typer.Option(min=1, help="Answers per Parquet part and commit: what a kill -9 can lose at most per worker."),
+    ] = 100,
+    commit_interval: Annotated[
+        float, typer.Option(help="Seconds between commits of finished parts while the run goes on.")
+    ] = 5.0,
     list_prompts: Annotated[bool, typer.Option("--list-prompts", help="List the known prompt files and exit.")] = False,
     progress: Annotated[bool, typer.Option(help="Show the progress bar.")] = True,
     executor: ExecutorOpt = "local",
@@ -108,8 +162,10 @@ def annotate(
     dirs = list(prompt_dir or [])
     if list_prompts:
         for p in prompt_files.discover(dirs).values():
-            typer.echo(f"{p.name:<16} behaviour={p.behaviour:<8} mode={p.mode:<10} parser={p.parser:<4} "
-                       f"input={p.input:<8} max_tokens={p.max_tokens:<4} hash={p.prompt_hash}  {p.source_file}")
+            typer.echo(
+                f"{p.name:<16} behaviour={p.behaviour:<8} mode={p.mode:<10} parser={p.parser:<4} "
+                f"input={p.input:<8} max_tokens={p.max_tokens:<4} hash={p.prompt_hash}  {p.source_file}"
+            )
         return
     chosen = prompt_files.resolve([b.strip() for b in behaviours.split(",") if b.strip()], dirs, mode)
 
@@ -131,22 +187,47 @@ def annotate(
         teacher_id, served, fp = str(path), None, fingerprint(path)
     cpu = on_cpu()
     engine = EngineConfig(
-        teacher=teacher_id, endpoint=endpoint, served_name=served, tp=tp, dp=dp,
-        max_concurrency=max_concurrency or (128 if cpu else 512), max_num_seqs=max_num_seqs,
-        max_model_len=max_model_len, dtype=default_dtype(dtype, teacher_id) if not endpoint else dtype,
-        kv_cache_gib=kv_cache_gib, cpu_threads=cpu_threads, enforce_eager=enforce_eager,
-        prefix_caching=prefix_caching, trust_remote_code=trust_remote_code, vllm_args=_kv(vllm_arg),
-        server_script=str(server_script) if server_script else None, api_key_env=api_key_env,
+        teacher=teacher_id,
+        endpoint=endpoint,
+        served_name=served,
+        tp=tp,
+        dp=dp,
+        max_concurrency=max_concurrency or (128 if cpu else 512),
+        max_num_seqs=max_num_seqs,
+        max_model_len=max_model_len,
+        dtype=default_dtype(dtype, teacher_id) if not endpoint else dtype,
+        kv_cache_gib=kv_cache_gib,
+        cpu_threads=cpu_threads,
+        enforce_eager=enforce_eager,
+        prefix_caching=prefix_caching,
+        trust_remote_code=trust_remote_code,
+        vllm_args=_kv(vllm_arg),
+        server_script=str(server_script) if server_script else None,
+        api_key_env=api_key_env,
     )
     cfg = AnnotateConfig(
-        prompts=chosen, engine=engine, teacher_fingerprint=fp,
+        prompts=chosen,
+        engine=engine,
+        teacher_fingerprint=fp,
         sampling=SamplingConfig(temperature=temperature, top_p=top_p, seed=seed, max_tokens=max_tokens),
-        policy=RetryPolicy(on_bad_output=on_bad_output, max_retries=max_retries, retry_temperature=retry_temperature,
-                           http_retries=http_retries, request_timeout_s=request_timeout,
-                           startup_timeout_s=startup_timeout, dead_after_s=dead_after),
-        limit=limit, langs=tuple(x.strip() for x in (lang or '').split(',') if x.strip()), chunk_size=chunk_size, commit_interval_s=commit_interval, server_restarts=server_restarts, progress=progress,
-        executor=ExecutorConfig(kind=executor, tasks=tasks, workers=workers, partition=partition,
-                                gpus_per_task=gpus_per_task),
+        policy=RetryPolicy(
+            on_bad_output=on_bad_output,
+            max_retries=max_retries,
+            retry_temperature=retry_temperature,
+            http_retries=http_retries,
+            request_timeout_s=request_timeout,
+            startup_timeout_s=startup_timeout,
+            dead_after_s=dead_after,
+        ),
+        limit=limit,
+        langs=tuple(x.strip() for x in (lang or "").split(",") if x.strip()),
+        chunk_size=chunk_size,
+        commit_interval_s=commit_interval,
+        server_restarts=server_restarts,
+        progress=progress,
+        executor=ExecutorConfig(
+            kind=executor, tasks=tasks, workers=workers, partition=partition, gpus_per_task=gpus_per_task
+        ),
     )
     st = Store(store)
     if not st.exists():
@@ -157,12 +238,16 @@ def annotate(
         typer.echo(f"recovered {added} annotation(s) left staged by interrupted run {run_id}")
     if any(p.prompt.input == "sentence" for p in out.pending):
         saved = out.n_sentences - out.n_unique
-        typer.echo(f"corpus: {out.n_sentences} sentences, {out.n_unique} unique "
-                   f"(dedup saves {saved} of {out.n_sentences} requests per behaviour, "
-                   f"{saved / max(out.n_sentences, 1):.1%})")
+        typer.echo(
+            f"corpus: {out.n_sentences} sentences, {out.n_unique} unique "
+            f"(dedup saves {saved} of {out.n_sentences} requests per behaviour, "
+            f"{saved / max(out.n_sentences, 1):.1%})"
+        )
     for p in out.pending:
-        typer.echo(f"  {p.prompt.behaviour} ({p.prompt.name}, {p.prompt.mode}, prompt {p.prompt.prompt_hash}): "
-                   f"{p.considered} considered, {p.done} already answered, {p.n_todo} to annotate")
+        typer.echo(
+            f"  {p.prompt.behaviour} ({p.prompt.name}, {p.prompt.mode}, prompt {p.prompt.prompt_hash}): "
+            f"{p.considered} considered, {p.done} already answered, {p.n_todo} to annotate"
+        )
     if out.run_id is None:
         typer.echo(f"nothing to do: teacher {fp} has answered every requested input in {st.root}")
         return
@@ -173,8 +258,9 @@ def annotate(
     tokens = c.completion_tokens
     gen_s = sum(t.generate_s for t in out.passes)
     startup = [f"{t.startup_s:.1f}s" for t in out.passes if t.startup_s is not None]
+    by_status = ", ".join(f"{k} {v}" for k, v in sorted(c.by_status.items()))
     typer.echo(
-        f"run {out.run_id}: {c.added} annotation(s) added ({', '.join(f'{k} {v}' for k, v in sorted(c.by_status.items()))}) "
+        f"run {out.run_id}: {c.added} annotation(s) added ({by_status}) "
         f"in {out.wall_s:.1f}s; {tokens} output tokens, {tokens / max(gen_s, 1e-9):.1f} tokens/s after server start-up"
         + (f" (start-up {', '.join(startup)})" if startup else "")
     )

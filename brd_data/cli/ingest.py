@@ -7,26 +7,35 @@ from typing import Annotated
 
 import typer
 
-from .options import (DEFAULT_STORE_PATH, ExecutorOpt, PartitionOpt, StoreOpt, TasksOpt, VerboseOpt,
-                      WorkersOpt)
+from .options import DEFAULT_STORE_PATH, ExecutorOpt, PartitionOpt, StoreOpt, TasksOpt, VerboseOpt, WorkersOpt
 
 
 def ingest(
-    paths: Annotated[list[str] | None, typer.Argument(
-        help="Files, folders or glob patterns. CC-100 text (plain, .xz, .gz), JSONL or Parquet. "
-             "None: the embedded sample corpus.", show_default=False)] = None,
+    paths: Annotated[
+        list[str] | None,
+        typer.Argument(
+            help="Files, folders or glob patterns. CC-100 text (plain, .xz, .gz), JSONL or Parquet. "
+            "None: the embedded sample corpus.",
+            show_default=False,
+        ),
+    ] = None,
     store: StoreOpt = DEFAULT_STORE_PATH,
-    lang: Annotated[str | None, typer.Option(
-        help="Language code for every input. Default: from CC-100 file names (en.txt.xz -> en).")] = None,
-    passage_sentences: Annotated[int, typer.Option(
-        min=1, help="Sentences per passage (the paper uses 3). Passages never cross documents.")] = 3,
+    lang: Annotated[
+        str | None,
+        typer.Option(help="Language code for every input. Default: from CC-100 file names (en.txt.xz -> en)."),
+    ] = None,
+    passage_sentences: Annotated[
+        int, typer.Option(min=1, help="Sentences per passage (the paper uses 3). Passages never cross documents.")
+    ] = 3,
     fmt: Annotated[str, typer.Option("--format", help="auto, cc100, jsonl or parquet.")] = "auto",
-    text_field: Annotated[str, typer.Option(
-        help="JSONL/Parquet field(s) holding the text, comma-separated; each becomes a paragraph.")] = "text",
+    text_field: Annotated[
+        str, typer.Option(help="JSONL/Parquet field(s) holding the text, comma-separated; each becomes a paragraph.")
+    ] = "text",
     limit_docs: Annotated[int, typer.Option(help="Stop after this many documents per task (-1: all).")] = -1,
     segmenter: Annotated[str, typer.Option(help="Sentence segmenter: sentencex or blingfire.")] = "sentencex",
-    max_sentence_chars: Annotated[int, typer.Option(
-        help="Sentences longer than this are cut (at white space when possible) and flagged.")] = 1000,
+    max_sentence_chars: Annotated[
+        int, typer.Option(help="Sentences longer than this are cut (at white space when possible) and flagged.")
+    ] = 1000,
     executor: ExecutorOpt = "local",
     tasks: TasksOpt = 1,
     workers: WorkersOpt = 1,
@@ -46,9 +55,12 @@ def ingest(
     args = paths or [str(p) for p in sample_corpus()]
     files = resolve(args, fmt=fmt, lang=lang)
     cfg = IngestConfig(
-        files=files, passage_sentences=passage_sentences,
-        text_fields=[f.strip() for f in text_field.split(",")], limit_docs=limit_docs,
-        segmenter=segmenter, max_sentence_chars=max_sentence_chars,
+        files=files,
+        passage_sentences=passage_sentences,
+        text_fields=[f.strip() for f in text_field.split(",")],
+        limit_docs=limit_docs,
+        segmenter=segmenter,
+        max_sentence_chars=max_sentence_chars,
         executor=ExecutorConfig(kind=executor, tasks=tasks, workers=workers, partition=partition),
     )
     st = Store(store)
@@ -78,4 +90,3 @@ def ingest(
 
 def register(app: typer.Typer) -> None:
     app.command("ingest")(ingest)
-

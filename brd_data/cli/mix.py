@@ -9,8 +9,9 @@ import typer
 
 from .options import DEFAULT_STORE_PATH, StoreOpt
 
-app = typer.Typer(help="Training mixtures: SQL views of the store exported as Parquet shards + manifest.json.",
-                  no_args_is_help=True)
+app = typer.Typer(
+    help="Training mixtures: SQL views of the store exported as Parquet shards + manifest.json.", no_args_is_help=True
+)
 
 
 @app.command("list")
@@ -24,8 +25,13 @@ def list_(
 
     specs = [load_mixture(n) for n in available_mixtures()]
     if as_json:
-        typer.echo(json.dumps([{"name": s.name, "description": s.description, **s.resolved()} for s in specs],
-                              indent=1, ensure_ascii=False))
+        typer.echo(
+            json.dumps(
+                [{"name": s.name, "description": s.description, **s.resolved()} for s in specs],
+                indent=1,
+                ensure_ascii=False,
+            )
+        )
         return
     from rich.console import Console
     from rich.table import Table
@@ -49,16 +55,29 @@ def _amount(source) -> str:
 def build(
     name: Annotated[str, typer.Argument(help="A mixture name (see `brd mix list`) or the path of a manifest .yaml.")],
     store: StoreOpt = DEFAULT_STORE_PATH,
-    out: Annotated[Path | None, typer.Option(
-        "--out", help="Mixture folder to write (replaced if it holds a mixture). Default: mixtures/NAME.",
-        file_okay=False)] = None,
-    memory_limit: Annotated[str, typer.Option(
-        help="DuckDB memory limit; beyond it DuckDB spills to a temporary folder next to --out.")] = "1GB",
+    out: Annotated[
+        Path | None,
+        typer.Option(
+            "--out",
+            help="Mixture folder to write (replaced if it holds a mixture). Default: mixtures/NAME.",
+            file_okay=False,
+        ),
+    ] = None,
+    memory_limit: Annotated[
+        str, typer.Option(help="DuckDB memory limit; beyond it DuckDB spills to a temporary folder next to --out.")
+    ] = "1GB",
     threads: Annotated[int | None, typer.Option(help="DuckDB threads (default: all cores).")] = None,
-    shard_rows: Annotated[int | None, typer.Option(min=1, help="Rows per Parquet shard (default: the manifest's, 100000).")] = None,
-    window_passages: Annotated[int | None, typer.Option(
-        min=1, help="Passages composed at a time (default: the manifest's, 100000); lower it to use less "
-                    "memory. It is part of the row order.")] = None,
+    shard_rows: Annotated[
+        int | None, typer.Option(min=1, help="Rows per Parquet shard (default: the manifest's, 100000).")
+    ] = None,
+    window_passages: Annotated[
+        int | None,
+        typer.Option(
+            min=1,
+            help="Passages composed at a time (default: the manifest's, 100000); lower it to use less "
+            "memory. It is part of the row order.",
+        ),
+    ] = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")] = False,
 ) -> None:
     """Export a mixture: the rows of its source views in seeded order, as Parquet shards
@@ -79,13 +98,18 @@ def build(
     result = build_mixture(st, spec, out or Path("mixtures") / spec.name, opts)
     m = result.manifest
     parts = ", ".join(f"{c['view']} {c['rows']:,} rows / {c['tokens']:,} tokens" for c in m["components"])
-    typer.echo(f"mixture {m['name']} -> {result.out}: {m['rows']:,} rows, {m['tokens']:,} tokens in "
-               f"{len(m['shards'])} shard(s) ({parts}); hash {m['mixture_hash']}; "
-               f"tokenised {result.tokenised_rows:,} new rows in {result.tokenise_seconds:.1f}s; "
-               f"{result.seconds:.1f}s in all")
+    typer.echo(
+        f"mixture {m['name']} -> {result.out}: {m['rows']:,} rows, {m['tokens']:,} tokens in "
+        f"{len(m['shards'])} shard(s) ({parts}); hash {m['mixture_hash']}; "
+        f"tokenised {result.tokenised_rows:,} new rows in {result.tokenise_seconds:.1f}s; "
+        f"{result.seconds:.1f}s in all"
+    )
     if len(m["teacher_fingerprints"]) > 1:
-        typer.echo(f"warning: rows from {len(m['teacher_fingerprints'])} teachers "
-                   f"({', '.join(m['teacher_fingerprints'])}); pin one with `teacher:` in the manifest", err=True)
+        typer.echo(
+            f"warning: rows from {len(m['teacher_fingerprints'])} teachers "
+            f"({', '.join(m['teacher_fingerprints'])}); pin one with `teacher:` in the manifest",
+            err=True,
+        )
 
 
 @app.command("sync")

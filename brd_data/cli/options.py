@@ -9,13 +9,20 @@ import typer
 
 StoreOpt = Annotated[
     Path,
-    typer.Option("--store", envvar="BRD_STORE", help="Store directory (brd.duckdb + Parquet). Also $BRD_STORE.",
-                 show_default=True, file_okay=False),
+    typer.Option(
+        "--store",
+        envvar="BRD_STORE",
+        help="Store directory (brd.duckdb + Parquet). Also $BRD_STORE.",
+        show_default=True,
+        file_okay=False,
+    ),
 ]
 DEFAULT_STORE_PATH = Path("brd-store")
 
 ExecutorOpt = Annotated[str, typer.Option("--executor", help="datatrove executor: local, slurm or ray.")]
-TasksOpt = Annotated[int, typer.Option("--tasks", min=1, help="How many shards (datatrove tasks) to split the work into.")]
+TasksOpt = Annotated[
+    int, typer.Option("--tasks", min=1, help="How many shards (datatrove tasks) to split the work into.")
+]
 WorkersOpt = Annotated[int, typer.Option("--workers", help="Tasks run at once (-1: all).")]
 PartitionOpt = Annotated[str | None, typer.Option("--partition", help="Slurm partition (with --executor slurm).")]
 VerboseOpt = Annotated[bool, typer.Option("--verbose", "-v", help="Show datatrove's own logs on the terminal.")]

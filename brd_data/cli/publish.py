@@ -12,15 +12,27 @@ from .options import DEFAULT_STORE_PATH, StoreOpt
 
 
 def publish(
-    dirs: Annotated[list[Path], typer.Argument(
-        help="Mixture folders (brd mix build --out), or folders holding them (e.g. mixtures/).", show_default=False)],
+    dirs: Annotated[
+        list[Path],
+        typer.Argument(
+            help="Mixture folders (brd mix build --out), or folders holding them (e.g. mixtures/).", show_default=False
+        ),
+    ],
     repo_id: Annotated[str, typer.Option("--repo-id", help="The dataset repository, ORG/NAME.", show_default=False)],
     private: Annotated[bool, typer.Option("--private", help="Create the repository as private.")] = False,
-    dry_run: Annotated[Path | None, typer.Option(
-        "--dry-run", help="Write the exact folder that would be pushed to OUTDIR, and push nothing.",
-        file_okay=False, metavar="OUTDIR")] = None,
+    dry_run: Annotated[
+        Path | None,
+        typer.Option(
+            "--dry-run",
+            help="Write the exact folder that would be pushed to OUTDIR, and push nothing.",
+            file_okay=False,
+            metavar="OUTDIR",
+        ),
+    ] = None,
     store: StoreOpt = DEFAULT_STORE_PATH,
-    retries: Annotated[int, typer.Option(min=1, help="Attempts per Hub call on transient failures (429, 5xx, network).")] = 5,
+    retries: Annotated[
+        int, typer.Option(min=1, help="Attempts per Hub call on transient failures (429, 5xx, network).")
+    ] = 5,
     retry_wait: Annotated[float, typer.Option(min=0, help="Seconds before the first retry; doubled each time.")] = 2.0,
 ) -> None:
     """Publish mixture folders to the Hugging Face Hub as one dataset repository.
@@ -38,14 +50,17 @@ def publish(
     names = ", ".join(m.name for m in contents.mixtures)
     if dry_run is not None:
         folder = stage(contents, dry_run)
-        typer.echo(f"dry run: {folder} holds the repository {repo_id} ({len(contents.mixtures)} config(s): {names}); "
-                   "nothing was pushed")
+        typer.echo(
+            f"dry run: {folder} holds the repository {repo_id} ({len(contents.mixtures)} config(s): {names}); "
+            "nothing was pushed"
+        )
         return
     # next to the mixtures, so the shards are hard-linked rather than copied
     with tempfile.TemporaryDirectory(prefix=".brd-publish-", dir=contents.mixtures[0].folder.parent) as tmp:
         folder = stage(contents, Path(tmp) / "repo")
-        url = push(folder, repo_id, private, log=lambda msg: typer.echo(msg, err=True), attempts=retries,
-                   first_wait=retry_wait)
+        url = push(
+            folder, repo_id, private, log=lambda msg: typer.echo(msg, err=True), attempts=retries, first_wait=retry_wait
+        )
     typer.echo(f"published {names} to {url}{' (private)' if private else ''}")
 
 

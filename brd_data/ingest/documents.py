@@ -24,24 +24,39 @@ class QuarantineItem:
     raw: bytes | None = None
 
 
-def file_end(source_id: str, path: str, n_documents: int, error: str | None,
-             quarantine: list[QuarantineItem]) -> Document:
-    return Document(text="", id=f"{source_id[:16]}/end", metadata={
-        KIND: FILE_END, "source_id": source_id, "source_file": path,
-        "n_documents": n_documents, "error": error, "quarantine": quarantine,
-    })
+def file_end(
+    source_id: str, path: str, n_documents: int, error: str | None, quarantine: list[QuarantineItem]
+) -> Document:
+    return Document(
+        text="",
+        id=f"{source_id[:16]}/end",
+        metadata={
+            KIND: FILE_END,
+            "source_id": source_id,
+            "source_file": path,
+            "n_documents": n_documents,
+            "error": error,
+            "quarantine": quarantine,
+        },
+    )
 
 
 def is_marker(doc: Document) -> bool:
     return KIND in doc.metadata
 
 
-def corpus_document(source_id: str, path: str, position: int, line_number: int | None,
-                    lang: str | None, text: str) -> Document:
+def corpus_document(
+    source_id: str, path: str, position: int, line_number: int | None, lang: str | None, text: str
+) -> Document:
     """One corpus document; paragraphs are the lines of `text`."""
     return Document(
         text=text,
         id=f"{source_id[:16]}/{position}",
-        metadata={"source_id": source_id, "source_file": path, "position": position,
-                  "line_number": line_number, "lang": lang},
+        metadata={
+            "source_id": source_id,
+            "source_file": path,
+            "position": position,
+            "line_number": line_number,
+            "lang": lang,
+        },
     )

@@ -104,9 +104,13 @@ def run_ingest(store: Store, cfg: IngestConfig, command: str = "ingest", verbose
         pipeline = build_ingest_pipeline(cfg, stage, run.run_id)
         executor = build_executor(pipeline, cfg.executor, str(logs / "workers"), f"brd-ingest-{run.run_id}")
         if cfg.executor.kind != "local":
-            commit = build_executor([StoreCommit(str(store.root), run.run_id, command)],
-                                    ExecutorConfig(**{**cfg.executor.__dict__, "tasks": 1, "workers": 1}),
-                                    str(logs / "commit"), f"brd-commit-{run.run_id}", depends=executor)
+            commit = build_executor(
+                [StoreCommit(str(store.root), run.run_id, command)],
+                ExecutorConfig(**{**cfg.executor.__dict__, "tasks": 1, "workers": 1}),
+                str(logs / "commit"),
+                f"brd-commit-{run.run_id}",
+                depends=executor,
+            )
             commit.run()
             return IngestOutcome(run.run_id, skipped, None, submitted=True)
         with _quiet_datatrove(logs / "datatrove.log", verbose):

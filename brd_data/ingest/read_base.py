@@ -70,8 +70,16 @@ class FileReader(PipelineStep):
         mine = self.files[rank::world_size]
         total = sum(f.size for f in mine)
         # sys.__stderr__: the terminal, even while datatrove's own logging is redirected to a file.
-        bar = tqdm(total=total, unit="B", unit_scale=True, desc=f"ingest rank {rank}", file=sys.__stderr__,
-                   disable=not self.progress or None, dynamic_ncols=True, mininterval=0.5)
+        bar = tqdm(
+            total=total,
+            unit="B",
+            unit_scale=True,
+            desc=f"ingest rank {rank}",
+            file=sys.__stderr__,
+            disable=not self.progress or None,
+            dynamic_ncols=True,
+            mininterval=0.5,
+        )
         try:
             for f in mine:
                 if 0 <= self.limit_docs <= self._emitted:

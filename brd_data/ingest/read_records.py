@@ -34,7 +34,9 @@ class RecordReader(FileReader):
         else:
             yield from self._jsonl(f, raw, quarantine)
 
-    def _text(self, record: dict, where: str, f: InputFile, quarantine: list[QuarantineItem], raw: bytes | None) -> str | None:
+    def _text(
+        self, record: dict, where: str, f: InputFile, quarantine: list[QuarantineItem], raw: bytes | None
+    ) -> str | None:
         parts = []
         for field in self.text_fields:
             if field not in record:

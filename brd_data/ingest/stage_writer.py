@@ -21,28 +21,57 @@ from .normalize import text_hash
 # Staged rows hold what only Python knows; ids, run_id, lang and lengths are added in SQL at commit
 # (sql/queries/ingest/load_*.sql), vectorised, so the per-sentence Python work stays small.
 SCHEMAS: dict[str, pa.Schema] = {
-    "documents": pa.schema([
-        ("doc_id", pa.string()), ("source_id", pa.string()), ("source_file", pa.string()),
-        ("position", pa.int64()), ("line_number", pa.int64()), ("lang", pa.string()),
-        ("n_sentences", pa.int32()),
-    ]),
-    "sentences": pa.schema([
-        ("doc_id", pa.string()), ("position", pa.int32()), ("text", pa.string()),
-        ("text_hash", pa.string()), ("lang", pa.string()), ("split_reason", pa.string()),
-    ]),
-    "passages": pa.schema([
-        ("doc_id", pa.string()), ("position", pa.int32()), ("first", pa.int32()), ("n_sentences", pa.int32()),
-    ]),
-    "sources": pa.schema([
-        ("source_id", pa.string()), ("path", pa.string()), ("size_bytes", pa.int64()),
-        ("format", pa.string()), ("lang", pa.string()), ("n_documents", pa.int64()),
-        ("complete", pa.bool_()), ("error", pa.string()),
-    ]),
-    "quarantine": pa.schema([
-        ("quarantine_id", pa.string()), ("stage", pa.string()),
-        ("source_file", pa.string()), ("location", pa.string()), ("reason", pa.string()),
-        ("raw", pa.binary()),
-    ]),
+    "documents": pa.schema(
+        [
+            ("doc_id", pa.string()),
+            ("source_id", pa.string()),
+            ("source_file", pa.string()),
+            ("position", pa.int64()),
+            ("line_number", pa.int64()),
+            ("lang", pa.string()),
+            ("n_sentences", pa.int32()),
+        ]
+    ),
+    "sentences": pa.schema(
+        [
+            ("doc_id", pa.string()),
+            ("position", pa.int32()),
+            ("text", pa.string()),
+            ("text_hash", pa.string()),
+            ("lang", pa.string()),
+            ("split_reason", pa.string()),
+        ]
+    ),
+    "passages": pa.schema(
+        [
+            ("doc_id", pa.string()),
+            ("position", pa.int32()),
+            ("first", pa.int32()),
+            ("n_sentences", pa.int32()),
+        ]
+    ),
+    "sources": pa.schema(
+        [
+            ("source_id", pa.string()),
+            ("path", pa.string()),
+            ("size_bytes", pa.int64()),
+            ("format", pa.string()),
+            ("lang", pa.string()),
+            ("n_documents", pa.int64()),
+            ("complete", pa.bool_()),
+            ("error", pa.string()),
+        ]
+    ),
+    "quarantine": pa.schema(
+        [
+            ("quarantine_id", pa.string()),
+            ("stage", pa.string()),
+            ("source_file", pa.string()),
+            ("location", pa.string()),
+            ("reason", pa.string()),
+            ("raw", pa.binary()),
+        ]
+    ),
 }
 
 
@@ -107,9 +136,16 @@ class StageWriter(PipelineStep):
     def _file_end(self, md: dict, buf: dict[str, dict[str, list]]) -> None:
         f = self.files[md["source_id"]]
         src = buf["sources"]
-        for key, value in (("source_id", f.source_id), ("path", f.path), ("size_bytes", f.size),
-                           ("format", f.format), ("lang", f.lang), ("n_documents", md["n_documents"]),
-                           ("complete", md["complete"]), ("error", md["error"])):
+        for key, value in (
+            ("source_id", f.source_id),
+            ("path", f.path),
+            ("size_bytes", f.size),
+            ("format", f.format),
+            ("lang", f.lang),
+            ("n_documents", md["n_documents"]),
+            ("complete", md["complete"]),
+            ("error", md["error"]),
+        ):
             src[key].append(value)
         q = buf["quarantine"]
         for item in md["quarantine"]:
@@ -126,7 +162,9 @@ class StageWriter(PipelineStep):
         if not cols or not next(iter(cols.values())):
             return
         schema = SCHEMAS[table]
-        arrow = pa.table({name: pa.array(cols[name], type=schema.field(name).type) for name in schema.names}, schema=schema)
+        arrow = pa.table(
+            {name: pa.array(cols[name], type=schema.field(name).type) for name in schema.names}, schema=schema
+        )
         folder = Path(self.stage_root) / table
         folder.mkdir(parents=True, exist_ok=True)
         part = self._parts[table]

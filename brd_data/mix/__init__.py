@@ -2,8 +2,28 @@
 the store's views into Parquet shards, and Hugging Face Hub publishing."""
 
 from .build import BuildOptions, BuildResult, MixError, build_mixture
-from .manifest import (FilterSpec, ManifestError, MixtureSpec, Source, available_filters, available_mixtures,
-                       load_filter, load_mixture)
+from .manifest import (
+    FilterSpec,
+    ManifestError,
+    MixtureSpec,
+    Source,
+    available_filters,
+    available_mixtures,
+    load_filter,
+    load_mixture,
+)
 
-__all__ = ["BuildOptions", "BuildResult", "FilterSpec", "ManifestError", "MixError", "MixtureSpec", "Source",
-           "available_filters", "available_mixtures", "build_mixture", "load_filter", "load_mixture"]
+__all__ = [
+    "BuildOptions",
+    "BuildResult",
+    "FilterSpec",
+    "ManifestError",
+    "MixError",
+    "MixtureSpec",
+    "Source",
+    "available_filters",
+    "available_mixtures",
+    "build_mixture",
+    "load_filter",
+    "load_mixture",
+]

@@ -69,8 +69,8 @@ class MixError(ValueError):
 
 @dataclass(frozen=True)
 class BuildOptions:
-    memory_limit: str = "1GB"     # DuckDB's limit; it spills to OUT/.duckdb-tmp beyond it
-    threads: int | None = None    # DuckDB threads (default: all cores)
+    memory_limit: str = "1GB"  # DuckDB's limit; it spills to OUT/.duckdb-tmp beyond it
+    threads: int | None = None  # DuckDB threads (default: all cores)
     batch_rows: int = 8192
     row_group_rows: int = 10_000
     progress: bool = True
@@ -85,12 +85,14 @@ class BuildOptions:
 @dataclass
 class SourcePlan:
     source: Source
-    components: frozenset[str] | None = None   # known after the key pass (several sources)
-    available: int | None = None                # rows in the store (several sources)
-    quota: int | None = None                    # rows to take (weights); None: all
+    components: frozenset[str] | None = None  # known after the key pass (several sources)
+    available: int | None = None  # rows in the store (several sources)
+    quota: int | None = None  # rows to take (weights); None: all
     rows: int = 0
     tokens: int = 0
-    by_component: dict[str, dict[str, int]] = field(default_factory=lambda: defaultdict(lambda: {"rows": 0, "tokens": 0}))
+    by_component: dict[str, dict[str, int]] = field(
+        default_factory=lambda: defaultdict(lambda: {"rows": 0, "tokens": 0})
+    )
 
     @property
     def view(self) -> str:
@@ -123,26 +125,31 @@ def check_views(st: Store, con, spec: MixtureSpec) -> None:
     for s in spec.sources:
         if s.view not in views:
             valid = sorted(v for v in views if v.startswith("d_"))
-            raise MixError(f"{spec.name}: unknown view {s.view!r}; valid: {', '.join(valid)} "
-                           f"(or any view with the columns {', '.join(required)})")
+            raise MixError(
+                f"{spec.name}: unknown view {s.view!r}; valid: {', '.join(valid)} "
+                f"(or any view with the columns {', '.join(required)})"
+            )
         st.check_identifier(con, s.view, kinds=("view", "table"))
         cols = {r[0] for r in con.execute(query("mix/view_columns"), {"name": s.view}).fetchall()}
         missing = [c for c in required if c not in cols]
         if missing:
-            raise MixError(f"{spec.name}: view {s.view} lacks column(s) {', '.join(missing)}"
-                           f" (a kind {spec.kind} mixture needs {', '.join(required)})")
+            raise MixError(
+                f"{spec.name}: view {s.view} lacks column(s) {', '.join(missing)}"
+                f" (a kind {spec.kind} mixture needs {', '.join(required)})"
+            )
 
 
 def resolve_corpus(con, spec: MixtureSpec) -> list[dict[str, str]]:
     """The ingested sources a `corpus:` filter keeps (none set: [])."""
     if spec.corpus is None:
         return []
-    sources = [dict(zip(("source_id", "path", "run_id"), r)) for r in con.execute(query("mix/corpus_sources")).fetchall()]
+    sources = [
+        dict(zip(("source_id", "path", "run_id"), r)) for r in con.execute(query("mix/corpus_sources")).fetchall()
+    ]
     kept = [s for s in sources if spec.corpus.matches(s["path"], s["run_id"])]
     if not kept:
         known = ", ".join(sorted({s["path"] for s in sources})[:10]) or "none"
-        raise MixError(f"{spec.name}: corpus {spec.corpus.resolved()} matches no ingested source; "
-                       f"sources: {known}")
+        raise MixError(f"{spec.name}: corpus {spec.corpus.resolved()} matches no ingested source; sources: {known}")
     return kept
 
 
@@ -153,15 +160,19 @@ def check_pins(con, spec: MixtureSpec) -> None:
     if spec.teacher is not None:
         teachers = sorted({t for _, t, _, _ in known})
         if spec.teacher not in teachers:
-            raise MixError(f"{spec.name}: teacher {spec.teacher} has no annotations in this store; "
-                           f"known: {', '.join(teachers) or 'none'}")
+            raise MixError(
+                f"{spec.name}: teacher {spec.teacher} has no annotations in this store; "
+                f"known: {', '.join(teachers) or 'none'}"
+            )
     for behaviour, h in spec.prompts.items():
         if h is None:
             continue
         hashes = sorted({p for b, _, p, _ in known if b == behaviour})
         if h not in hashes:
-            raise MixError(f"{spec.name}: prompts.{behaviour} {h} has no {behaviour} annotations in this store; "
-                           f"known: {', '.join(hashes) or 'none'}")
+            raise MixError(
+                f"{spec.name}: prompts.{behaviour} {h} has no {behaviour} annotations in this store; "
+                f"known: {', '.join(hashes) or 'none'}"
+            )
 
 
 def set_variables(con, spec: MixtureSpec, corpus: list[dict[str, str]] = ()) -> None:
@@ -172,8 +183,11 @@ def set_variables(con, spec: MixtureSpec, corpus: list[dict[str, str]] = ()) -> 
         con.execute("set variable brd_corpus_sources = $v::varchar[]", {"v": [s["source_id"][:16] for s in corpus]})
     else:
         con.execute("reset variable brd_corpus_sources")
-    for name, value in (("brd_teacher", spec.teacher), ("brd_ner_prompt", spec.prompts.get("ner")),
-                        ("brd_qra_prompt", spec.prompts.get("qra"))):
+    for name, value in (
+        ("brd_teacher", spec.teacher),
+        ("brd_ner_prompt", spec.prompts.get("ner")),
+        ("brd_qra_prompt", spec.prompts.get("qra")),
+    ):
         if value is None:
             con.execute(f"reset variable {name}")  # names are constants of this module
         else:
@@ -192,10 +206,14 @@ def passage_windows(con, spec: MixtureSpec) -> list[tuple[int, int]]:
     n = n_store
     if spec.passages is not None:
         if spec.passages > n_store:
-            raise MixError(f"{spec.name}: passages {spec.passages} is more than the {n_store} passages in this store"
-                           f"{' (corpus)' if spec.corpus else ''}; "
-                           "lower `passages` or add data (no silent truncation)")
-        threshold = con.execute(query("mix/passage_threshold"), {"seed": spec.seed, "n": spec.passages}).fetchall()[0][0]
+            raise MixError(
+                f"{spec.name}: passages {spec.passages} is more than the {n_store} passages in this store"
+                f"{' (corpus)' if spec.corpus else ''}; "
+                "lower `passages` or add data (no silent truncation)"
+            )
+        threshold = con.execute(query("mix/passage_threshold"), {"seed": spec.seed, "n": spec.passages}).fetchall()[0][
+            0
+        ]
         top, n = int(threshold), spec.passages
     k = max(1, -(-n // spec.window_passages))
     return [(i * (top + 1) // k, (i + 1) * (top + 1) // k - 1) for i in range(k)]
@@ -224,8 +242,10 @@ def plan_sources(con, spec: MixtureSpec, windows: list[tuple[int, int]]) -> list
         p.available = sum(counts[p.view].values())
         for c in sorted(p.components):
             if c in owner:
-                raise MixError(f"{spec.name}: sources {owner[c]} and {p.view} both hold {c} rows; "
-                               "a row may come from one source only")
+                raise MixError(
+                    f"{spec.name}: sources {owner[c]} and {p.view} both hold {c} rows; "
+                    "a row may come from one source only"
+                )
             owner[c] = p.view
         if p.available == 0:
             raise MixError(f"{spec.name}: source {p.view} is empty in this store")
@@ -267,11 +287,15 @@ class _Stream:
             self.tokenise_seconds += time.monotonic() - started
             self.tokenised_rows += len(texts)
             filled[missing] = counts
-            self.new_counts_parts.append(pa.table({
-                "text_key_hi": pc.filter(batch.column("text_key_hi"), mask),
-                "text_key_lo": pc.filter(batch.column("text_key_lo"), mask),
-                "n_tokens": pa.array(counts, pa.int32()),
-            }))
+            self.new_counts_parts.append(
+                pa.table(
+                    {
+                        "text_key_hi": pc.filter(batch.column("text_key_hi"), mask),
+                        "text_key_lo": pc.filter(batch.column("text_key_lo"), mask),
+                        "n_tokens": pa.array(counts, pa.int32()),
+                    }
+                )
+            )
         return filled
 
     def select(self, batch: pa.RecordBatch) -> pa.RecordBatch | None:
@@ -280,8 +304,11 @@ class _Stream:
         component = batch.column("component")
         keep = np.zeros(batch.num_rows, dtype=bool)
         for p in self.plans:
-            mine = (np.ones(batch.num_rows, dtype=bool) if p.components is None
-                    else pc.is_in(component, pa.array(sorted(p.components))).to_numpy(zero_copy_only=False))
+            mine = (
+                np.ones(batch.num_rows, dtype=bool)
+                if p.components is None
+                else pc.is_in(component, pa.array(sorted(p.components))).to_numpy(zero_copy_only=False)
+            )
             if p.quota is not None:
                 mine &= np.cumsum(mine) <= p.quota - p.rows
             if p.source.tokens is not None:
@@ -299,15 +326,23 @@ class _Stream:
         if not keep.any():
             return None
         kept = batch.filter(pa.array(keep))
-        for col, acc in (("run_ids", self.run_ids), ("prompt_hashes", self.prompt_hashes),
-                         ("teacher_fingerprints", self.teachers)):
+        for col, acc in (
+            ("run_ids", self.run_ids),
+            ("prompt_hashes", self.prompt_hashes),
+            ("teacher_fingerprints", self.teachers),
+        ):
             acc.update(v for v in pc.unique(pc.list_flatten(kept.column(col))).to_pylist() if v is not None)
         return kept
 
     def new_counts(self) -> pa.Table:
         if not self.new_counts_parts:
-            return pa.table({"text_key_hi": pa.array([], pa.uint64()), "text_key_lo": pa.array([], pa.uint64()),
-                             "n_tokens": pa.array([], pa.int32())})
+            return pa.table(
+                {
+                    "text_key_hi": pa.array([], pa.uint64()),
+                    "text_key_lo": pa.array([], pa.uint64()),
+                    "n_tokens": pa.array([], pa.int32()),
+                }
+            )
         return pa.concat_tables(self.new_counts_parts)
 
 
@@ -318,8 +353,15 @@ def _progress(enabled: bool, total: int | None, desc: str):
     return tqdm(total=total, desc=desc, unit="rows", disable=None if enabled else True, leave=False, mininterval=1.0)
 
 
-def export_rows(con, spec: MixtureSpec, plans: list[SourcePlan], windows: list[tuple[int, int]],
-                counter: TokenCounter, out: Path, opts: BuildOptions) -> tuple[list[Shard], _Stream]:
+def export_rows(
+    con,
+    spec: MixtureSpec,
+    plans: list[SourcePlan],
+    windows: list[tuple[int, int]],
+    counter: TokenCounter,
+    out: Path,
+    opts: BuildOptions,
+) -> tuple[list[Shard], _Stream]:
     """Stream every window's rows, in order, through the quotas and the token counter into shards."""
     params = {"views": [p.view for p in plans], "seed": spec.seed, "tokenizer": counter.fingerprint}
     stream = _Stream(plans, counter)
@@ -340,12 +382,21 @@ def export_rows(con, spec: MixtureSpec, plans: list[SourcePlan], windows: list[t
         raise
     for p in plans:
         if p.rows == 0:
-            raise MixError(f"{spec.name}: source {p.view} is empty in this store"
-                           + (" (no usable annotations? see passage_coverage)" if p.view != "d_ori" and spec.kind == "lm"
-                              else " (load task examples with `brd tasks load`)" if spec.kind == "sft" else ""))
+            raise MixError(
+                f"{spec.name}: source {p.view} is empty in this store"
+                + (
+                    " (no usable annotations? see passage_coverage)"
+                    if p.view != "d_ori" and spec.kind == "lm"
+                    else " (load task examples with `brd tasks load`)"
+                    if spec.kind == "sft"
+                    else ""
+                )
+            )
         if p.source.tokens is not None and p.tokens < p.source.tokens:
-            raise MixError(f"{spec.name}: source {p.view} has {p.tokens} tokens, less than its budget "
-                           f"{p.source.tokens}; lower `tokens` (no silent truncation)")
+            raise MixError(
+                f"{spec.name}: source {p.view} has {p.tokens} tokens, less than its budget "
+                f"{p.source.tokens}; lower `tokens` (no silent truncation)"
+            )
     return shards, stream
 
 
@@ -359,8 +410,10 @@ def _memory_errors(spec: MixtureSpec, opts: BuildOptions):
     try:
         yield
     except duckdb.OutOfMemoryException:
-        raise MixError(f"{spec.name}: DuckDB ran out of memory at --memory-limit {opts.memory_limit}; raise it, "
-                       f"or lower --window-passages (now {spec.window_passages})") from None
+        raise MixError(
+            f"{spec.name}: DuckDB ran out of memory at --memory-limit {opts.memory_limit}; raise it, "
+            f"or lower --window-passages (now {spec.window_passages})"
+        ) from None
 
 
 def _configure(con, opts: BuildOptions, tmp: Path) -> None:
@@ -375,9 +428,17 @@ def _check_out(out: Path) -> None:
         raise MixError(f"--out {out}: exists and is not a brd mixture folder; choose another folder")
 
 
-def _manifest(spec: MixtureSpec, st: Store, counter: TokenCounter, plans: list[SourcePlan], shards: list[Shard],
-              stream: _Stream, filters: list[FilterSpec], run_id: str,
-              corpus: list[dict[str, str]] = ()) -> dict[str, Any]:
+def _manifest(
+    spec: MixtureSpec,
+    st: Store,
+    counter: TokenCounter,
+    plans: list[SourcePlan],
+    shards: list[Shard],
+    stream: _Stream,
+    filters: list[FilterSpec],
+    run_id: str,
+    corpus: list[dict[str, str]] = (),
+) -> dict[str, Any]:
     rows = sum(p.rows for p in plans)
     tokens = sum(p.tokens for p in plans)
     content = {"config": spec.resolved(), "tokenizer": counter.fingerprint, "shards": [s.sha256 for s in shards]}
@@ -397,9 +458,14 @@ def _manifest(spec: MixtureSpec, st: Store, counter: TokenCounter, plans: list[S
         "window_passages": spec.window_passages,
         "pins": {"teacher": spec.teacher, **{f"{b}_prompt": spec.prompts.get(b) for b in ("ner", "qra")}},
         "components": [
-            {"view": p.view, "weight": p.source.weight if p.source.tokens is None else None,
-             "tokens_budget": p.source.tokens, "rows": p.rows, "tokens": p.tokens,
-             "by_component": {c: dict(v) for c, v in sorted(p.by_component.items())}}
+            {
+                "view": p.view,
+                "weight": p.source.weight if p.source.tokens is None else None,
+                "tokens_budget": p.source.tokens,
+                "rows": p.rows,
+                "tokens": p.tokens,
+                "by_component": {c: dict(v) for c, v in sorted(p.by_component.items())},
+            }
             for p in plans
         ],
         "rows": rows,
@@ -427,8 +493,12 @@ def build_mixture(st: Store, spec: MixtureSpec, out: Path, opts: BuildOptions = 
     tmp = out.with_name(f".{out.name}.building-{os.getpid()}")
     shutil.rmtree(tmp, ignore_errors=True)
     tmp.mkdir(parents=True)
-    config = {"mixture": spec.resolved(), "out": str(out), "tokenizer_fingerprint": counter.fingerprint,
-              "memory_limit": opts.memory_limit}
+    config = {
+        "mixture": spec.resolved(),
+        "out": str(out),
+        "tokenizer_fingerprint": counter.fingerprint,
+        "memory_limit": opts.memory_limit,
+    }
     inputs = [{"path": spec.source_file, "sha256": _file_sha256(spec.source_file)}] if spec.source_file else []
     try:
         with st.writer("mix build"), st.run("mix build", config, inputs) as run:
@@ -446,18 +516,33 @@ def build_mixture(st: Store, spec: MixtureSpec, out: Path, opts: BuildOptions = 
                 shards, stream = export_rows(con, spec, plans, windows, counter, tmp, opts)
             shutil.rmtree(tmp / ".duckdb-tmp", ignore_errors=True)
             manifest = _manifest(spec, st, counter, plans, shards, stream, filters, run.run_id, corpus)
-            (tmp / "manifest.json").write_text(json.dumps(manifest, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
+            (tmp / "manifest.json").write_text(
+                json.dumps(manifest, indent=1, ensure_ascii=False) + "\n", encoding="utf-8"
+            )
             _replace(tmp, out)
             with st.transaction() as con:
                 con.register("new_token_counts", stream.new_counts())
                 con.execute(query("mix/insert_token_counts"), {"tokenizer": counter.fingerprint})
                 con.unregister("new_token_counts")
-                con.execute("insert into mixtures (build_id, name, mixture_hash, out_dir, rows, tokens, manifest) "
-                            "values (?, ?, ?, ?, ?, ?, ?)",
-                            [run.run_id, spec.name, manifest["mixture_hash"], str(out.resolve()), manifest["rows"],
-                             manifest["tokens"], json.dumps(manifest)])
-                run.add_counts(rows=manifest["rows"], tokens=manifest["tokens"], shards=len(shards),
-                               tokenised_rows=stream.tokenised_rows)
+                con.execute(
+                    "insert into mixtures (build_id, name, mixture_hash, out_dir, rows, tokens, manifest) "
+                    "values (?, ?, ?, ?, ?, ?, ?)",
+                    [
+                        run.run_id,
+                        spec.name,
+                        manifest["mixture_hash"],
+                        str(out.resolve()),
+                        manifest["rows"],
+                        manifest["tokens"],
+                        json.dumps(manifest),
+                    ],
+                )
+                run.add_counts(
+                    rows=manifest["rows"],
+                    tokens=manifest["tokens"],
+                    shards=len(shards),
+                    tokenised_rows=stream.tokenised_rows,
+                )
                 run.finish("succeeded", con=con)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)

@@ -75,7 +75,11 @@ class Source:
         if self.weight is not None and self.tokens is not None:
             raise ManifestError(f"{w}: give `weight` or `tokens`, not both")
         if self.weight is not None:
-            if isinstance(self.weight, bool) or not isinstance(self.weight, (int, float)) or not math.isfinite(self.weight):
+            if (
+                isinstance(self.weight, bool)
+                or not isinstance(self.weight, (int, float))
+                or not math.isfinite(self.weight)
+            ):
                 raise ManifestError(f"{w}: weight {self.weight!r} is not a number")
             if self.weight < 0:
                 raise ManifestError(f"{w}: weight {self.weight} is negative")
@@ -144,8 +148,9 @@ class MixtureSpec:
         if self.kind == "sft":
             for key in ("passages", "corpus"):
                 if getattr(self, key) is not None:
-                    raise ManifestError(f"{w}: `{key}` selects passages; a kind sft mixture has none "
-                                        "(its rows are task examples)")
+                    raise ManifestError(
+                        f"{w}: `{key}` selects passages; a kind sft mixture has none (its rows are task examples)"
+                    )
         views = [s.view for s in self.sources]
         dup = sorted({v for v in views if views.count(v) > 1})
         if dup:
@@ -153,8 +158,9 @@ class MixtureSpec:
         weighted = [s for s in self.sources if s.tokens is None]
         if weighted and all(s.share == 0 for s in weighted):
             raise ManifestError(f"{w}: every weight is 0; at least one source must have a positive weight")
-        if self.passages is not None and (isinstance(self.passages, bool) or not isinstance(self.passages, int)
-                                          or self.passages <= 0):
+        if self.passages is not None and (
+            isinstance(self.passages, bool) or not isinstance(self.passages, int) or self.passages <= 0
+        ):
             raise ManifestError(f"{w}: passages {self.passages!r} must be a positive integer")
         if isinstance(self.seed, bool) or not isinstance(self.seed, int) or self.seed < 0:
             raise ManifestError(f"{w}: seed {self.seed!r} must be a non-negative integer")
@@ -191,8 +197,21 @@ class MixtureSpec:
         return hashlib.sha256(payload.encode()).hexdigest()[:16]
 
 
-_MIXTURE_KEYS = {"name", "description", "kind", "sources", "passages", "seed", "delimiter", "tokenizer",
-                 "teacher", "prompts", "shard_rows", "window_passages", "corpus"}
+_MIXTURE_KEYS = {
+    "name",
+    "description",
+    "kind",
+    "sources",
+    "passages",
+    "seed",
+    "delimiter",
+    "tokenizer",
+    "teacher",
+    "prompts",
+    "shard_rows",
+    "window_passages",
+    "corpus",
+}
 _SOURCE_KEYS = {"view", "weight", "tokens"}
 
 
@@ -221,7 +240,9 @@ def _read_yaml(path: Path) -> dict:
 def _check_keys(raw: dict, allowed: set[str], where: str) -> None:
     unknown = sorted(set(raw) - allowed)
     if unknown:
-        raise ManifestError(f"{where}: unknown key(s) {', '.join(map(str, unknown))}; allowed: {', '.join(sorted(allowed))}")
+        raise ManifestError(
+            f"{where}: unknown key(s) {', '.join(map(str, unknown))}; allowed: {', '.join(sorted(allowed))}"
+        )
 
 
 def mixture_path(name_or_path: str) -> Path:
@@ -276,11 +297,20 @@ def load_mixture(name_or_path: str) -> MixtureSpec:
                 raise ManifestError(f"{where}: {key} must be a list of strings")
             lists[key] = tuple(value)
         corpus = CorpusFilter(**lists, where=where)
-    kwargs = {k: raw[k] for k in ("kind", "passages", "seed", "delimiter", "tokenizer", "teacher", "shard_rows",
-                                  "window_passages")
-              if k in raw and raw[k] is not None}
-    return MixtureSpec(name=raw["name"], sources=tuple(sources), description=str(raw.get("description") or "").strip(),
-                       prompts=dict(prompts), corpus=corpus, source_file=str(path), **kwargs)
+    kwargs = {
+        k: raw[k]
+        for k in ("kind", "passages", "seed", "delimiter", "tokenizer", "teacher", "shard_rows", "window_passages")
+        if k in raw and raw[k] is not None
+    }
+    return MixtureSpec(
+        name=raw["name"],
+        sources=tuple(sources),
+        description=str(raw.get("description") or "").strip(),
+        prompts=dict(prompts),
+        corpus=corpus,
+        source_file=str(path),
+        **kwargs,
+    )
 
 
 # -- filters ------------------------------------------------------------------------------------
@@ -321,8 +351,9 @@ class FilterSpec:
                 raise ManifestError(f"{w}: rules[{i}].terms is empty")
             for t in r.terms:
                 if not isinstance(t, str) or not t.strip() or not _TERM.match(t):
-                    raise ManifestError(f"{w}: rules[{i}] term {t!r}: use letters, digits, spaces, hyphens "
-                                        "and apostrophes only")
+                    raise ManifestError(
+                        f"{w}: rules[{i}] term {t!r}: use letters, digits, spaces, hyphens and apostrophes only"
+                    )
 
     def rows(self) -> list[dict[str, str]]:
         """The (field, match, term) rows of mix_filter_terms. `word` terms are stored normalised the
@@ -331,8 +362,14 @@ class FilterSpec:
         for r in self.rules:
             for t in r.terms:
                 term = normalise_words(t) if r.match == "word" else unicodedata.normalize("NFC", t.lower())
-                out[(r.field, term)] = {"filter": self.name, "behaviour": self.behaviour, "field": r.field,
-                                        "match": r.match, "term": term, "filter_hash": self.file_hash}
+                out[(r.field, term)] = {
+                    "filter": self.name,
+                    "behaviour": self.behaviour,
+                    "field": r.field,
+                    "match": r.match,
+                    "term": term,
+                    "filter_hash": self.file_hash,
+                }
         return [out[k] for k in sorted(out)]
 
 
@@ -365,6 +402,11 @@ def load_filter(name_or_path: str) -> FilterSpec:
         if not isinstance(terms, list):
             raise ManifestError(f"{path}: rules[{i}].terms must be a list")
         rules.append(FilterRule(field=r.get("field"), match=r.get("match", "word"), terms=tuple(terms)))
-    return FilterSpec(name=raw.get("name", path.stem), behaviour=raw.get("behaviour", "qra"), rules=tuple(rules),
-                      description=str(raw.get("description") or "").strip(), source_file=str(path),
-                      file_hash=hashlib.sha256(path.read_bytes()).hexdigest()[:16])
+    return FilterSpec(
+        name=raw.get("name", path.stem),
+        behaviour=raw.get("behaviour", "qra"),
+        rules=tuple(rules),
+        description=str(raw.get("description") or "").strip(),
+        source_file=str(path),
+        file_hash=hashlib.sha256(path.read_bytes()).hexdigest()[:16],
+    )

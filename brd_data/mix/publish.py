@@ -80,8 +80,10 @@ def find_mixtures(dirs: list[Path]) -> list[Mixture]:
         else:
             raise PublishError(f"{d}: no such folder")
     if not found:
-        raise PublishError(f"no mixture folder (with manifest.json) in {', '.join(map(str, dirs))}; "
-                           "build one with `brd mix build NAME`")
+        raise PublishError(
+            f"no mixture folder (with manifest.json) in {', '.join(map(str, dirs))}; "
+            "build one with `brd mix build NAME`"
+        )
     out = []
     for folder in found:
         try:
@@ -109,7 +111,7 @@ def prompt_infos(hashes: set[str], store=None) -> dict[str, PromptInfo]:
     if store is not None and store.exists() and hashes:
         with store.reader() as con:
             rows = con.execute(query("mix/prompts_by_hash"), {"hashes": sorted(hashes)}).fetchall()
-        for h, behaviour, name, template, source in rows:
+        for h, behaviour, name, template, _source in rows:
             found[h] = PromptInfo(h, behaviour, name, template, "the store's prompts table")
     prompt_dir = manifests_dir() / "prompts"
     if prompt_dir.is_dir():
@@ -125,8 +127,9 @@ def teacher_names(fingerprints: set[str], store=None) -> dict[str, str]:
     names = {fp: "" for fp in fingerprints}
     if store is not None and store.exists() and fingerprints:
         with store.reader() as con:
-            for fp, teacher in con.execute(query("mix/teachers_by_fingerprint"),
-                                           {"fingerprints": sorted(fingerprints)}).fetchall():
+            for fp, teacher in con.execute(
+                query("mix/teachers_by_fingerprint"), {"fingerprints": sorted(fingerprints)}
+            ).fetchall():
                 names[fp] = _public_name(teacher)
     return names
 
@@ -148,8 +151,14 @@ def _public_manifest(m: dict[str, Any]) -> dict[str, Any]:
 
 
 def _size_category(rows: int) -> str:
-    for limit, label in ((1_000, "n<1K"), (10_000, "1K<n<10K"), (100_000, "10K<n<100K"),
-                         (1_000_000, "100K<n<1M"), (10_000_000, "1M<n<10M"), (100_000_000, "10M<n<100M")):
+    for limit, label in (
+        (1_000, "n<1K"),
+        (10_000, "1K<n<10K"),
+        (100_000, "10K<n<100K"),
+        (1_000_000, "100K<n<1M"),
+        (10_000_000, "1M<n<10M"),
+        (100_000_000, "10M<n<100M"),
+    ):
         if rows < limit:
             return label
     return "100M<n<1B"
@@ -159,48 +168,82 @@ def render_card(contents: RepoContents) -> str:
     mixtures = contents.mixtures
     front = {
         "pretty_name": contents.repo_id.split("/")[1],
-        "configs": [{"config_name": m.name, "data_files": [{"split": "train", "path": f"data/{m.name}/train-*.parquet"}],
-                     **({"default": True} if i == 0 else {})} for i, m in enumerate(mixtures)],
+        "configs": [
+            {
+                "config_name": m.name,
+                "data_files": [{"split": "train", "path": f"data/{m.name}/train-*.parquet"}],
+                **({"default": True} if i == 0 else {}),
+            }
+            for i, m in enumerate(mixtures)
+        ],
         "task_categories": ["text-generation"],
         "tags": ["brd", "basic-reading-distillation", "distillation", "synthetic"],
         "size_categories": [_size_category(max(m.manifest["rows"] for m in mixtures))],
     }
-    lines = ["---", yaml.safe_dump(front, sort_keys=False, allow_unicode=True).rstrip(), "---", "",
-             f"# {contents.repo_id.split('/')[1]}", "",
-             "Training data for a student language model, built with `brd` after *Basic Reading Distillation* "
-             "(anonymous ACL submission): a teacher LLM reads every sentence of a corpus and writes named-entity "
-             "prose (NER) and a question with its answer (QRA); the outputs are woven into the passages below. "
-             "Each config is one mixture (`brd mix build NAME`).", "",
-             "| config | rows | tokens | components | mixture hash |", "|---|---:|---:|---|---|"]
+    lines = [
+        "---",
+        yaml.safe_dump(front, sort_keys=False, allow_unicode=True).rstrip(),
+        "---",
+        "",
+        f"# {contents.repo_id.split('/')[1]}",
+        "",
+        "Training data for a student language model, built with `brd` after *Basic Reading Distillation* "
+        "(anonymous ACL submission): a teacher LLM reads every sentence of a corpus and writes named-entity "
+        "prose (NER) and a question with its answer (QRA); the outputs are woven into the passages below. "
+        "Each config is one mixture (`brd mix build NAME`).",
+        "",
+        "| config | rows | tokens | components | mixture hash |",
+        "|---|---:|---:|---|---|",
+    ]
     for m in mixtures:
         mf = m.manifest
-        parts = "; ".join(f"{c}: {v['rows']:,} rows" for comp in mf["components"]
-                          for c, v in comp.get("by_component", {}).items())
+        parts = "; ".join(
+            f"{c}: {v['rows']:,} rows" for comp in mf["components"] for c, v in comp.get("by_component", {}).items()
+        )
         lines.append(f"| `{m.name}` | {mf['rows']:,} | {mf['tokens']:,} | {parts} | `{mf['mixture_hash']}` |")
-    lines += ["", "```python", "from datasets import load_dataset",
-              f"ds = load_dataset(\"{contents.repo_id}\", \"{mixtures[0].name}\", split=\"train\")", "```", ""]
+    lines += [
+        "",
+        "```python",
+        "from datasets import load_dataset",
+        f'ds = load_dataset("{contents.repo_id}", "{mixtures[0].name}", split="train")',
+        "```",
+        "",
+    ]
     lines += ["## Configs", ""]
     for m in mixtures:
         mf = m.manifest
-        lines.append(f"- **`{m.name}`**: {mf.get('description') or ''} Sources: "
-                     + ", ".join(f"`{c['view']}`" + (f" (budget {c['tokens_budget']:,} tokens)" if c.get("tokens_budget") else "")
-                                 for c in mf["components"])
-                     + (f"; the first {mf['passages']:,} passages in seeded order" if mf.get("passages") else "")
-                     + f". Delimiter `{mf['delimiter']}`, seed {mf['seed']}, tokens counted with "
-                     f"`{_public_name(mf.get('tokenizer') or '')}` (no special tokens).")
-    lines += ["", "## Passage format (paper §3.2)", "",
-              "For a passage of sentences s1, s2, s3 and the delimiter `<sep>`:", "",
-              "- original (`d_ori`): `s1<sep>s2<sep>s3`",
-              "- NER (`d_ner`): `s1<sep>NER(s1)<sep>s2<sep>NER(s2)<sep>s3<sep>NER(s3)`",
-              "- QRA (`d_qra`): `s1<sep>QRA(s1)<sep>s2<sep>QRA(s2)<sep>s3<sep>QRA(s3)`", "",
-              "A sentence whose annotation is missing or unusable keeps its place with nothing after it; a "
-              "passage with no usable annotation is left out of `d_ner` / `d_qra`. Sentence-level units "
-              "(`sentence_*`) are one sentence each, with its annotation. `d_qra_no_sent` drops QRA items "
-              "about the attitude or answering with a sentiment word (appendix A.5).", "",
-              "Columns: `text` (the training passage), `passage_id`, `unit_id` (the passage, or the sentence for "
-              "sentence-level rows), `component` (which composition made the row), `run_ids` (the brd runs that "
-              "produced its sentences and annotations), `prompt_hashes` (the prompt versions of its annotations).",
-              "", "## Teacher", ""]
+        lines.append(
+            f"- **`{m.name}`**: {mf.get('description') or ''} Sources: "
+            + ", ".join(
+                f"`{c['view']}`" + (f" (budget {c['tokens_budget']:,} tokens)" if c.get("tokens_budget") else "")
+                for c in mf["components"]
+            )
+            + (f"; the first {mf['passages']:,} passages in seeded order" if mf.get("passages") else "")
+            + f". Delimiter `{mf['delimiter']}`, seed {mf['seed']}, tokens counted with "
+            f"`{_public_name(mf.get('tokenizer') or '')}` (no special tokens)."
+        )
+    lines += [
+        "",
+        "## Passage format (paper §3.2)",
+        "",
+        "For a passage of sentences s1, s2, s3 and the delimiter `<sep>`:",
+        "",
+        "- original (`d_ori`): `s1<sep>s2<sep>s3`",
+        "- NER (`d_ner`): `s1<sep>NER(s1)<sep>s2<sep>NER(s2)<sep>s3<sep>NER(s3)`",
+        "- QRA (`d_qra`): `s1<sep>QRA(s1)<sep>s2<sep>QRA(s2)<sep>s3<sep>QRA(s3)`",
+        "",
+        "A sentence whose annotation is missing or unusable keeps its place with nothing after it; a "
+        "passage with no usable annotation is left out of `d_ner` / `d_qra`. Sentence-level units "
+        "(`sentence_*`) are one sentence each, with its annotation. `d_qra_no_sent` drops QRA items "
+        "about the attitude or answering with a sentiment word (appendix A.5).",
+        "",
+        "Columns: `text` (the training passage), `passage_id`, `unit_id` (the passage, or the sentence for "
+        "sentence-level rows), `component` (which composition made the row), `run_ids` (the brd runs that "
+        "produced its sentences and annotations), `prompt_hashes` (the prompt versions of its annotations).",
+        "",
+        "## Teacher",
+        "",
+    ]
     for fp, name in sorted(contents.teachers.items()):
         lines.append(f"- `{fp}`" + (f": {name}" if name else " (fingerprint of the teacher model's files)"))
     if not contents.teachers:
@@ -217,11 +260,16 @@ def render_card(contents: RepoContents) -> str:
     lines += ["## Lineage", ""]
     for m in mixtures:
         mf = m.manifest
-        lines.append(f"- `{m.name}`: built by run `{mf.get('build_run_id', '')}` with brd {mf.get('code_version', '')} "
-                     f"from runs {', '.join(f'`{r}`' for r in mf['source_run_ids'])}"
-                     + (f"; filters {', '.join(f'{k} `{v}`' for k, v in mf.get('filters', {}).items())}"
-                        if mf.get("filters") else "")
-                     + f". Full manifest: `lineage/{m.name}.json`.")
+        lines.append(
+            f"- `{m.name}`: built by run `{mf.get('build_run_id', '')}` with brd {mf.get('code_version', '')} "
+            f"from runs {', '.join(f'`{r}`' for r in mf['source_run_ids'])}"
+            + (
+                f"; filters {', '.join(f'{k} `{v}`' for k, v in mf.get('filters', {}).items())}"
+                if mf.get("filters")
+                else ""
+            )
+            + f". Full manifest: `lineage/{m.name}.json`."
+        )
     lines += ["", "## Citation", "", "```bibtex", CITATION, "```", ""]
     return "\n".join(lines)
 
@@ -243,7 +291,8 @@ def stage(contents: RepoContents, folder: Path) -> Path:
             except OSError:
                 shutil.copyfile(src, dst)
         (folder / "lineage" / f"{m.name}.json").write_text(
-            json.dumps(_public_manifest(m.manifest), indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
+            json.dumps(_public_manifest(m.manifest), indent=1, ensure_ascii=False) + "\n", encoding="utf-8"
+        )
     (folder / "README.md").write_text(render_card(contents), encoding="utf-8")
     return folder
 
@@ -274,23 +323,33 @@ def is_transient(exc: BaseException) -> bool:
             mod = __import__(module)
         except ImportError:
             continue
-        transport = getattr(mod, "TransportError", None) or getattr(getattr(mod, "exceptions", None), "ConnectionError", None)
+        transport = getattr(mod, "TransportError", None) or getattr(
+            getattr(mod, "exceptions", None), "ConnectionError", None
+        )
         if transport is not None and isinstance(exc, transport):
             return True
     return isinstance(exc, (ConnectionError, TimeoutError))
 
 
-def with_retries(fn: Callable[[], T], what: str, attempts: int = 5, first_wait: float = 2.0,
-                 sleep: Callable[[float], None] = time.sleep, log: Callable[[str], None] = print) -> T:
+def with_retries(
+    fn: Callable[[], T],
+    what: str,
+    attempts: int = 5,
+    first_wait: float = 2.0,
+    sleep: Callable[[float], None] = time.sleep,
+    log: Callable[[str], None] = print,
+) -> T:
     """Call `fn`; on a transient failure wait 2, 4, 8 ... seconds and try again, `attempts` times in all."""
     wait = first_wait
     for attempt in range(1, attempts + 1):
         try:
             return fn()
-        except Exception as exc:  # noqa: BLE001 - sorted by is_transient
+        except Exception as exc:
             if attempt == attempts or not is_transient(exc):
-                raise PublishError(f"{what} failed{' after ' + str(attempt) + ' attempts' if attempt > 1 else ''}: "
-                                   f"{redact(_first_line(exc))}") from None
+                raise PublishError(
+                    f"{what} failed{' after ' + str(attempt) + ' attempts' if attempt > 1 else ''}: "
+                    f"{redact(_first_line(exc))}"
+                ) from None
             log(f"{what}: {redact(_first_line(exc))}; retrying in {wait:g}s ({attempt}/{attempts})")
             sleep(wait)
             wait *= 2
@@ -308,7 +367,7 @@ def redact(text: str) -> str:
 
     try:
         token = get_token()
-    except Exception:  # noqa: BLE001 - an OIDC failure must not hide the message itself
+    except Exception:
         token = None
     for secret in {token, os.environ.get("HF_TOKEN"), os.environ.get("HUGGING_FACE_HUB_TOKEN")}:
         if secret:
@@ -316,17 +375,37 @@ def redact(text: str) -> str:
     return text
 
 
-def push(folder: Path, repo_id: str, private: bool, log: Callable[[str], None] = print,
-         attempts: int = 5, first_wait: float = 2.0) -> str:
+def push(
+    folder: Path,
+    repo_id: str,
+    private: bool,
+    log: Callable[[str], None] = print,
+    attempts: int = 5,
+    first_wait: float = 2.0,
+) -> str:
     """Create the dataset repository (if needed) and upload the staged folder; returns its URL."""
     from huggingface_hub import HfApi, constants
 
     if constants.HF_HUB_OFFLINE:
         raise PublishError("HF_HUB_OFFLINE is set: unset it to push, or use --dry-run OUTDIR")
     api = HfApi()
-    url = with_retries(lambda: api.create_repo(repo_id, repo_type="dataset", private=private, exist_ok=True),
-                       f"create_repo {repo_id}", attempts, first_wait, log=log)
-    with_retries(lambda: api.upload_folder(repo_id=repo_id, repo_type="dataset", folder_path=str(folder),
-                                           commit_message=f"brd publish: {', '.join(sorted(p.name for p in (folder / 'data').iterdir()))}"),
-                 f"upload_folder {repo_id}", attempts, first_wait, log=log)
+    url = with_retries(
+        lambda: api.create_repo(repo_id, repo_type="dataset", private=private, exist_ok=True),
+        f"create_repo {repo_id}",
+        attempts,
+        first_wait,
+        log=log,
+    )
+    with_retries(
+        lambda: api.upload_folder(
+            repo_id=repo_id,
+            repo_type="dataset",
+            folder_path=str(folder),
+            commit_message=f"brd publish: {', '.join(sorted(p.name for p in (folder / 'data').iterdir()))}",
+        ),
+        f"upload_folder {repo_id}",
+        attempts,
+        first_wait,
+        log=log,
+    )
     return str(url)

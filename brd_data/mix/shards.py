@@ -16,32 +16,42 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 # The mixture-folder contract (kind lm): the passage, then its lineage.
-LM_SCHEMA = pa.schema([
-    ("text", pa.string()),
-    ("passage_id", pa.string()),
-    ("unit_id", pa.string()),
-    ("component", pa.string()),
-    ("run_ids", pa.list_(pa.string())),
-    ("prompt_hashes", pa.list_(pa.string())),
-])
+LM_SCHEMA = pa.schema(
+    [
+        ("text", pa.string()),
+        ("passage_id", pa.string()),
+        ("unit_id", pa.string()),
+        ("component", pa.string()),
+        ("run_ids", pa.list_(pa.string())),
+        ("prompt_hashes", pa.list_(pa.string())),
+    ]
+)
 # kind sft: the prompt and the completion the loss covers, then the same lineage.
-SFT_SCHEMA = pa.schema([
-    ("prompt", pa.string()),
-    ("completion", pa.string()),
-    *(LM_SCHEMA.field(i) for i in range(1, len(LM_SCHEMA))),
-])
+SFT_SCHEMA = pa.schema(
+    [
+        ("prompt", pa.string()),
+        ("completion", pa.string()),
+        *(LM_SCHEMA.field(i) for i in range(1, len(LM_SCHEMA))),
+    ]
+)
 
 
 @dataclass(frozen=True)
 class Shard:
-    file: str      # relative to the mixture folder
+    file: str  # relative to the mixture folder
     rows: int
     sha256: str
 
 
 class ShardWriter:
-    def __init__(self, root: Path, schema: pa.Schema = LM_SCHEMA, shard_rows: int = 100_000,
-                 row_group_rows: int = 10_000, compression: str = "zstd"):
+    def __init__(
+        self,
+        root: Path,
+        schema: pa.Schema = LM_SCHEMA,
+        shard_rows: int = 100_000,
+        row_group_rows: int = 10_000,
+        compression: str = "zstd",
+    ):
         self.root = root
         self.data_dir = root / "data"
         self.data_dir.mkdir(parents=True, exist_ok=True)
@@ -98,11 +108,12 @@ class ShardWriter:
         for i, (partial, rows) in enumerate(self._partials):
             final = self.data_dir / f"train-{i:05d}-of-{total:05d}.parquet"
             partial.rename(final)
-            shards.append(Shard(str(final.relative_to(self.root)), rows, hashlib.sha256(final.read_bytes()).hexdigest()))
+            shards.append(
+                Shard(str(final.relative_to(self.root)), rows, hashlib.sha256(final.read_bytes()).hexdigest())
+            )
         return shards
 
     def abort(self) -> None:
         if self._writer is not None:
             self._writer.close()
             self._writer = None
-

@@ -15,8 +15,8 @@ from .manifest import ManifestError
 
 @dataclass
 class TokenCounter:
-    name: str          # path or hub id, as recorded in manifest.json
-    fingerprint: str   # brd_data.tokenizers.tokenizer_fingerprint, as `brd train` computes it
+    name: str  # path or hub id, as recorded in manifest.json
+    fingerprint: str  # brd_data.tokenizers.tokenizer_fingerprint, as `brd train` computes it
     _tok: object
 
     def count(self, texts: list[str]) -> list[int]:

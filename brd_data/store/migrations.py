@@ -23,9 +23,7 @@ def latest_version() -> int:
 
 
 def applied(con: duckdb.DuckDBPyConnection) -> dict[int, tuple[str, str]]:
-    exists = con.execute(
-        "select count(*) from duckdb_tables() where table_name = 'schema_migrations'"
-    ).fetchall()[0][0]
+    exists = con.execute("select count(*) from duckdb_tables() where table_name = 'schema_migrations'").fetchall()[0][0]
     if not exists:
         return {}
     rows = con.execute("select version, name, checksum from schema_migrations").fetchall()

@@ -23,7 +23,7 @@ def new_run_id(command: str) -> str:
 
 @dataclass
 class Run:
-    store: "Store"
+    store: Store
     run_id: str
     command: str
     counts: dict[str, Any] = field(default_factory=dict)
@@ -42,10 +42,9 @@ class Run:
             else:
                 self.counts[k] = v
 
-    def finish(self, status: str, error: str | None = None, con: "duckdb.DuckDBPyConnection | None" = None) -> None:
+    def finish(self, status: str, error: str | None = None, con: duckdb.DuckDBPyConnection | None = None) -> None:
         """Mark the run ended. Pass `con` to make it part of the commit transaction."""
-        sql = ("update runs set status = ?, finished_at = current_timestamp, row_counts = ?, error = ? "
-               "where run_id = ?")
+        sql = "update runs set status = ?, finished_at = current_timestamp, row_counts = ?, error = ? where run_id = ?"
         params = [status, json.dumps(self.counts, sort_keys=True, default=str), error, self.run_id]
         if con is not None:
             con.execute(sql, params)

@@ -72,8 +72,11 @@ _PARAM = re.compile(r"\$([A-Za-z_][A-Za-z0-9_]*)")
 def statements(text: str) -> list[str]:
     """Split a .sql file into statements at semicolons that end a line."""
     parts = re.split(r";\s*(?:\n|$)", text)
-    return [p.strip() for p in parts if p.strip() and not all(
-        line.strip().startswith("--") or not line.strip() for line in p.strip().splitlines())]
+    return [
+        p.strip()
+        for p in parts
+        if p.strip() and not all(line.strip().startswith("--") or not line.strip() for line in p.strip().splitlines())
+    ]
 
 
 def run_sql(con, text: str, params: dict | None = None):

@@ -60,8 +60,7 @@ class Store:
         # (it spills to disk beyond it). $BRD_DUCKDB_MEMORY_LIMIT overrides, e.g. "8GB".
         # Insertion order is not part of any table's contract (views and exports order by keys),
         # and keeping it makes bulk inserts buffer far more.
-        return {"memory_limit": os.environ.get("BRD_DUCKDB_MEMORY_LIMIT", "1GB"),
-                "preserve_insertion_order": False}
+        return {"memory_limit": os.environ.get("BRD_DUCKDB_MEMORY_LIMIT", "1GB"), "preserve_insertion_order": False}
 
     def _open(self, read_only: bool) -> duckdb.DuckDBPyConnection:
         deadline = time.monotonic() + self.busy_timeout
@@ -112,7 +111,7 @@ class Store:
             con.close()
 
     @contextlib.contextmanager
-    def writer(self, command: str) -> Iterator["Store"]:
+    def writer(self, command: str) -> Iterator[Store]:
         """Take the writer lock, create or migrate the store, and hold the lock until exit."""
         self.root.mkdir(parents=True, exist_ok=True)
         lock = WriterLock(self.lock_path, command)
@@ -145,8 +144,15 @@ class Store:
             con.execute(
                 "insert into runs (run_id, command, config, code_version, inputs, started_at, status, pid, host) "
                 "values (?, ?, ?, ?, ?, current_timestamp, 'running', ?, ?)",
-                [run.run_id, command, json.dumps(config, default=str, sort_keys=True),
-                 code_version(), json.dumps(list(inputs), default=str), os.getpid(), socket.gethostname()],
+                [
+                    run.run_id,
+                    command,
+                    json.dumps(config, default=str, sort_keys=True),
+                    code_version(),
+                    json.dumps(list(inputs), default=str),
+                    os.getpid(),
+                    socket.gethostname(),
+                ],
             )
         return run
 
@@ -165,7 +171,9 @@ class Store:
             run.finish("succeeded")
 
     # -- loading ----------------------------------------------------------------------------
-    def check_identifier(self, con: duckdb.DuckDBPyConnection, name: str, kinds: Sequence[str] = ("table", "view")) -> str:
+    def check_identifier(
+        self, con: duckdb.DuckDBPyConnection, name: str, kinds: Sequence[str] = ("table", "view")
+    ) -> str:
         """Return `name` if it is a table or view in the catalogue, else a one-line error listing them."""
         names = self.catalogue(con, kinds)
         if not _IDENT.match(name or "") or name not in names:
@@ -176,12 +184,26 @@ class Store:
     def catalogue(con: duckdb.DuckDBPyConnection, kinds: Sequence[str] = ("table", "view")) -> set[str]:
         names: set[str] = set()
         if "table" in kinds:
-            names |= {r[0] for r in con.execute("select table_name from duckdb_tables() where not temporary").fetchall()}
+            names |= {
+                r[0] for r in con.execute("select table_name from duckdb_tables() where not temporary").fetchall()
+            }
         if "view" in kinds:
-            names |= {r[0] for r in con.execute("select view_name from duckdb_views() where not internal and not temporary").fetchall()}
+            names |= {
+                r[0]
+                for r in con.execute(
+                    "select view_name from duckdb_views() where not internal and not temporary"
+                ).fetchall()
+            }
         return names
 
-    def insert(self, con: duckdb.DuckDBPyConnection, table: str, rows: pa.Table | Sequence[str | os.PathLike], *, ignore_duplicates: bool = True) -> int:
+    def insert(
+        self,
+        con: duckdb.DuckDBPyConnection,
+        table: str,
+        rows: pa.Table | Sequence[str | os.PathLike],
+        *,
+        ignore_duplicates: bool = True,
+    ) -> int:
         """Insert an Arrow table or Parquet files into `table` by column name; returns rows added.
 
         With `ignore_duplicates`, rows whose primary key exists already are skipped: re-running a

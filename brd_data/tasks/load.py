@@ -37,7 +37,7 @@ class TaskFile:
     path: Path
 
     @staticmethod
-    def parse(arg: str) -> "TaskFile":
+    def parse(arg: str) -> TaskFile:
         name, sep, path = arg.partition("=")
         if not sep or not name.strip() or not path.strip():
             raise TaskError(f"{arg!r}: expected NAME=PATH, e.g. rte=data/rte/train.jsonl")
@@ -48,7 +48,7 @@ class TaskFile:
 class LoadConfig:
     files: list[TaskFile]
     split: str = "train"
-    limit: int | None = None   # examples per file (the first N usable ones)
+    limit: int | None = None  # examples per file (the first N usable ones)
 
     def __post_init__(self) -> None:
         if not self.files:
@@ -69,7 +69,7 @@ class FileOutcome:
     path: str
     rows: int
     quarantined: int
-    status: str                 # loaded | unchanged
+    status: str  # loaded | unchanged
     first_problem: str | None = None
 
 
@@ -79,8 +79,9 @@ class LoadOutcome:
     files: list[FileOutcome] = field(default_factory=list)
 
 
-def read_task_file(spec: TaskSpec, path: Path, split: str, limit: int | None,
-                   sha256: str) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+def read_task_file(
+    spec: TaskSpec, path: Path, split: str, limit: int | None, sha256: str
+) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
     """(task_examples rows without run_id, quarantine rows without run_id) of one file."""
     from ..ingest.stage_writer import quarantine_id
 
@@ -99,31 +100,67 @@ def read_task_file(spec: TaskSpec, path: Path, split: str, limit: int | None,
         except TaskError as exc:
             location = where.removeprefix(f"{path} ")
             reason = str(exc).removeprefix(f"{where}: ")
-            bad.append({"quarantine_id": quarantine_id("task", sha256, location, reason), "stage": "task",
-                        "source_file": str(path), "location": location, "reason": f"{spec.name}: {reason}",
-                        "raw": json.dumps(rec, ensure_ascii=False, default=str).encode()})
+            bad.append(
+                {
+                    "quarantine_id": quarantine_id("task", sha256, location, reason),
+                    "stage": "task",
+                    "source_file": str(path),
+                    "location": location,
+                    "reason": f"{spec.name}: {reason}",
+                    "raw": json.dumps(rec, ensure_ascii=False, default=str).encode(),
+                }
+            )
             continue
         seen.add(ex_id)
-        rows.append({
-            "task": spec.name, "split": split, "example_id": ex_id, "position": position,
-            "source_file": str(path), "source_sha256": sha256, "template_hash": spec.template_hash,
-            "prompt": prompt, "text_hash": text_hash(prompt), "candidates": list(spec.candidates),
-            "answer_prefix": spec.answer_prefix, "gold": gold,
-            "fields": json.dumps({f: rec.get(f) for f in spec.fields}, ensure_ascii=False, default=str),
-        })
+        rows.append(
+            {
+                "task": spec.name,
+                "split": split,
+                "example_id": ex_id,
+                "position": position,
+                "source_file": str(path),
+                "source_sha256": sha256,
+                "template_hash": spec.template_hash,
+                "prompt": prompt,
+                "text_hash": text_hash(prompt),
+                "candidates": list(spec.candidates),
+                "answer_prefix": spec.answer_prefix,
+                "gold": gold,
+                "fields": json.dumps({f: rec.get(f) for f in spec.fields}, ensure_ascii=False, default=str),
+            }
+        )
     return rows, bad
 
 
-_SCHEMA = pa.schema([
-    ("task", pa.string()), ("split", pa.string()), ("example_id", pa.string()), ("position", pa.int32()),
-    ("source_file", pa.string()), ("source_sha256", pa.string()), ("template_hash", pa.string()),
-    ("prompt", pa.string()), ("text_hash", pa.string()), ("candidates", pa.list_(pa.string())),
-    ("answer_prefix", pa.string()), ("gold", pa.string()), ("fields", pa.string()), ("run_id", pa.string()),
-])
-_QUARANTINE = pa.schema([
-    ("quarantine_id", pa.string()), ("stage", pa.string()), ("source_file", pa.string()), ("location", pa.string()),
-    ("reason", pa.string()), ("raw", pa.binary()), ("run_id", pa.string()),
-])
+_SCHEMA = pa.schema(
+    [
+        ("task", pa.string()),
+        ("split", pa.string()),
+        ("example_id", pa.string()),
+        ("position", pa.int32()),
+        ("source_file", pa.string()),
+        ("source_sha256", pa.string()),
+        ("template_hash", pa.string()),
+        ("prompt", pa.string()),
+        ("text_hash", pa.string()),
+        ("candidates", pa.list_(pa.string())),
+        ("answer_prefix", pa.string()),
+        ("gold", pa.string()),
+        ("fields", pa.string()),
+        ("run_id", pa.string()),
+    ]
+)
+_QUARANTINE = pa.schema(
+    [
+        ("quarantine_id", pa.string()),
+        ("stage", pa.string()),
+        ("source_file", pa.string()),
+        ("location", pa.string()),
+        ("reason", pa.string()),
+        ("raw", pa.binary()),
+        ("run_id", pa.string()),
+    ]
+)
 
 
 def _same(existing: list[tuple], rows: list[dict[str, Any]]) -> bool:
@@ -149,17 +186,27 @@ def load_tasks(st: Store, cfg: LoadConfig) -> LoadOutcome:
 
     outcome = LoadOutcome(run_id=None)
     with st.reader() as con:
-        unchanged = [_same(con.execute(query("tasks/existing"), {"task": spec.name, "split": cfg.split}).fetchall(), rows)
-                     for spec, _, _, rows, _ in prepared]
+        unchanged = [
+            _same(con.execute(query("tasks/existing"), {"task": spec.name, "split": cfg.split}).fetchall(), rows)
+            for spec, _, _, rows, _ in prepared
+        ]
     if all(unchanged):
-        outcome.files = [FileOutcome(spec.name, str(f.path), len(rows), len(bad), "unchanged")
-                         for spec, f, _, rows, bad in prepared]
+        outcome.files = [
+            FileOutcome(spec.name, str(f.path), len(rows), len(bad), "unchanged") for spec, f, _, rows, bad in prepared
+        ]
         return outcome
-    config = {"split": cfg.split, "limit": cfg.limit,
-              "tasks": {spec.name: {"file": str(f.path), "template": spec.source, "template_hash": spec.template_hash}
-                        for spec, f, _, _, _ in prepared}}
-    inputs = [{"path": str(f.path), "size": f.path.stat().st_size, "sha256": sha, "task": spec.name}
-              for spec, f, sha, _, _ in prepared]
+    config = {
+        "split": cfg.split,
+        "limit": cfg.limit,
+        "tasks": {
+            spec.name: {"file": str(f.path), "template": spec.source, "template_hash": spec.template_hash}
+            for spec, f, _, _, _ in prepared
+        },
+    }
+    inputs = [
+        {"path": str(f.path), "size": f.path.stat().st_size, "sha256": sha, "task": spec.name}
+        for spec, f, sha, _, _ in prepared
+    ]
     with st.run("tasks load", config, inputs) as run:
         outcome.run_id = run.run_id
         with st.transaction() as con:
@@ -169,12 +216,20 @@ def load_tasks(st: Store, cfg: LoadConfig) -> LoadOutcome:
                     outcome.files.append(FileOutcome(spec.name, str(f.path), len(rows), len(bad), "unchanged", first))
                     continue
                 con.execute(query("tasks/delete_split"), {"task": spec.name, "split": cfg.split})
-                st.insert(con, "task_examples", pa.Table.from_pylist(
-                    [{**r, "run_id": run.run_id} for r in rows], schema=_SCHEMA))
+                st.insert(
+                    con,
+                    "task_examples",
+                    pa.Table.from_pylist([{**r, "run_id": run.run_id} for r in rows], schema=_SCHEMA),
+                )
                 if bad:
-                    st.insert(con, "quarantine", pa.Table.from_pylist(
-                        [{**b, "run_id": run.run_id} for b in bad], schema=_QUARANTINE))
+                    st.insert(
+                        con,
+                        "quarantine",
+                        pa.Table.from_pylist([{**b, "run_id": run.run_id} for b in bad], schema=_QUARANTINE),
+                    )
                 outcome.files.append(FileOutcome(spec.name, str(f.path), len(rows), len(bad), "loaded", first))
-            run.add_counts(task_examples=sum(o.rows for o in outcome.files if o.status == "loaded"),
-                           quarantine=sum(o.quarantined for o in outcome.files if o.status == "loaded"))
+            run.add_counts(
+                task_examples=sum(o.rows for o in outcome.files if o.status == "loaded"),
+                quarantine=sum(o.quarantined for o in outcome.files if o.status == "loaded"),
+            )
     return outcome

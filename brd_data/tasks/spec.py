@@ -70,7 +70,9 @@ class TaskSpec:
     def render(self, record: dict[str, Any], where: str = "") -> str:
         for f in self.fields:
             if f not in record or record[f] is None:
-                raise TaskError(f"{where}: field {f!r} is missing (template {self.name} needs {', '.join(self.fields)})")
+                raise TaskError(
+                    f"{where}: field {f!r} is missing (template {self.name} needs {', '.join(self.fields)})"
+                )
         return self.template.format(**{f: str(record[f]) for f in self.fields})
 
     def gold(self, record: dict[str, Any], where: str = "") -> str | None:
@@ -88,7 +90,9 @@ class TaskSpec:
                 if isinstance(key, str) and key.lstrip("-").isdigit() and int(key) in self.labels:
                     return self.labels[int(key)]
                 valid = sorted({str(k) for k in self.labels} | set(self.candidates))
-                raise TaskError(f"{where}: field {name!r} = {raw!r} is not a label of {self.name} (valid: {', '.join(valid)})")
+                raise TaskError(
+                    f"{where}: field {name!r} = {raw!r} is not a label of {self.name} (valid: {', '.join(valid)})"
+                )
         return None
 
 
@@ -119,11 +123,15 @@ def load_task_spec(name_or_path: str) -> TaskSpec:
         raise TaskError(f"{path}: missing key(s) {', '.join(missing)}")
     label_field = raw.get("label_field", "label")
     return TaskSpec(
-        name=raw["name"], template=raw["template"], candidates=tuple(raw["candidates"]),
+        name=raw["name"],
+        template=raw["template"],
+        candidates=tuple(raw["candidates"]),
         fields=tuple(raw["fields"]),
         label_field=tuple(label_field) if isinstance(label_field, list) else (label_field,),
-        labels=dict(raw.get("labels") or {}), answer_prefix=raw.get("answer_prefix", " "),
-        hf_dataset=raw.get("hf_dataset"), source=str(path),
+        labels=dict(raw.get("labels") or {}),
+        answer_prefix=raw.get("answer_prefix", " "),
+        hf_dataset=raw.get("hf_dataset"),
+        source=str(path),
     )
 
 

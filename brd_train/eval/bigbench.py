@@ -129,18 +129,31 @@ def load_task(task_json: str | Path, limit: int | None = None, name: str | None 
         cands = tuple(scores)
         best = max(scores.values())
         gold = next(c for c in cands if scores[c] == best)
-        items.append(EvalItem(
-            example_id=str(ex.get("idx", i)), prompt=prompt, candidates=cands, answer_prefix="",
-            gold=gold, target_scores=tuple(scores[c] for c in cands), where=f"{path} examples[{i}]",
-        ))
+        items.append(
+            EvalItem(
+                example_id=str(ex.get("idx", i)),
+                prompt=prompt,
+                candidates=cands,
+                answer_prefix="",
+                gold=gold,
+                target_scores=tuple(scores[c] for c in cands),
+                where=f"{path} examples[{i}]",
+            )
+        )
     if not items:
         what = "has no examples" if not examples else "has no multiple-choice examples (none has target_scores)"
         raise NotMultipleChoice(f"{path}: {what}")
     template = json.dumps([cfg[k] for k in sorted(cfg)], ensure_ascii=False)
     return EvalTask(
-        name=task_name, kind="bigbench", metric="multiple_choice_grade", source=str(path.resolve()),
-        source_sha256=sha256_file(path), template_hash=hashlib.sha256(template.encode()).hexdigest()[:16],
-        items=items, n_skipped=skipped, skip_reason="no target_scores (generative example)" if skipped else None,
+        name=task_name,
+        kind="bigbench",
+        metric="multiple_choice_grade",
+        source=str(path.resolve()),
+        source_sha256=sha256_file(path),
+        template_hash=hashlib.sha256(template.encode()).hexdigest()[:16],
+        items=items,
+        n_skipped=skipped,
+        skip_reason="no target_scores (generative example)" if skipped else None,
         extra={"n_examples_in_file": len(examples)},
     )
 

@@ -9,22 +9,36 @@ import typer
 
 from brd_data.cli.options import DEFAULT_STORE_PATH, StoreOpt
 
-TaskOpt = Annotated[list[str] | None, typer.Option(
-    "--task", help="NAME=PATH: a task (xnli, rte, cb, pawsx, boolq, sst2, or a task YAML) over a local "
-                   "JSONL/Parquet file with Hugging Face field names. NAME=hf:DATASET:CONFIG@SPLIT (config and "
-                   "split optional), or NAME alone for the dataset its manifest names, reads the Hub (online "
-                   "only). Repeatable.",
-    show_default=False)]
-BigBenchOpt = Annotated[list[str] | None, typer.Option(
-    "--bigbench", help="A folder of BIG-bench task folders (like bigbench/benchmark_tasks) or one task folder. "
-                       "Multiple-choice tasks are scored; the others are skipped and counted. Repeatable.",
-    show_default=False)]
-LimitOpt = Annotated[int | None, typer.Option(help="Score at most this many examples per task (default: all).",
-                                              show_default=False)]
+TaskOpt = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--task",
+        help="NAME=PATH: a task (xnli, rte, cb, pawsx, boolq, sst2, or a task YAML) over a local "
+        "JSONL/Parquet file with Hugging Face field names. NAME=hf:DATASET:CONFIG@SPLIT (config and "
+        "split optional), or NAME alone for the dataset its manifest names, reads the Hub (online "
+        "only). Repeatable.",
+        show_default=False,
+    ),
+]
+BigBenchOpt = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--bigbench",
+        help="A folder of BIG-bench task folders (like bigbench/benchmark_tasks) or one task folder. "
+        "Multiple-choice tasks are scored; the others are skipped and counted. Repeatable.",
+        show_default=False,
+    ),
+]
+LimitOpt = Annotated[
+    int | None, typer.Option(help="Score at most this many examples per task (default: all).", show_default=False)
+]
 DeviceOpt = Annotated[str, typer.Option(help="auto (cuda if present, else cpu), cpu, cuda, cuda:1 ...")]
 DtypeOpt = Annotated[str, typer.Option(help="auto (float32 on CPU, bfloat16 on GPU), float32, bfloat16, float16.")]
 TrustOpt = Annotated[bool, typer.Option(help="Allow the model repository's own Python code to run (off by default).")]
-ThreadsOpt = Annotated[int, typer.Option(min=0, help="CPU threads for torch (0: torch's default, all cores). Use fewer on a shared machine.")]
+ThreadsOpt = Annotated[
+    int,
+    typer.Option(min=0, help="CPU threads for torch (0: torch's default, all cores). Use fewer on a shared machine."),
+]
 
 
 def _console():
@@ -34,10 +48,24 @@ def _console():
 
 
 def _progress():
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TextColumn,
+        TimeElapsedColumn,
+        TimeRemainingColumn,
+    )
 
-    return Progress(TextColumn("{task.description:<32}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-                    TimeRemainingColumn(), console=_console(), transient=False)
+    return Progress(
+        TextColumn("{task.description:<32}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        TimeRemainingColumn(),
+        console=_console(),
+        transient=False,
+    )
 
 
 def _model_ref(model: str) -> str:
@@ -55,10 +83,26 @@ def eval_cmd(
     bigbench: BigBenchOpt = None,
     store: StoreOpt = DEFAULT_STORE_PATH,
     limit: LimitOpt = None,
-    batch_size: Annotated[int, typer.Option(min=1, help="Examples per forward pass (all of an example's candidates go in the same row).")] = 16,
-    max_batch_tokens: Annotated[int, typer.Option(min=1, help="Cap on padded tokens per forward pass (rows x longest row).")] = 16384,
-    select: Annotated[str, typer.Option("--select", help="Score that picks the prediction: mean (per-token average, §3.3), sum, or char (per character).")] = "mean",
-    scoring: Annotated[str, typer.Option(help="packed (prompt computed once per example, batched) or naive (one forward per candidate; the reference).")] = "packed",
+    batch_size: Annotated[
+        int, typer.Option(min=1, help="Examples per forward pass (all of an example's candidates go in the same row).")
+    ] = 16,
+    max_batch_tokens: Annotated[
+        int, typer.Option(min=1, help="Cap on padded tokens per forward pass (rows x longest row).")
+    ] = 16384,
+    select: Annotated[
+        str,
+        typer.Option(
+            "--select",
+            help="Score that picks the prediction: mean (per-token average, §3.3), sum, or char (per character).",
+        ),
+    ] = "mean",
+    scoring: Annotated[
+        str,
+        typer.Option(
+            help="packed (prompt computed once per example, batched) or naive "
+            "(one forward per candidate; the reference)."
+        ),
+    ] = "packed",
     device: DeviceOpt = "auto",
     dtype: DtypeOpt = "auto",
     trust_remote_code: TrustOpt = False,
@@ -77,24 +121,40 @@ def eval_cmd(
 
     from .evaluate import EvalConfig, bigbench_average, collect_tasks, run_eval
 
-    cfg = EvalConfig(model=_model_ref(model), batch_size=batch_size, max_batch_tokens=max_batch_tokens, limit=limit,
-                     selection=select, scoring=scoring, device=device, dtype=dtype,
-                     trust_remote_code=trust_remote_code, threads=threads)
+    cfg = EvalConfig(
+        model=_model_ref(model),
+        batch_size=batch_size,
+        max_batch_tokens=max_batch_tokens,
+        limit=limit,
+        selection=select,
+        scoring=scoring,
+        device=device,
+        dtype=dtype,
+        trust_remote_code=trust_remote_code,
+        threads=threads,
+    )
     tasks, skipped = collect_tasks(task or [], bigbench or [], limit)
     console = _console()
     if skipped:
-        console.print(f"BIG-bench: {len(skipped)} task(s) skipped as not multiple choice "
-                      f"({', '.join(s.name for s in skipped[:8])}{' ...' if len(skipped) > 8 else ''})")
+        console.print(
+            f"BIG-bench: {len(skipped)} task(s) skipped as not multiple choice "
+            f"({', '.join(s.name for s in skipped[:8])}{' ...' if len(skipped) > 8 else ''})"
+        )
     with _progress() as prog:
+
         def on_task(t):
             bar = prog.add_task(t.name, total=len(t.items))
             return lambda n: prog.advance(bar, n)
 
-        outcome = run_eval(Store(store), cfg, tasks, skipped, progress=on_task,
-                           warn=lambda m: console.print(m, style="yellow"))
-    table = Table(title=f"{cfg.model} ({outcome.fingerprint})", title_justify="left",
-                  caption=f"run {outcome.run_id}, {outcome.scoring} scoring, prediction by {select}",
-                  caption_justify="left")
+        outcome = run_eval(
+            Store(store), cfg, tasks, skipped, progress=on_task, warn=lambda m: console.print(m, style="yellow")
+        )
+    table = Table(
+        title=f"{cfg.model} ({outcome.fingerprint})",
+        title_justify="left",
+        caption=f"run {outcome.run_id}, {outcome.scoring} scoring, prediction by {select}",
+        caption_justify="left",
+    )
     table.add_column("task", overflow="fold")
     for col, just in (("metric", "left"), ("n", "right"), ("skipped", "right"), ("score %", "right")):
         table.add_column(col, justify=just, no_wrap=True)
@@ -112,14 +172,17 @@ def eval_cmd(
     typer.echo(f"stored in {store} (run {outcome.run_id}, {outcome.seconds:.1f}s)")
 
 
-analyze_app = typer.Typer(help="Analyses of §5.2 and appendix A.4: teacher-student cross entropy, layer-wise probes.",
-                          no_args_is_help=True)
+analyze_app = typer.Typer(
+    help="Analyses of §5.2 and appendix A.4: teacher-student cross entropy, layer-wise probes.", no_args_is_help=True
+)
 
 
 @analyze_app.command("cross-entropy")
 def cross_entropy_cmd(
     teacher: Annotated[str, typer.Option(help="The teacher model p (folder or Hub id).")],
-    student: Annotated[list[str], typer.Option(help="A student model q; repeat to compare several (e.g. before and after BRD).")],
+    student: Annotated[
+        list[str], typer.Option(help="A student model q; repeat to compare several (e.g. before and after BRD).")
+    ],
     task: TaskOpt = None,
     bigbench: BigBenchOpt = None,
     store: StoreOpt = DEFAULT_STORE_PATH,
@@ -142,11 +205,21 @@ def cross_entropy_cmd(
     from .crossentropy import CrossEntropyConfig, run_cross_entropy, table5
     from .evaluate import collect_tasks
 
-    cfg = CrossEntropyConfig(teacher=_model_ref(teacher), students=tuple(_model_ref(s) for s in student), max_texts=max_texts, seed=seed,
-                             batch_size=batch_size, max_length=max_length, device=device, dtype=dtype,
-                             trust_remote_code=trust_remote_code, threads=threads)
+    cfg = CrossEntropyConfig(
+        teacher=_model_ref(teacher),
+        students=tuple(_model_ref(s) for s in student),
+        max_texts=max_texts,
+        seed=seed,
+        batch_size=batch_size,
+        max_length=max_length,
+        device=device,
+        dtype=dtype,
+        trust_remote_code=trust_remote_code,
+        threads=threads,
+    )
     tasks, skipped = collect_tasks(task or [], bigbench or [], None)
     with _progress() as prog:
+
         def on_step(label: str, total: int):
             bar = prog.add_task(label[:32], total=total)
             return lambda n: prog.advance(bar, n)
@@ -165,11 +238,16 @@ def probe_cmd(
     store: StoreOpt = DEFAULT_STORE_PATH,
     limit: LimitOpt = None,
     folds: Annotated[int, typer.Option(min=2, help="Cross-validation folds (stratified).")] = 5,
-    c: Annotated[float, typer.Option("--c", min=1e-9, help="Inverse L2 regularisation strength of the logistic-regression probe.")] = 1.0,
+    c: Annotated[
+        float,
+        typer.Option("--c", min=1e-9, help="Inverse L2 regularisation strength of the logistic-regression probe."),
+    ] = 1.0,
     seed: Annotated[int, typer.Option(help="Seed of the fold split.")] = 0,
     batch_size: Annotated[int, typer.Option(min=1, help="Texts per forward pass.")] = 8,
     max_length: Annotated[int, typer.Option(min=2, help="Truncate texts to this many tokens.")] = 1024,
-    plot: Annotated[Path | None, typer.Option(help="PNG to write (default: STORE/reports/probe-RUN_ID.png).", show_default=False)] = None,
+    plot: Annotated[
+        Path | None, typer.Option(help="PNG to write (default: STORE/reports/probe-RUN_ID.png).", show_default=False)
+    ] = None,
     device: DeviceOpt = "auto",
     dtype: DtypeOpt = "auto",
     trust_remote_code: TrustOpt = False,
@@ -185,11 +263,22 @@ def probe_cmd(
     from .evaluate import collect_tasks
     from .probe import ProbeConfig, probe_table, run_probe
 
-    cfg = ProbeConfig(model=_model_ref(model), folds=folds, c=c, seed=seed, batch_size=batch_size, max_length=max_length,
-                      device=device, dtype=dtype, trust_remote_code=trust_remote_code, threads=threads)
+    cfg = ProbeConfig(
+        model=_model_ref(model),
+        folds=folds,
+        c=c,
+        seed=seed,
+        batch_size=batch_size,
+        max_length=max_length,
+        device=device,
+        dtype=dtype,
+        trust_remote_code=trust_remote_code,
+        threads=threads,
+    )
     tasks, _ = collect_tasks(task or [], [], limit)
     st = Store(store)
     with _progress() as prog:
+
         def on_step(label: str, total: int):
             bar = prog.add_task(label[:32], total=total)
             return lambda n: prog.advance(bar, n)
@@ -204,9 +293,21 @@ def probe_cmd(
 
 def report_cmd(
     store: StoreOpt = DEFAULT_STORE_PATH,
-    out: Annotated[Path | None, typer.Option(help="Folder for the PNGs (default: STORE/reports).", show_default=False)] = None,
-    baseline: Annotated[str | None, typer.Option(help="Figure 3's baseline: a model path, fingerprint or eval run id (default: the older of the two latest models).", show_default=False)] = None,
-    model: Annotated[str | None, typer.Option(help="Figure 3's model compared with the baseline (default: the latest).", show_default=False)] = None,
+    out: Annotated[
+        Path | None, typer.Option(help="Folder for the PNGs (default: STORE/reports).", show_default=False)
+    ] = None,
+    baseline: Annotated[
+        str | None,
+        typer.Option(
+            help="Figure 3's baseline: a model path, fingerprint or eval run id "
+            "(default: the older of the two latest models).",
+            show_default=False,
+        ),
+    ] = None,
+    model: Annotated[
+        str | None,
+        typer.Option(help="Figure 3's model compared with the baseline (default: the latest).", show_default=False),
+    ] = None,
 ) -> None:
     """Write the paper's figures as PNGs from the store's evaluation results.
 

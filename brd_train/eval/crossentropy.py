@@ -44,8 +44,13 @@ class CrossEntropyOutcome:
     rows: list[dict[str, Any]] = field(default_factory=list)
 
 
-def run_cross_entropy(store: Any, cfg: CrossEntropyConfig, tasks: Sequence[EvalTask], skipped: Sequence[Any] = (),
-                      progress: Callable[[str, int], Callable[[int], None]] | None = None) -> CrossEntropyOutcome:
+def run_cross_entropy(
+    store: Any,
+    cfg: CrossEntropyConfig,
+    tasks: Sequence[EvalTask],
+    skipped: Sequence[Any] = (),
+    progress: Callable[[str, int], Callable[[int], None]] | None = None,
+) -> CrossEntropyOutcome:
     """Teacher log-probs once per task, then each student's; one transaction at the end."""
     import gc
 
@@ -79,13 +84,23 @@ def run_cross_entropy(store: Any, cfg: CrossEntropyConfig, tasks: Sequence[EvalT
             for t in tasks:
                 ce = cross_entropy(teacher[t.name], q[t.name])
                 n = len(texts[t.name])
-                rows.append({
-                    "run_id": run.run_id, "teacher": cfg.teacher, "teacher_fingerprint": fingerprints[cfg.teacher],
-                    "model": student, "model_fingerprint": fingerprints[student], "task": t.name,
-                    "task_kind": t.kind, "source": t.source, "n": n, "cross_entropy": ce,
-                    "cross_entropy_mean": ce / n, "teacher_logprob_mean": sum(teacher[t.name]) / n,
-                    "model_logprob_mean": sum(q[t.name]) / n,
-                })
+                rows.append(
+                    {
+                        "run_id": run.run_id,
+                        "teacher": cfg.teacher,
+                        "teacher_fingerprint": fingerprints[cfg.teacher],
+                        "model": student,
+                        "model_fingerprint": fingerprints[student],
+                        "task": t.name,
+                        "task_kind": t.kind,
+                        "source": t.source,
+                        "n": n,
+                        "cross_entropy": ce,
+                        "cross_entropy_mean": ce / n,
+                        "teacher_logprob_mean": sum(teacher[t.name]) / n,
+                        "model_logprob_mean": sum(q[t.name]) / n,
+                    }
+                )
         run.add_counts(eval_cross_entropy=len(rows))
 
         def write(con):
@@ -107,8 +122,12 @@ def table5(outcome: CrossEntropyOutcome):
     students = list(dict.fromkeys(r["model"] for r in outcome.rows))
     plain = list(dict.fromkeys(r["task"] for r in outcome.rows if r["task_kind"] == "template"))
     has_bb = any(r["task_kind"] != "template" for r in outcome.rows)
-    table = Table(title="cross entropy with the teacher (§5.2; lower is closer)", title_justify="left",
-                  caption=f"run {outcome.run_id}", caption_justify="left")
+    table = Table(
+        title="cross entropy with the teacher (§5.2; lower is closer)",
+        title_justify="left",
+        caption=f"run {outcome.run_id}",
+        caption_justify="left",
+    )
     table.add_column("student")
     for name in plain + (["BIG-bench-Avg"] if has_bb else []):
         table.add_column(name, justify="right")

@@ -46,9 +46,12 @@ class TaskResult:
     extra: dict[str, Any] = field(default_factory=dict)
 
 
-def score_task(task: EvalTask, scorer: Any, selection: str = "mean",
-               progress: Callable[[int], None] | None = None) -> TaskResult:
-    requests = [Request(it.where or f"{task.name} example {i}", it.prompt, it.continuations) for i, it in enumerate(task.items)]
+def score_task(
+    task: EvalTask, scorer: Any, selection: str = "mean", progress: Callable[[int], None] | None = None
+) -> TaskResult:
+    requests = [
+        Request(it.where or f"{task.name} example {i}", it.prompt, it.continuations) for i, it in enumerate(task.items)
+    ]
     scores = scorer.score(requests, progress)
     preds, credits = [], []
     for item, cand_scores in zip(task.items, scores):
@@ -62,17 +65,33 @@ def score_task(task: EvalTask, scorer: Any, selection: str = "mean",
 
 def common_columns(run_id: str, cfg: EvalConfig, fingerprint: str, lineage: Any) -> dict[str, Any]:
     return {
-        "run_id": run_id, "model": cfg.model, "model_fingerprint": fingerprint,
-        "train_run_id": lineage.train_run_id, "mixture_hash": lineage.mixture_hash,
-        "train_passages": lineage.train_passages, "train_step": lineage.step, "selection": cfg.selection,
+        "run_id": run_id,
+        "model": cfg.model,
+        "model_fingerprint": fingerprint,
+        "train_run_id": lineage.train_run_id,
+        "mixture_hash": lineage.mixture_hash,
+        "train_passages": lineage.train_passages,
+        "train_step": lineage.step,
+        "selection": cfg.selection,
     }
 
 
 def result_row(common: dict[str, Any], r: TaskResult) -> dict[str, Any]:
     t = r.task
-    return {**common, "task": t.name, "task_kind": t.kind, "parent_task": t.parent, "source": t.source,
-            "source_sha256": t.source_sha256, "template_hash": t.template_hash, "metric": t.metric,
-            "n": len(t.items), "n_labelled": r.n_labelled, "n_skipped": t.n_skipped, "accuracy": r.accuracy}
+    return {
+        **common,
+        "task": t.name,
+        "task_kind": t.kind,
+        "parent_task": t.parent,
+        "source": t.source,
+        "source_sha256": t.source_sha256,
+        "template_hash": t.template_hash,
+        "metric": t.metric,
+        "n": len(t.items),
+        "n_labelled": r.n_labelled,
+        "n_skipped": t.n_skipped,
+        "accuracy": r.accuracy,
+    }
 
 
 def parent_rows(common: dict[str, Any], results: Sequence[TaskResult]) -> list[dict[str, Any]]:
@@ -84,14 +103,22 @@ def parent_rows(common: dict[str, Any], results: Sequence[TaskResult]) -> list[d
     out = []
     for parent, subs in groups.items():
         grades = [s.accuracy for s in subs if s.accuracy is not None]
-        out.append({
-            **common, "task": parent, "task_kind": "bigbench", "parent_task": None,
-            "source": str(Path(subs[0].task.source).parent.parent / "task.json"), "source_sha256": None,
-            "template_hash": subs[0].task.template_hash, "metric": "multiple_choice_grade",
-            "n": sum(len(s.task.items) for s in subs), "n_labelled": sum(s.n_labelled for s in subs),
-            "n_skipped": sum(s.task.n_skipped for s in subs),
-            "accuracy": sum(grades) / len(grades) if grades else None,
-        })
+        out.append(
+            {
+                **common,
+                "task": parent,
+                "task_kind": "bigbench",
+                "parent_task": None,
+                "source": str(Path(subs[0].task.source).parent.parent / "task.json"),
+                "source_sha256": None,
+                "template_hash": subs[0].task.template_hash,
+                "metric": "multiple_choice_grade",
+                "n": sum(len(s.task.items) for s in subs),
+                "n_labelled": sum(s.n_labelled for s in subs),
+                "n_skipped": sum(s.task.n_skipped for s in subs),
+                "accuracy": sum(grades) / len(grades) if grades else None,
+            }
+        )
     return out
 
 
@@ -100,14 +127,32 @@ def prediction_rows(run_id: str, r: TaskResult) -> list[dict[str, Any]]:
     t = r.task
     out = []
     for pos, (item, cand_scores, best, credit) in enumerate(zip(t.items, r.scores, r.predictions, r.credits)):
-        cands = [{
-            "candidate": c, "n_tokens": s.n_tokens, "n_chars": s.n_chars, "logprob_sum": s.logprob_sum,
-            "logprob_mean": s.logprob_mean, "logprob_per_char": s.logprob_per_char,
-            "target_score": None if item.target_scores is None else item.target_scores[k],
-        } for k, (c, s) in enumerate(zip(item.candidates, cand_scores))]
-        out.append({"run_id": run_id, "task": t.name, "position": pos, "example_id": item.example_id,
-                    "prompt": item.prompt, "answer_prefix": item.answer_prefix, "candidates": cands,
-                    "prediction": item.candidates[best], "gold": item.gold, "score": credit})
+        cands = [
+            {
+                "candidate": c,
+                "n_tokens": s.n_tokens,
+                "n_chars": s.n_chars,
+                "logprob_sum": s.logprob_sum,
+                "logprob_mean": s.logprob_mean,
+                "logprob_per_char": s.logprob_per_char,
+                "target_score": None if item.target_scores is None else item.target_scores[k],
+            }
+            for k, (c, s) in enumerate(zip(item.candidates, cand_scores))
+        ]
+        out.append(
+            {
+                "run_id": run_id,
+                "task": t.name,
+                "position": pos,
+                "example_id": item.example_id,
+                "prompt": item.prompt,
+                "answer_prefix": item.answer_prefix,
+                "candidates": cands,
+                "prediction": item.candidates[best],
+                "gold": item.gold,
+                "score": credit,
+            }
+        )
     return out
 
 
@@ -115,24 +160,60 @@ def results_schema():
     import pyarrow as pa
 
     s, i, f = pa.string(), pa.int64(), pa.float64()
-    return pa.schema([
-        ("run_id", s), ("model", s), ("model_fingerprint", s), ("train_run_id", s), ("mixture_hash", s),
-        ("train_passages", i), ("train_step", i), ("task", s), ("task_kind", s), ("parent_task", s),
-        ("source", s), ("source_sha256", s), ("template_hash", s), ("metric", s), ("selection", s),
-        ("n", i), ("n_labelled", i), ("n_skipped", i), ("accuracy", f),
-    ])
+    return pa.schema(
+        [
+            ("run_id", s),
+            ("model", s),
+            ("model_fingerprint", s),
+            ("train_run_id", s),
+            ("mixture_hash", s),
+            ("train_passages", i),
+            ("train_step", i),
+            ("task", s),
+            ("task_kind", s),
+            ("parent_task", s),
+            ("source", s),
+            ("source_sha256", s),
+            ("template_hash", s),
+            ("metric", s),
+            ("selection", s),
+            ("n", i),
+            ("n_labelled", i),
+            ("n_skipped", i),
+            ("accuracy", f),
+        ]
+    )
 
 
 def predictions_schema():
     import pyarrow as pa
 
     s, i, f = pa.string(), pa.int64(), pa.float64()
-    cand = pa.struct([("candidate", s), ("n_tokens", i), ("n_chars", i), ("logprob_sum", f), ("logprob_mean", f),
-                      ("logprob_per_char", f), ("target_score", f)])
-    return pa.schema([
-        ("run_id", s), ("task", s), ("position", i), ("example_id", s), ("prompt", s), ("answer_prefix", s),
-        ("candidates", pa.list_(cand)), ("prediction", s), ("gold", s), ("score", f),
-    ])
+    cand = pa.struct(
+        [
+            ("candidate", s),
+            ("n_tokens", i),
+            ("n_chars", i),
+            ("logprob_sum", f),
+            ("logprob_mean", f),
+            ("logprob_per_char", f),
+            ("target_score", f),
+        ]
+    )
+    return pa.schema(
+        [
+            ("run_id", s),
+            ("task", s),
+            ("position", i),
+            ("example_id", s),
+            ("prompt", s),
+            ("answer_prefix", s),
+            ("candidates", pa.list_(cand)),
+            ("prediction", s),
+            ("gold", s),
+            ("score", f),
+        ]
+    )
 
 
 def bigbench_average(rows: Sequence[dict[str, Any]]) -> float | None:
@@ -159,7 +240,9 @@ def collect_tasks(task_args: Sequence[str], bigbench: Sequence[str], limit: int 
     seen: dict[str, str] = {}
     for t in tasks:
         if t.name in seen:
-            raise ValueError(f"task {t.name} is given twice ({seen[t.name]} and {t.source}); evaluate one source per task and run")
+            raise ValueError(
+                f"task {t.name} is given twice ({seen[t.name]} and {t.source}); evaluate one source per task and run"
+            )
         seen[t.name] = t.source
     if not tasks:
         raise ValueError("nothing to evaluate: pass --task NAME=PATH and/or --bigbench DIR")
@@ -176,9 +259,14 @@ class EvalOutcome:
     seconds: float
 
 
-def run_eval(store: Any, cfg: EvalConfig, tasks: Sequence[EvalTask], skipped: Sequence[Any],
-             progress: Callable[[EvalTask], Callable[[int], None]] | None = None,
-             warn: Callable[[str], None] = print) -> EvalOutcome:
+def run_eval(
+    store: Any,
+    cfg: EvalConfig,
+    tasks: Sequence[EvalTask],
+    skipped: Sequence[Any],
+    progress: Callable[[EvalTask], Callable[[int], None]] | None = None,
+    warn: Callable[[str], None] = print,
+) -> EvalOutcome:
     """Load the model, score every task, commit each task's rows as it finishes."""
     import time
 
@@ -196,12 +284,18 @@ def run_eval(store: Any, cfg: EvalConfig, tasks: Sequence[EvalTask], skipped: Se
     if mode == "packed":
         ok, diff = packed_agrees(model, tok)
         if not ok:
-            warn(f"warning: {cfg.model}: shared-prompt scoring disagrees with per-candidate scoring "
-                 f"(|diff| {diff:.3g}); this architecture ignores custom attention masks, using --scoring naive")
+            warn(
+                f"warning: {cfg.model}: shared-prompt scoring disagrees with per-candidate scoring "
+                f"(|diff| {diff:.3g}); this architecture ignores custom attention masks, using --scoring naive"
+            )
             mode = "naive"
     scorer = make_scorer(mode, model, tok, cfg.batch_size, cfg.max_batch_tokens)
-    config = {**cfg.__dict__, "scoring_used": mode, "tasks": [t.name for t in tasks],
-              "bigbench_skipped": [s.__dict__ for s in skipped]}
+    config = {
+        **cfg.__dict__,
+        "scoring_used": mode,
+        "tasks": [t.name for t in tasks],
+        "bigbench_skipped": [s.__dict__ for s in skipped],
+    }
     inputs = [{"path": t.source, "sha256": t.source_sha256, "task": t.name} for t in tasks]
     inputs.append({"path": cfg.model, "model_fingerprint": fp})
     results: list[TaskResult] = []

@@ -45,7 +45,7 @@ class Lineage:
     step: int | None = None
 
     @classmethod
-    def of(cls, model: str | Path) -> "Lineage":
+    def of(cls, model: str | Path) -> Lineage:
         path = Path(model) / LINEAGE_FILE
         if not path.is_file():
             return cls()
@@ -66,9 +66,13 @@ class Lineage:
             except (OSError, ValueError, KeyError, TypeError):
                 passages = None  # the mixture folder moved: the data size stays unknown
         step = raw.get("step")
-        return cls(train_run_id=raw.get("train_run_id"), mixture_hash=raw.get("mixture_hash"),
-                   mixture_dir=mixture_dir, train_passages=passages,
-                   step=int(step) if isinstance(step, (int, float)) else None)
+        return cls(
+            train_run_id=raw.get("train_run_id"),
+            mixture_hash=raw.get("mixture_hash"),
+            mixture_dir=mixture_dir,
+            train_passages=passages,
+            step=int(step) if isinstance(step, (int, float)) else None,
+        )
 
 
 def fingerprint(model: str | Path) -> str:
@@ -110,8 +114,9 @@ def load_tokenizer(model: str | Path, trust_remote_code: bool = False) -> Any:
         raise ModelError(f"{model}: cannot load a tokenizer ({str(exc).strip().splitlines()[0]})") from None
 
 
-def load_model(model: str | Path, device: str = "auto", dtype: str = "auto",
-               trust_remote_code: bool = False, threads: int = 0) -> tuple[Any, Any]:
+def load_model(
+    model: str | Path, device: str = "auto", dtype: str = "auto", trust_remote_code: bool = False, threads: int = 0
+) -> tuple[Any, Any]:
     """(model in eval mode, tokenizer). Never runs a repository's code unless asked to."""
     import torch
     from transformers import AutoModelForCausalLM
@@ -126,8 +131,9 @@ def load_model(model: str | Path, device: str = "auto", dtype: str = "auto",
     dev = resolve_device(device)
     tok = load_tokenizer(model, trust_remote_code)
     try:
-        lm = AutoModelForCausalLM.from_pretrained(str(model), dtype=resolve_dtype(dtype, dev),
-                                                  trust_remote_code=trust_remote_code)
+        lm = AutoModelForCausalLM.from_pretrained(
+            str(model), dtype=resolve_dtype(dtype, dev), trust_remote_code=trust_remote_code
+        )
     except (OSError, ValueError) as exc:
         raise ModelError(f"{model}: cannot load a causal LM ({str(exc).strip().splitlines()[0]})") from None
     lm.to(dev).eval()

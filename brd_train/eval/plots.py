@@ -54,7 +54,7 @@ def plot_probes(rows: Sequence[dict[str, Any]], target: Path) -> Path:
         ax.set_xlabel("layer")
         ax.set_ylabel("accuracy (%)")
         ax.grid(alpha=0.3)
-    for ax in list(axes.flat)[len(tasks):]:
+    for ax in list(axes.flat)[len(tasks) :]:
         ax.axis("off")
     axes.flat[0].legend(fontsize=7)
     fig.suptitle("Layer-wise probing (appendix A.4)")
@@ -79,8 +79,11 @@ def plot_comparison(pairs: dict[str, tuple[float, float]], baseline: str, model:
         ax.set_yticks(range(len(vals)), names, fontsize=7)
     ax.axvline(0, color="black", linewidth=0.8)
     ax.set_xlabel(f"accuracy difference (points): {_label(model)} minus {_label(baseline)}")
-    ax.set_title(f"{_label(model)} better on {better} of {len(shown)} tasks"
-                 f"{f' ({len(tied)} tied tasks not shown)' if tied else ''}", fontsize=10)
+    ax.set_title(
+        f"{_label(model)} better on {better} of {len(shown)} tasks"
+        f"{f' ({len(tied)} tied tasks not shown)' if tied else ''}",
+        fontsize=10,
+    )
     ax.grid(axis="x", alpha=0.3)
     fig.tight_layout()
     return _save(fig, target), len(tied)

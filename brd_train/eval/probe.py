@@ -31,8 +31,14 @@ class ProbeError(ValueError):
     """A task that cannot be probed (too few labelled examples, a single class)."""
 
 
-def pooled_states(model: Any, tokenizer: Any, texts: Sequence[str], batch_size: int, max_length: int,
-                  progress: Callable[[int], None] | None = None):
+def pooled_states(
+    model: Any,
+    tokenizer: Any,
+    texts: Sequence[str],
+    batch_size: int,
+    max_length: int,
+    progress: Callable[[int], None] | None = None,
+):
     """Array [layers + 1, texts, hidden]: the mean over each text's tokens of every layer's output
     (index 0 is the embedding layer)."""
     import numpy as np
@@ -49,8 +55,9 @@ def pooled_states(model: Any, tokenizer: Any, texts: Sequence[str], batch_size: 
     out = None
     with torch.inference_mode():
         for idx, ids, mask in padded_batches(encoded, batch_size, pad_id(tokenizer)):
-            hs = base(input_ids=ids.to(dev), attention_mask=mask.to(dev), output_hidden_states=True,
-                      use_cache=False).hidden_states
+            hs = base(
+                input_ids=ids.to(dev), attention_mask=mask.to(dev), output_hidden_states=True, use_cache=False
+            ).hidden_states
             m = mask.to(dev).unsqueeze(-1).float()
             pooled = torch.stack([(h.float() * m).sum(1) / m.sum(1) for h in hs])  # [L+1, B, H]
             if out is None:
@@ -61,8 +68,9 @@ def pooled_states(model: Any, tokenizer: Any, texts: Sequence[str], batch_size: 
     return out
 
 
-def probe_layers(states, labels: Sequence[int], groups: Sequence[str], folds: int, c: float,
-                 seed: int) -> list[tuple[float, float]]:
+def probe_layers(
+    states, labels: Sequence[int], groups: Sequence[str], folds: int, c: float, seed: int
+) -> list[tuple[float, float]]:
     """(mean, std) cross-validated accuracy per layer. Folds are stratified by label and keep
     each group whole: two hypotheses about one premise share most of their mean-pooled vector,
     and splitting them across folds would score the premise, not the task."""
@@ -116,9 +124,13 @@ class ProbeOutcome:
     plot: Path | None = None
 
 
-def run_probe(store: Any, cfg: ProbeConfig, tasks: Sequence[EvalTask],
-              progress: Callable[[str, int], Callable[[int], None]] | None = None,
-              plot: Path | None = None) -> ProbeOutcome:
+def run_probe(
+    store: Any,
+    cfg: ProbeConfig,
+    tasks: Sequence[EvalTask],
+    progress: Callable[[str, int], Callable[[int], None]] | None = None,
+    plot: Path | None = None,
+) -> ProbeOutcome:
     import pyarrow as pa
 
     from .models import fingerprint, load_model
@@ -142,10 +154,23 @@ def run_probe(store: Any, cfg: ProbeConfig, tasks: Sequence[EvalTask],
             states = pooled_states(model, tok, d.texts, cfg.batch_size, cfg.max_length, bar)
             majority = max(y.count(k) for k in set(y)) / len(y)
             for layer, (acc, std) in enumerate(probe_layers(states, y, d.groups, folds, cfg.c, cfg.seed)):
-                rows.append({"run_id": run.run_id, "model": cfg.model, "model_fingerprint": fp, "task": t.name,
-                             "source": t.source, "layer": layer, "n": len(y), "n_classes": len(set(y)),
-                             "folds": folds, "regularization": cfg.c, "accuracy": acc, "accuracy_std": std,
-                             "majority": majority})
+                rows.append(
+                    {
+                        "run_id": run.run_id,
+                        "model": cfg.model,
+                        "model_fingerprint": fp,
+                        "task": t.name,
+                        "source": t.source,
+                        "layer": layer,
+                        "n": len(y),
+                        "n_classes": len(set(y)),
+                        "folds": folds,
+                        "regularization": cfg.c,
+                        "accuracy": acc,
+                        "accuracy_std": std,
+                        "majority": majority,
+                    }
+                )
         run.add_counts(eval_probes=len(rows))
 
         def write(con):
@@ -164,8 +189,12 @@ def probe_table(rows: Sequence[dict[str, Any]]):
     tasks = list(dict.fromkeys(r["task"] for r in rows))
     layers = sorted({r["layer"] for r in rows})
     acc = {(r["task"], r["layer"]): r["accuracy"] for r in rows}
-    table = Table(title="probe accuracy % per layer (A.4)", title_justify="left",
-                  caption="layer 0: embeddings", caption_justify="left")
+    table = Table(
+        title="probe accuracy % per layer (A.4)",
+        title_justify="left",
+        caption="layer 0: embeddings",
+        caption_justify="left",
+    )
     table.add_column("layer", justify="right")
     for t in tasks:
         table.add_column(t, justify="right")

@@ -30,7 +30,9 @@ def _pick(results: list[dict[str, Any]], selector: str | None, exclude: str | No
     raise StoreError(f"the store holds results of {len(order)} model(s); Figure 3 needs two")
 
 
-def write_report(store: Store, out: Path, baseline: str | None = None, model: str | None = None) -> tuple[list[Path], list[str]]:
+def write_report(
+    store: Store, out: Path, baseline: str | None = None, model: str | None = None
+) -> tuple[list[Path], list[str]]:
     """Write figure3-comparison.png, figure2-data-size.png and figure4-probes.png when the store
     has what each needs. Returns (written paths, notes on what was skipped and why)."""
     from .plots import plot_comparison, plot_data_size, plot_probes
@@ -80,10 +82,14 @@ def write_report(store: Store, out: Path, baseline: str | None = None, model: st
         sizes = {p[1] for p in points}
         written.append(plot_data_size(points, out / "figure2-data-size.png"))
         if len(sizes) < 2:
-            notes.append(f"Figure 2 has one data size only ({sizes.pop()} passages); evaluate students trained on more sizes")
+            notes.append(
+                f"Figure 2 has one data size only ({sizes.pop()} passages); evaluate students trained on more sizes"
+            )
     elif results:
-        why = ("eval_results.train_passages is filled from a checkpoint's brd_lineage.json and the mixture "
-               "manifest it names, and no evaluated model has one")
+        why = (
+            "eval_results.train_passages is filled from a checkpoint's brd_lineage.json and the mixture "
+            "manifest it names, and no evaluated model has one"
+        )
         if not has_train_runs:
             why += "; the store has no train_runs table either (no `brd train` has written it)"
         notes.append(f"Figure 2 skipped: no training data size known ({why})")

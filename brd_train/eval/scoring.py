@@ -79,7 +79,7 @@ def leading_special(tokenizer: Any) -> list[int]:
     plain = tokenizer("a", add_special_tokens=False)["input_ids"]
     special = tokenizer("a")["input_ids"]
     for k in range(len(special) - len(plain) + 1):
-        if special[k:k + len(plain)] == plain:
+        if special[k : k + len(plain)] == plain:
             return list(special[:k])
     return []
 
@@ -111,7 +111,9 @@ class PairEncoder:
         ids = self.lead + ids
         n_ctx += len(self.lead)
         if n_ctx == 0:
-            raise ScoringError(f"{key}: the prompt gives no token to condition on (empty prompt, or it merges into the candidate)")
+            raise ScoringError(
+                f"{key}: the prompt gives no token to condition on (empty prompt, or it merges into the candidate)"
+            )
         if n_ctx == len(ids):
             raise ScoringError(f"{key}: candidate {continuation!r} adds no token to the prompt")
         return ids, n_ctx
@@ -147,7 +149,9 @@ class _Base:
             raise ScoringError(f"{req.key}: no candidates")
         return [self.encoder.encode(req.prompt, c, req.key) for c in req.continuations]
 
-    def score(self, requests: Sequence[Request], progress: Callable[[int], None] | None = None) -> list[list[CandidateScore]]:
+    def score(
+        self, requests: Sequence[Request], progress: Callable[[int], None] | None = None
+    ) -> list[list[CandidateScore]]:
         raise NotImplementedError
 
 
@@ -196,7 +200,9 @@ class _Row:
         return min(idx[0] for idx, _, _ in self.targets)
 
 
-def build_row(index: int, encoded: Sequence[tuple[list[int], int]], continuations: Sequence[str], key: str = "") -> _Row:
+def build_row(
+    index: int, encoded: Sequence[tuple[list[int], int]], continuations: Sequence[str], key: str = ""
+) -> _Row:
     # The shared part is the longest common prefix of every candidate's context tokens; it is
     # the whole prompt unless a prompt token merges differently with different candidates.
     shared = list(encoded[0][0][: encoded[0][1]])
@@ -264,8 +270,13 @@ class PackedScorer(_Base):
         mask = torch.zeros((n, 1, width, width), dtype=dtype)
         mask.masked_fill_(~allow.unsqueeze(1), torch.finfo(dtype).min)
         dev = self.device
-        logits = self.model(input_ids=ids.to(dev), attention_mask=mask.to(dev), position_ids=pos.to(dev),
-                            use_cache=False, logits_to_keep=keep).logits
+        logits = self.model(
+            input_ids=ids.to(dev),
+            attention_mask=mask.to(dev),
+            position_ids=pos.to(dev),
+            use_cache=False,
+            logits_to_keep=keep,
+        ).logits
         start = width - keep
         out = []
         for b, r in enumerate(batch):
@@ -306,8 +317,13 @@ def packed_agrees(model: Any, tokenizer: Any, tol: float | None = None) -> tuple
     ids would disagree; the caller then falls back to the naive scorer."""
     import torch
 
-    req = [Request("self-check", "The quick brown fox jumps over the lazy dog. Question: Is it? Answer:",
-                   (" Yes", " No", " Maybe not at all"))]
+    req = [
+        Request(
+            "self-check",
+            "The quick brown fox jumps over the lazy dog. Question: Is it? Answer:",
+            (" Yes", " No", " Maybe not at all"),
+        )
+    ]
     a = PackedScorer(model, tokenizer).score(req)[0]
     b = NaiveScorer(model, tokenizer).score(req)[0]
     diff = max(abs(x.logprob_sum - y.logprob_sum) for x, y in zip(a, b))

@@ -17,8 +17,9 @@ from brd_data.store import Store, StoreLockedError
 
 
 @contextlib.contextmanager
-def writer_when_free(store: Store, command: str, wait_s: float = 3600.0,
-                     on_wait: Callable[[str], None] | None = None) -> Iterator[Store]:
+def writer_when_free(
+    store: Store, command: str, wait_s: float = 3600.0, on_wait: Callable[[str], None] | None = None
+) -> Iterator[Store]:
     deadline = time.monotonic() + wait_s
     delay = 0.2
     told = False
@@ -45,8 +46,15 @@ class ShortLockRun:
     one transaction; leaving the block marks the run succeeded (or failed, with the error).
     """
 
-    def __init__(self, store: Store, command: str, config: Mapping[str, Any], inputs: Sequence[Mapping[str, Any]] = (),
-                 wait_s: float = 3600.0, on_wait: Callable[[str], None] | None = None):
+    def __init__(
+        self,
+        store: Store,
+        command: str,
+        config: Mapping[str, Any],
+        inputs: Sequence[Mapping[str, Any]] = (),
+        wait_s: float = 3600.0,
+        on_wait: Callable[[str], None] | None = None,
+    ):
         self.store, self.command, self.config, self.inputs = store, command, config, inputs
         self.wait_s, self.on_wait = wait_s, on_wait
         self.run: Any = None
@@ -61,7 +69,7 @@ class ShortLockRun:
     def _window(self):
         return writer_when_free(self.store, self.command, self.wait_s, self.on_wait)
 
-    def __enter__(self) -> "ShortLockRun":
+    def __enter__(self) -> ShortLockRun:
         with self._window():
             self.run = self.store.begin_run(self.command, self.config, self.inputs)
         return self

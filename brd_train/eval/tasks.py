@@ -56,7 +56,9 @@ def sha256_file(path: str | os.PathLike) -> str:
     return h.hexdigest()
 
 
-def items_from_records(spec: TaskSpec, records: Iterable[tuple[str, dict[str, Any]]], limit: int | None = None) -> list[EvalItem]:
+def items_from_records(
+    spec: TaskSpec, records: Iterable[tuple[str, dict[str, Any]]], limit: int | None = None
+) -> list[EvalItem]:
     """Render records through a task template; errors name the file, row and field."""
     out = []
     for i, (where, rec) in enumerate(records):
@@ -64,11 +66,18 @@ def items_from_records(spec: TaskSpec, records: Iterable[tuple[str, dict[str, An
             break
         gold = spec.gold(rec, where)
         credit = None if gold is None else tuple(1.0 if c == gold else 0.0 for c in spec.candidates)
-        out.append(EvalItem(
-            example_id=str(rec.get("idx", rec.get("id", i))), prompt=spec.render(rec, where),
-            candidates=spec.candidates, answer_prefix=spec.answer_prefix, gold=gold,
-            target_scores=credit, where=where, group=str(rec.get(spec.fields[0])),
-        ))
+        out.append(
+            EvalItem(
+                example_id=str(rec.get("idx", rec.get("id", i))),
+                prompt=spec.render(rec, where),
+                candidates=spec.candidates,
+                answer_prefix=spec.answer_prefix,
+                gold=gold,
+                target_scores=credit,
+                where=where,
+                group=str(rec.get(spec.fields[0])),
+            )
+        )
     return out
 
 
@@ -104,7 +113,9 @@ def load_template_task(name: str, source: str | None, limit: int | None = None) 
     if source is None or source.startswith("hf:"):
         if source is None:
             if not spec.hf_dataset:
-                raise TaskError(f"task {spec.name}: no data file given and its manifest names no hf_dataset; use {name}=PATH")
+                raise TaskError(
+                    f"task {spec.name}: no data file given and its manifest names no hf_dataset; use {name}=PATH"
+                )
             args = dict(spec.hf_dataset)
         else:
             args = parse_hub_ref(source)
@@ -117,8 +128,15 @@ def load_template_task(name: str, source: str | None, limit: int | None = None) 
         ref, digest = str(path.resolve()), sha256_file(path)
     if not items:
         raise TaskError(f"{ref}: no examples")
-    return EvalTask(name=spec.name, kind="template", metric="accuracy", source=ref, source_sha256=digest,
-                    template_hash=spec.template_hash, items=items)
+    return EvalTask(
+        name=spec.name,
+        kind="template",
+        metric="accuracy",
+        source=ref,
+        source_sha256=digest,
+        template_hash=spec.template_hash,
+        items=items,
+    )
 
 
 def parse_task_arg(arg: str) -> tuple[str, str | None]:

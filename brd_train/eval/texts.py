@@ -47,8 +47,9 @@ def encode_texts(tokenizer: Any, texts: Sequence[str], max_length: int, with_sta
     return out
 
 
-def padded_batches(encoded: Sequence[list[int]], batch_size: int, pad_id: int,
-                   max_tokens: int | None = None) -> Iterator[tuple[list[int], Any, Any]]:
+def padded_batches(
+    encoded: Sequence[list[int]], batch_size: int, pad_id: int, max_tokens: int | None = None
+) -> Iterator[tuple[list[int], Any, Any]]:
     """(indices, input_ids, attention_mask), right-padded, longest texts first; a batch holds at
     most `batch_size` texts and, when given, at most `max_tokens` padded tokens (one text at least)."""
     import torch
@@ -58,7 +59,7 @@ def padded_batches(encoded: Sequence[list[int]], batch_size: int, pad_id: int,
     while start < len(order):
         width = len(encoded[order[start]])
         fit = batch_size if not max_tokens else max(1, min(batch_size, max_tokens // max(width, 1)))
-        idx = order[start:start + fit]
+        idx = order[start : start + fit]
         start += len(idx)
         ids = torch.full((len(idx), width), pad_id, dtype=torch.long)
         mask = torch.zeros((len(idx), width), dtype=torch.long)
@@ -86,8 +87,14 @@ def sample_texts(task: EvalTask, max_texts: int, seed: int) -> list[str]:
 LOGITS_BUDGET_BYTES = 1 << 30
 
 
-def mean_token_logprobs(model: Any, tokenizer: Any, texts: Sequence[str], batch_size: int, max_length: int,
-                        progress: Callable[[int], None] | None = None) -> list[float]:
+def mean_token_logprobs(
+    model: Any,
+    tokenizer: Any,
+    texts: Sequence[str],
+    batch_size: int,
+    max_length: int,
+    progress: Callable[[int], None] | None = None,
+) -> list[float]:
     """Per text: the average log-probability of its tokens under the model (its own tokenisation)."""
     import torch
 

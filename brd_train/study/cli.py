@@ -65,9 +65,13 @@ def _print_outcome(outcome, started: float) -> None:
 
 
 def study(
-    manifest: Annotated[str, typer.Argument(help="A study manifest: a path, or a name in manifests/studies (demo, paper).")],
+    manifest: Annotated[
+        str, typer.Argument(help="A study manifest: a path, or a name in manifests/studies (demo, paper).")
+    ],
     store: StoreOpt = DEFAULT_STORE_PATH,
-    dry_run: Annotated[bool, typer.Option("--dry-run", help="Print every stage's command and estimated cost; run nothing.")] = False,
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="Print every stage's command and estimated cost; run nothing.")
+    ] = False,
 ) -> None:
     """Run a study manifest: ingest, annotate, mix, train, evaluate, report.
 
@@ -87,8 +91,9 @@ def study(
 
 
 def demo(
-    store: Annotated[Path, typer.Option("--store", help="Store for the demo's data, students and report.",
-                                        file_okay=False)] = DEMO_STORE,
+    store: Annotated[
+        Path, typer.Option("--store", help="Store for the demo's data, students and report.", file_okay=False)
+    ] = DEMO_STORE,
 ) -> None:
     """The whole BRD study on the embedded default, offline (the study `demo`).
 

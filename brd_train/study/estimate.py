@@ -23,7 +23,7 @@ class CorpusCounts:
     sentences: int
     unique_sentences: int
     mean_chars: float
-    source: str            # "store" | "manifest"
+    source: str  # "store" | "manifest"
 
 
 def corpus_counts(study: Study, store: Store) -> CorpusCounts:
@@ -31,7 +31,8 @@ def corpus_counts(study: Study, store: Store) -> CorpusCounts:
     if store.exists():
         with store.reader() as con:
             n, uniq, mean = con.execute(
-                "select count(*), count(distinct text_hash), coalesce(avg(n_chars), 0) from sentences").fetchall()[0]
+                "select count(*), count(distinct text_hash), coalesce(avg(n_chars), 0) from sentences"
+            ).fetchall()[0]
         if n:
             if c.passages:
                 # the manifest's passage budget, at the store's sentences-per-passage and dedup rate
@@ -74,16 +75,20 @@ def annotate_estimate(study: Study, counts: CorpusCounts) -> tuple[str, float]:
         p_tokens = n * (prefix + sentence_tokens)
         c_tokens = n * mean_out
         completion_total += c_tokens
-        lines.append(f"{prompt.name}: {n:,} requests, {p_tokens / 1e6:,.1f}M prompt tokens "
-                     f"({prefix} shared few-shot prefix + ~{sentence_tokens:.0f} per sentence), "
-                     f"{c_tokens / 1e6:,.1f}M completion tokens (~{mean_out:g} each)")
+        lines.append(
+            f"{prompt.name}: {n:,} requests, {p_tokens / 1e6:,.1f}M prompt tokens "
+            f"({prefix} shared few-shot prefix + ~{sentence_tokens:.0f} per sentence), "
+            f"{c_tokens / 1e6:,.1f}M completion tokens (~{mean_out:g} each)"
+        )
     gpus = t.tp * t.dp
     hours = completion_total / t.tokens_per_s / 3600
     slices = study.executor.annotate_tasks if study.executor.kind != "local" else 1
     wall = f"; {hours / slices:,.1f} h wall on {slices} nodes" if slices > 1 else ""
-    lines.append(f"{hours:,.1f} h at {t.tokens_per_s:,.0f} output tokens/s on {gpus} GPU(s) = "
-                 f"{hours * gpus:,.1f} GPU-hours{wall} (tokens: {how}; sentences: {counts.source}, "
-                 f"{counts.sentences:,} in passages, {counts.unique_sentences:,} unique)")
+    lines.append(
+        f"{hours:,.1f} h at {t.tokens_per_s:,.0f} output tokens/s on {gpus} GPU(s) = "
+        f"{hours * gpus:,.1f} GPU-hours{wall} (tokens: {how}; sentences: {counts.source}, "
+        f"{counts.sentences:,} in passages, {counts.unique_sentences:,} unique)"
+    )
     return "\n".join(lines), hours * gpus
 
 
@@ -100,8 +105,10 @@ def eval_estimate(study: Study) -> tuple[str, float]:
     missing = sorted(set(ev.tasks) - set(known))
     note = f" (+ {', '.join(missing)}: size unknown)" if missing else ""
     bigbench = " + BIG-bench" if ev.bigbench else ""
-    return (f"{n:,} examples{note}{bigbench} x ~{ev.mean_example_tokens:g} tokens, forward only: "
-            f"{hours * 60:,.1f} GPU-minutes at {rate:,.0f} tokens/s on 1 GPU"), hours
+    return (
+        f"{n:,} examples{note}{bigbench} x ~{ev.mean_example_tokens:g} tokens, forward only: "
+        f"{hours * 60:,.1f} GPU-minutes at {rate:,.0f} tokens/s on 1 GPU"
+    ), hours
 
 
 def train_estimate(study: Study, stage: Stage) -> tuple[str, float]:
@@ -112,8 +119,10 @@ def train_estimate(study: Study, stage: Stage) -> tuple[str, float]:
     tokens = steps * batch * length
     s = study.student
     hours = tokens / s.tokens_per_s / 3600
-    return (f"{steps:,} steps x {batch} x {length} = {tokens / 1e9:,.2f}B tokens: {hours:,.1f} h at "
-            f"{s.tokens_per_s:,.0f} tokens/s on {s.gpus} GPU(s) = {hours * s.gpus:,.1f} GPU-hours"), hours * s.gpus
+    return (
+        f"{steps:,} steps x {batch} x {length} = {tokens / 1e9:,.2f}B tokens: {hours:,.1f} h at "
+        f"{s.tokens_per_s:,.0f} tokens/s on {s.gpus} GPU(s) = {hours * s.gpus:,.1f} GPU-hours"
+    ), hours * s.gpus
 
 
 def estimate(study: Study, store: Store, stages: list[Stage]) -> None:
@@ -122,8 +131,10 @@ def estimate(study: Study, store: Store, stages: list[Stage]) -> None:
     for stage in stages:
         if stage.kind == "ingest":
             mb = counts.sentences * (counts.mean_chars + 1) / 1e6
-            stage.estimate = (f"{counts.sentences:,} sentences, ~{mb:,.0f} MB ({counts.source}); CPU only: "
-                              f"about {mb / 5 / 60:,.1f} core-minutes at 5 MB/s per core")
+            stage.estimate = (
+                f"{counts.sentences:,} sentences, ~{mb:,.0f} MB ({counts.source}); CPU only: "
+                f"about {mb / 5 / 60:,.1f} core-minutes at 5 MB/s per core"
+            )
         elif stage.kind == "annotate":
             stage.estimate, stage.gpu_hours = annotate_estimate(study, counts)
         elif stage.kind == "train":

@@ -36,7 +36,7 @@ class Corpus:
     paths: list[str] = field(default_factory=lambda: ["sample"])  # "sample": the embedded corpus
     lang: str | None = None
     passage_sentences: int = 3
-    passages: int | None = None            # the paper's 1M passages; None: all of the corpus
+    passages: int | None = None  # the paper's 1M passages; None: all of the corpus
     text_field: str = "text"
     # For the plan only, when the corpus is not ingested yet: mean characters per sentence
     mean_sentence_chars: float = 120.0
@@ -57,9 +57,9 @@ class Corpus:
 
 @dataclass
 class Teacher:
-    model: str | None = None               # None: the embedded SmolLM2 teacher
+    model: str | None = None  # None: the embedded SmolLM2 teacher
     behaviours: list[str] = field(default_factory=lambda: ["ner", "qra"])
-    limit: int | None = None               # sentences per behaviour (the demo's time budget)
+    limit: int | None = None  # sentences per behaviour (the demo's time budget)
     tp: int = 1
     dp: int = 1
     extra_args: list[str] = field(default_factory=list)
@@ -78,7 +78,7 @@ class Teacher:
 
 @dataclass
 class Student:
-    model: str | None = None               # None: the embedded teacher's weights (the demo's small student)
+    model: str | None = None  # None: the embedded teacher's weights (the demo's small student)
     label: str = "student"
     gpus: int = 1
     # For the plan: training throughput of `gpus` GPUs, tokens/s
@@ -109,8 +109,8 @@ class Row:
     """One row of the results table: the untrained student, or a student trained on a mixture."""
 
     label: str
-    mixture: str | None = None             # None: the student as released (no training)
-    max_steps: int | None = None           # overrides training.max_steps (the paper's FURTHER: 18,000)
+    mixture: str | None = None  # None: the student as released (no training)
+    max_steps: int | None = None  # overrides training.max_steps (the paper's FURTHER: 18,000)
 
     def __post_init__(self) -> None:
         if not self.label:
@@ -119,8 +119,8 @@ class Row:
 
 @dataclass
 class Evaluation:
-    tasks: dict[str, str] = field(default_factory=dict)    # name -> file, "sample", or hf:DATASET:CONFIG@SPLIT
-    bigbench: list[str] = field(default_factory=list)      # task folders or a folder of tasks; "sample"
+    tasks: dict[str, str] = field(default_factory=dict)  # name -> file, "sample", or hf:DATASET:CONFIG@SPLIT
+    bigbench: list[str] = field(default_factory=list)  # task folders or a folder of tasks; "sample"
     limit: int | None = None
     extra_args: list[str] = field(default_factory=list)
     # For the plan: examples per task (e.g. XNLI's 5,010 test examples) and mean tokens per example
@@ -154,12 +154,12 @@ class Executor:
     """Where ingest and annotation run (datatrove's executors); training uses student.gpus."""
 
     kind: str = "local"
-    tasks: int = 1                         # ingest shards
-    workers: int = 1                       # ingest shards running at once
-    partition: str | None = None           # Slurm partition for ingest (CPU)
-    annotate_tasks: int = 1                # annotation slices: each starts its own vLLM server
-    gpu_partition: str | None = None       # Slurm partition for annotation
-    gpus_per_task: int = 0                 # GPUs per annotation task (teacher.tp x teacher.dp)
+    tasks: int = 1  # ingest shards
+    workers: int = 1  # ingest shards running at once
+    partition: str | None = None  # Slurm partition for ingest (CPU)
+    annotate_tasks: int = 1  # annotation slices: each starts its own vLLM server
+    gpu_partition: str | None = None  # Slurm partition for annotation
+    gpus_per_task: int = 0  # GPUs per annotation task (teacher.tp x teacher.dp)
 
     def __post_init__(self) -> None:
         if self.kind not in ("local", "slurm", "ray"):
@@ -215,8 +215,18 @@ def load_study(name_or_path: str | Path) -> Study:
         raise StudyError(f"{path}: invalid YAML ({str(exc).splitlines()[0]})") from None
     if not isinstance(raw, dict):
         raise StudyError(f"{path}: expected a mapping at the top")
-    known = {"name", "description", "corpus", "teacher", "student", "training", "rows", "evaluation",
-             "executor", "data_size_curve"}
+    known = {
+        "name",
+        "description",
+        "corpus",
+        "teacher",
+        "student",
+        "training",
+        "rows",
+        "evaluation",
+        "executor",
+        "data_size_curve",
+    }
     unknown = sorted(set(raw) - known)
     if unknown:
         raise StudyError(f"{path}: unknown key(s) {', '.join(unknown)} (known: {', '.join(sorted(known))})")
@@ -252,7 +262,9 @@ def _check_names(study: Study, path: Path) -> None:
     from brd_data.tasks.spec import available_tasks
 
     mixtures, tasks = available_mixtures(), available_tasks()
-    for where, name in [("rows", r.mixture) for r in study.rows] + [("data_size_curve", m) for m in study.data_size_curve]:
+    for where, name in [("rows", r.mixture) for r in study.rows] + [
+        ("data_size_curve", m) for m in study.data_size_curve
+    ]:
         if name is not None and name not in mixtures and not Path(name).suffix:
             raise StudyError(f"{path}: {where}: unknown mixture {name!r}; valid: {', '.join(mixtures)}")
     for name in study.evaluation.tasks:

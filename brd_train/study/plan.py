@@ -17,13 +17,13 @@ from .manifest import Row, Study
 
 @dataclass
 class Stage:
-    key: str                     # unique, e.g. "train:brd"
-    kind: str                    # ingest | teacher | annotate | mix | train | eval | report
-    argv: list[str]              # the brd command, without the leading `brd`
-    estimate: str = ""           # the plan's cost line
+    key: str  # unique, e.g. "train:brd"
+    kind: str  # ingest | teacher | annotate | mix | train | eval | report
+    argv: list[str]  # the brd command, without the leading `brd`
+    estimate: str = ""  # the plan's cost line
     gpu_hours: float = 0.0
     outputs: dict[str, str] = field(default_factory=dict)
-    launcher: list[str] = field(default_factory=list)   # e.g. accelerate launch ... for several GPUs
+    launcher: list[str] = field(default_factory=list)  # e.g. accelerate launch ... for several GPUs
 
     @property
     def command(self) -> str:
@@ -33,7 +33,15 @@ class Stage:
     def process_argv(self) -> list[str]:
         """What the runner executes: this interpreter, so the study runs in the same environment."""
         if self.launcher:
-            return [sys.executable, "-m", "accelerate.commands.launch", *self.launcher[2:], "-m", "brd_data", *self.argv]
+            return [
+                sys.executable,
+                "-m",
+                "accelerate.commands.launch",
+                *self.launcher[2:],
+                "-m",
+                "brd_data",
+                *self.argv,
+            ]
         return [sys.executable, "-m", "brd_data", *self.argv]
 
 
@@ -55,8 +63,14 @@ def build_stages(study: Study, store: Path) -> list[Stage]:
     s = str(store)
     stages: list[Stage] = []
 
-    ingest = ["ingest", *study.corpus.resolved_paths(base), "--store", s,
-              "--passage-sentences", str(study.corpus.passage_sentences)]
+    ingest = [
+        "ingest",
+        *study.corpus.resolved_paths(base),
+        "--store",
+        s,
+        "--passage-sentences",
+        str(study.corpus.passage_sentences),
+    ]
     if study.corpus.lang:
         ingest += ["--lang", study.corpus.lang]
     if study.corpus.text_field != "text":
@@ -91,28 +105,63 @@ def build_stages(study: Study, store: Path) -> list[Stage]:
 
     for name in study.mixtures:
         out = mixture_dir(store, name)
-        stages.append(Stage(f"mix:{name}", "mix", ["mix", "build", name, "--store", s, "--out", str(out)],
-                            outputs={"mixture_dir": str(out)}))
+        stages.append(
+            Stage(
+                f"mix:{name}",
+                "mix",
+                ["mix", "build", name, "--store", s, "--out", str(out)],
+                outputs={"mixture_dir": str(out)},
+            )
+        )
 
     # The demo's student is the embedded teacher's own weights (the only small pretrained model offline).
     student = study.student.model or str(default_teacher_dir())
     tr = study.training
     trained_rows = [r for r in study.rows if r.mixture] + [
-        Row(label=f"data-size:{m}", mixture=m) for m in study.data_size_curve
-        if m not in {r.mixture for r in study.rows}]
+        Row(label=f"data-size:{m}", mixture=m)
+        for m in study.data_size_curve
+        if m not in {r.mixture for r in study.rows}
+    ]
     for row in trained_rows:
         out = student_dir(store, row)
-        argv = ["train", "--mix", str(mixture_dir(store, row.mixture)), "--student", student,
-                "--out", str(out), "--store", s,
-                "--max-steps", str(row.max_steps or tr.max_steps), "--batch-size", str(tr.batch_size),
-                "--learning-rate", f"{tr.learning_rate:g}", "--max-length", str(tr.max_length),
-                "--save-steps", str(tr.save_steps), *tr.extra_args]
+        argv = [
+            "train",
+            "--mix",
+            str(mixture_dir(store, row.mixture)),
+            "--student",
+            student,
+            "--out",
+            str(out),
+            "--store",
+            s,
+            "--max-steps",
+            str(row.max_steps or tr.max_steps),
+            "--batch-size",
+            str(tr.batch_size),
+            "--learning-rate",
+            f"{tr.learning_rate:g}",
+            "--max-length",
+            str(tr.max_length),
+            "--save-steps",
+            str(tr.save_steps),
+            *tr.extra_args,
+        ]
         launcher = []
         if study.student.gpus > 1:  # one node, several GPUs: DDP through accelerate (README: training)
             config = Path(__file__).resolve().parent.parent / "train" / "accelerate" / "ddp.yaml"
-            launcher = ["accelerate", "launch", "--config_file", str(config), "--num_processes", str(study.student.gpus)]
-        stages.append(Stage(f"train:{row.mixture}", "train", argv, outputs={"out": str(out), "label": row.label},
-                            launcher=launcher))
+            launcher = [
+                "accelerate",
+                "launch",
+                "--config_file",
+                str(config),
+                "--num_processes",
+                str(study.student.gpus),
+            ]
+        stages.append(
+            Stage(
+                f"train:{row.mixture}", "train", argv, outputs={"out": str(out), "label": row.label}, launcher=launcher
+            )
+        )
 
     ev = study.evaluation
     task_args: list[str] = []
@@ -126,8 +175,13 @@ def build_stages(study: Study, store: Path) -> list[Stage]:
     for row in study.rows + [r for r in trained_rows if r.label.startswith("data-size:")]:
         # `brd train` always saves a checkpoint at its last step
         model = student if row.mixture is None else str(student_dir(store, row) / f"checkpoint-{steps[row.mixture]}")
-        stages.append(Stage(f"eval:{row.label}", "eval",
-                            ["eval", "--model", model, "--store", s, *task_args, *ev.extra_args],
-                            outputs={"label": row.label}))
+        stages.append(
+            Stage(
+                f"eval:{row.label}",
+                "eval",
+                ["eval", "--model", model, "--store", s, *task_args, *ev.extra_args],
+                outputs={"label": row.label},
+            )
+        )
     stages.append(Stage("report", "report", ["report", "--store", s, "--out", str(store / "report")]))
     return stages

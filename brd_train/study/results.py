@@ -16,33 +16,39 @@ TITLES = {"xnli": "XNLI", "rte": "RTE", "cb": "CB", "pawsx": "PAWS-X", "boolq": 
 
 @dataclass
 class ResultsTable:
-    columns: list[str]               # task titles, then BIG-bench-Avg (if any), then Average
+    columns: list[str]  # task titles, then BIG-bench-Avg (if any), then Average
     rows: list[tuple[str, list[float | None]]]
-    lineage: list[dict]              # per study row: model, train_run_id, mixture, mixture_hash, eval run
+    lineage: list[dict]  # per study row: model, train_run_id, mixture, mixture_hash, eval run
 
     def markdown(self) -> str:
         head = "| Model | " + " | ".join(self.columns) + " |"
         sep = "|---|" + "---:|" * len(self.columns)
-        body = [f"| {label} | " + " | ".join("–" if v is None else f"{100 * v:.1f}" for v in vals) + " |"
-                for label, vals in self.rows]
+        body = [
+            f"| {label} | " + " | ".join("–" if v is None else f"{100 * v:.1f}" for v in vals) + " |"
+            for label, vals in self.rows
+        ]
         return "\n".join([head, sep, *body])
 
 
 def results_table(store: Store, labelled_models: list[tuple[str, str]]) -> ResultsTable:
     """`labelled_models`: (row label, model fingerprint) in row order."""
-    rows_arrow = pa.table({
-        "label": [label for label, _ in labelled_models],
-        "position": list(range(len(labelled_models))),
-        "model_fingerprint": [fp for _, fp in labelled_models],
-    })
+    rows_arrow = pa.table(
+        {
+            "label": [label for label, _ in labelled_models],
+            "position": list(range(len(labelled_models))),
+            "model_fingerprint": [fp for _, fp in labelled_models],
+        }
+    )
     with store.reader() as con:
         con.register("study_rows", rows_arrow)
         rel = con.execute(query("study/results"))
         cols = [d[0] for d in rel.description]
         records = [dict(zip(cols, r)) for r in rel.fetchall()]
         con.unregister("study_rows")
-    templates = sorted({r["task"] for r in records if r["task_kind"] == "template"},
-                       key=lambda t: (PAPER_ORDER.index(t) if t in PAPER_ORDER else len(PAPER_ORDER), t))
+    templates = sorted(
+        {r["task"] for r in records if r["task_kind"] == "template"},
+        key=lambda t: (PAPER_ORDER.index(t) if t in PAPER_ORDER else len(PAPER_ORDER), t),
+    )
     has_bb = any(r["task_kind"] == "bigbench" for r in records)
     columns = [TITLES.get(t, t) for t in templates] + (["BIG-bench-Avg"] if has_bb else []) + ["Average"]
     out_rows, lineage = [], []
@@ -58,24 +64,62 @@ def results_table(store: Store, labelled_models: list[tuple[str, str]]) -> Resul
         out_rows.append((label, vals))
         if mine:
             r = mine[0]
-            lineage.append({k: r[k] for k in ("label", "model", "train_run_id", "mixture_name", "mixture_hash",
-                                              "train_passages", "train_step", "eval_run_id")})
+            lineage.append(
+                {
+                    k: r[k]
+                    for k in (
+                        "label",
+                        "model",
+                        "train_run_id",
+                        "mixture_name",
+                        "mixture_hash",
+                        "train_passages",
+                        "train_step",
+                        "eval_run_id",
+                    )
+                }
+            )
         else:
             lineage.append({"label": label, "model": None})
     return ResultsTable(columns, out_rows, lineage)
 
 
-def write_markdown(path: Path, title: str, table: ResultsTable, timings: list[tuple[str, float, str]],
-                   plots: list[Path]) -> Path:
-    lines = [f"# {title}", "", "## Results (accuracy, %)", "", table.markdown(), "",
-             "Every number is `eval_results.accuracy` in the store; the lineage below joins it to the training",
-             "run (`train_runs`) and the mixture (`manifest.json` hash) that produced the model.", "",
-             "## Lineage", "", "| Model | model | train_run_id | mixture | mixture_hash | passages | step | eval run |",
-             "|---|---|---|---|---|---:|---:|---|"]
+def write_markdown(
+    path: Path, title: str, table: ResultsTable, timings: list[tuple[str, float, str]], plots: list[Path]
+) -> Path:
+    lines = [
+        f"# {title}",
+        "",
+        "## Results (accuracy, %)",
+        "",
+        table.markdown(),
+        "",
+        "Every number is `eval_results.accuracy` in the store; the lineage below joins it to the training",
+        "run (`train_runs`) and the mixture (`manifest.json` hash) that produced the model.",
+        "",
+        "## Lineage",
+        "",
+        "| Model | model | train_run_id | mixture | mixture_hash | passages | step | eval run |",
+        "|---|---|---|---|---|---:|---:|---|",
+    ]
     for li in table.lineage:
-        lines.append("| " + " | ".join(str(li.get(k) if li.get(k) is not None else "–") for k in (
-            "label", "model", "train_run_id", "mixture_name", "mixture_hash", "train_passages", "train_step",
-            "eval_run_id")) + " |")
+        lines.append(
+            "| "
+            + " | ".join(
+                str(li.get(k) if li.get(k) is not None else "–")
+                for k in (
+                    "label",
+                    "model",
+                    "train_run_id",
+                    "mixture_name",
+                    "mixture_hash",
+                    "train_passages",
+                    "train_step",
+                    "eval_run_id",
+                )
+            )
+            + " |"
+        )
     if timings:
         lines += ["", "## Time per stage", "", "| stage | seconds | |", "|---|---:|---|"]
         lines += [f"| {k} | {s:.1f} | {note} |" for k, s, note in timings]

@@ -45,8 +45,10 @@ def done_reason(stage: Stage, store: Store) -> str | None:
         trained_on = json.loads(lineage.read_text()).get("mixture_hash")
         current = json.loads(manifest.read_text()).get("mixture_hash")
         if trained_on != current:
-            raise StudyError(f"{ckpt} was trained on mixture {trained_on}, but {manifest} is now {current}; "
-                             "remove the student folder or use another store")
+            raise StudyError(
+                f"{ckpt} was trained on mixture {trained_on}, but {manifest} is now {current}; "
+                "remove the student folder or use another store"
+            )
         return f"{ckpt.name} exists for mixture {current}"
     if stage.kind == "eval":
         from brd_train.eval.models import fingerprint
@@ -57,8 +59,12 @@ def done_reason(stage: Stage, store: Store) -> str | None:
         tasks = [a.split("=", 1)[0] for i, a in enumerate(stage.argv) if i and stage.argv[i - 1] == "--task"]
         fp = fingerprint(model)
         with store.reader() as con:
-            have = {r[0] for r in con.execute(
-                "select distinct task from eval_results where model_fingerprint = ?", [fp]).fetchall()}
+            have = {
+                r[0]
+                for r in con.execute(
+                    "select distinct task from eval_results where model_fingerprint = ?", [fp]
+                ).fetchall()
+            }
         wanted_bigbench = "--bigbench" in stage.argv
         if set(tasks) <= have and (not wanted_bigbench or any(t.startswith("bigbench:") for t in have)):
             return f"the store holds results of {Path(model).name} on these tasks"
@@ -78,18 +84,25 @@ def run_study(study: Study, store_root: Path, echo: Echo = print, stream: bool =
             continue
         echo(f"[{i}/{len(stages)}] {stage.command}")
         started = time.monotonic()
-        proc = subprocess.run(stage.process_argv(), env=env, stdout=None if stream else subprocess.PIPE,
-                              stderr=None if stream else subprocess.STDOUT, text=True)
+        proc = subprocess.run(
+            stage.process_argv(),
+            env=env,
+            stdout=None if stream else subprocess.PIPE,
+            stderr=None if stream else subprocess.STDOUT,
+            text=True,
+        )
         seconds = time.monotonic() - started
         if proc.returncode != 0:
             tail = "" if stream else "\n" + "\n".join((proc.stdout or "").splitlines()[-20:])
-            raise StudyError(f"stage {stage.key} failed (exit {proc.returncode}) after {seconds:.0f}s: "
-                             f"{stage.command}{tail}")
+            raise StudyError(
+                f"stage {stage.key} failed (exit {proc.returncode}) after {seconds:.0f}s: {stage.command}{tail}"
+            )
         timings.append((stage.key, seconds, ""))
     table = labelled_results(study, store, stages)
     plots = sorted((store.root / "report").glob("*.png"))
-    report = write_markdown(store.root / "report" / "README.md", f"Study {study.name}: {study.description}",
-                            table, timings, plots)
+    report = write_markdown(
+        store.root / "report" / "README.md", f"Study {study.name}: {study.description}", table, timings, plots
+    )
     return StudyOutcome(table, timings, report)
 
 

@@ -33,8 +33,13 @@ class LineageCallback(TrainerCallback):
             return
         folder = Path(args.output_dir) / f"checkpoint-{state.global_step}"
         if folder.is_dir():
-            lineage = checkpoint_lineage(self.run, state.global_step, loss=last_logged_loss(state.log_history, state.global_step),
-                                         tokens=self.tokens_seen(), run_id=self.run_id)
+            lineage = checkpoint_lineage(
+                self.run,
+                state.global_step,
+                loss=last_logged_loss(state.log_history, state.global_step),
+                tokens=self.tokens_seen(),
+                run_id=self.run_id,
+            )
             write_checkpoint_lineage(folder, lineage)
         if self.recorder is not None:
             self.recorder.sync(self.run, status="running")

@@ -19,8 +19,17 @@ SCHEDULERS = ("linear", "cosine", "constant", "constant_with_warmup")
 
 # Settings a resumed run must share with the run it continues: they fix the data order, the
 # packed sequences and the optimiser. The others (steps, logging, where to stop) may change.
-RESUME_INVARIANT = ("learning_rate", "batch_size", "grad_accum", "max_length", "packing",
-                    "packing_strategy", "seed", "lr_scheduler", "warmup_steps")
+RESUME_INVARIANT = (
+    "learning_rate",
+    "batch_size",
+    "grad_accum",
+    "max_length",
+    "packing",
+    "packing_strategy",
+    "seed",
+    "lr_scheduler",
+    "warmup_steps",
+)
 
 
 @dataclass
@@ -29,15 +38,15 @@ class TrainConfig:
     student: str
     out: Path
     learning_rate: float = PAPER_LEARNING_RATE
-    batch_size: int = PAPER_BATCH_SIZE            # sequences per optimiser step, all processes together
+    batch_size: int = PAPER_BATCH_SIZE  # sequences per optimiser step, all processes together
     grad_accum: int = 1
     max_length: int = PAPER_MAX_LENGTH
     max_steps: int = PAPER_MAX_STEPS
     save_steps: int = PAPER_SAVE_STEPS
-    save_total_limit: int | None = None           # None: keep every checkpoint, as the paper does
+    save_total_limit: int | None = None  # None: keep every checkpoint, as the paper does
     logging_steps: int = 10
     packing: bool = True
-    packing_strategy: str | None = None           # None: bfd_split for lm mixtures, bfd for sft
+    packing_strategy: str | None = None  # None: bfd_split for lm mixtures, bfd for sft
     seed: int = 42
     lr_scheduler: str = "linear"
     warmup_steps: int = 0
@@ -65,7 +74,9 @@ class TrainConfig:
         if self.save_total_limit is not None and self.save_total_limit < 1:
             raise ValueError(f"--save-total-limit must be at least 1, got {self.save_total_limit}")
         if self.packing_strategy is not None and self.packing_strategy not in PACKING_STRATEGIES:
-            raise ValueError(f"--packing-strategy {self.packing_strategy!r} is not one of {', '.join(PACKING_STRATEGIES)}")
+            raise ValueError(
+                f"--packing-strategy {self.packing_strategy!r} is not one of {', '.join(PACKING_STRATEGIES)}"
+            )
         if self.precision not in PRECISIONS:
             raise ValueError(f"--precision {self.precision!r} is not one of {', '.join(PRECISIONS)}")
         if self.lr_scheduler not in SCHEDULERS:
@@ -73,7 +84,9 @@ class TrainConfig:
         if self.warmup_steps < 0:
             raise ValueError(f"--warmup-steps must be 0 or more, got {self.warmup_steps}")
         if self.stop_at_step is not None and not 1 <= self.stop_at_step <= self.max_steps:
-            raise ValueError(f"--stop-at-step must be between 1 and --max-steps ({self.max_steps}), got {self.stop_at_step}")
+            raise ValueError(
+                f"--stop-at-step must be between 1 and --max-steps ({self.max_steps}), got {self.stop_at_step}"
+            )
 
     def resolved_packing_strategy(self, kind: str) -> str | None:
         """lm passages are pre-training text: an overlong one continues in the next packed row

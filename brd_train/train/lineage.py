@@ -49,8 +49,9 @@ def checkpoints(out: Path) -> list[tuple[int, Path]]:
     return sorted(found)
 
 
-def checkpoint_lineage(run: dict[str, Any], step: int, *, loss: float | None, tokens: int | None,
-                       run_id: str) -> dict[str, Any]:
+def checkpoint_lineage(
+    run: dict[str, Any], step: int, *, loss: float | None, tokens: int | None, run_id: str
+) -> dict[str, Any]:
     """The brd_lineage.json of one checkpoint: contract 3's keys, then extras."""
     return {
         # contract 3

@@ -90,7 +90,9 @@ def read_mixture(root: str | Path) -> Mixture:
     if missing:
         raise MixtureError(f"{manifest_path}: missing key(s) {', '.join(missing)}")
     if manifest["format_version"] != FORMAT_VERSION:
-        raise MixtureError(f"{manifest_path}: format_version {manifest['format_version']!r}; this brd reads {FORMAT_VERSION}")
+        raise MixtureError(
+            f"{manifest_path}: format_version {manifest['format_version']!r}; this brd reads {FORMAT_VERSION}"
+        )
     kind = manifest["kind"]
     if kind not in KINDS:
         raise MixtureError(f"{manifest_path}: kind {kind!r} is not one of {', '.join(KINDS)}")
@@ -108,7 +110,9 @@ def read_mixture(root: str | Path) -> Mixture:
         names = meta.schema_arrow.names
         absent = [c for c in want if c not in names]
         if absent:
-            raise MixtureError(f"{path}: a {kind!r} mixture needs column(s) {', '.join(absent)}; found {', '.join(names)}")
+            raise MixtureError(
+                f"{path}: a {kind!r} mixture needs column(s) {', '.join(absent)}; found {', '.join(names)}"
+            )
         for c in want:
             nulls = _null_count(meta, c)
             if nulls:
@@ -136,4 +140,3 @@ def _null_count(meta, column: str) -> int:
             return meta.read(columns=[column]).column(0).null_count
         total += stats.null_count
     return total
-

@@ -14,7 +14,7 @@ from pathlib import Path
 # next to the weights, plus the scheduler, RNG states and tokenizer (a few MB, in the margin).
 _OPTIMIZER_STATES = 2
 _MARGIN = 1.10
-_FIXED_BYTES = 64 << 20   # tokenizer, trainer state, RNG states, the datasets cache of a small mixture
+_FIXED_BYTES = 64 << 20  # tokenizer, trainer state, RNG states, the datasets cache of a small mixture
 
 
 class OutputError(ValueError):
@@ -56,16 +56,22 @@ def check_writable(out: Path) -> bool:
     return created
 
 
-def estimate_disk(n_params: int, bytes_per_param: int, max_steps: int, save_steps: int,
-                  save_total_limit: int | None, free_bytes: int, done_checkpoints: int = 0) -> DiskEstimate:
+def estimate_disk(
+    n_params: int,
+    bytes_per_param: int,
+    max_steps: int,
+    save_steps: int,
+    save_total_limit: int | None,
+    free_bytes: int,
+    done_checkpoints: int = 0,
+) -> DiskEstimate:
     """Bytes the checkpoints still to be written will take: weights plus optimiser state, times
     how many are kept at once (all of them unless --save-total-limit)."""
     per = int(n_params * bytes_per_param * (1 + _OPTIMIZER_STATES) * _MARGIN) + _FIXED_BYTES
-    total = math.ceil(max_steps / save_steps)   # the trainer also saves at the last step
+    total = math.ceil(max_steps / save_steps)  # the trainer also saves at the last step
     kept = total if save_total_limit is None else min(total, save_total_limit)
     to_write = max(kept - done_checkpoints, 0) if save_total_limit is None else kept
-    return DiskEstimate(checkpoint_bytes=per, checkpoints_kept=kept, needed_bytes=per * to_write,
-                        free_bytes=free_bytes)
+    return DiskEstimate(checkpoint_bytes=per, checkpoints_kept=kept, needed_bytes=per * to_write, free_bytes=free_bytes)
 
 
 def check_disk(out: Path, estimate: DiskEstimate) -> None:

@@ -26,8 +26,19 @@ from brd_data.store import Run, Store, StoreLockedError, query
 
 from .lineage import checkpoints, read_checkpoint_lineage
 
-_STATIC = ("train_run_id", "mixture_hash", "mixture_name", "mixture_kind", "mixture_dir", "manifest_sha256",
-           "student", "student_fingerprint", "parent_train_run_id", "parent_step", "output_dir")
+_STATIC = (
+    "train_run_id",
+    "mixture_hash",
+    "mixture_name",
+    "mixture_kind",
+    "mixture_dir",
+    "manifest_sha256",
+    "student",
+    "student_fingerprint",
+    "parent_train_run_id",
+    "parent_step",
+    "output_dir",
+)
 
 
 @contextlib.contextmanager
@@ -69,8 +80,9 @@ class StoreRecorder:
             self.run = self.store.begin_run("train", config, inputs)
         return self.run.run_id
 
-    def sync(self, run: dict[str, Any], *, status: str, wait_s: float = 0.0, error: str | None = None,
-             finished: bool = False) -> bool:
+    def sync(
+        self, run: dict[str, Any], *, status: str, wait_s: float = 0.0, error: str | None = None, finished: bool = False
+    ) -> bool:
         """Bring `train_runs` and `train_checkpoints` up to date with the output folder.
 
         Idempotent: rows come from `brd_train.json` and the checkpoints' `brd_lineage.json`.
@@ -83,23 +95,46 @@ class StoreRecorder:
             lin = read_checkpoint_lineage(folder)
             if lin is None or lin.get("train_run_id") != run["train_run_id"]:
                 continue
-            rows.append({"train_run_id": run["train_run_id"], "step": step, "path": str(folder.resolve()),
-                         "loss": lin.get("loss"), "tokens": lin.get("tokens"), "run_id": lin.get("run_id") or self.run_id})
+            rows.append(
+                {
+                    "train_run_id": run["train_run_id"],
+                    "step": step,
+                    "path": str(folder.resolve()),
+                    "loss": lin.get("loss"),
+                    "tokens": lin.get("tokens"),
+                    "run_id": lin.get("run_id") or self.run_id,
+                }
+            )
         last_step = max((r["step"] for r in rows), default=0)
         try:
             with brief_writer(self.store, "train", wait_s=wait_s), self.store.transaction() as con:
                 self.store.insert(con, "train_runs", pa.Table.from_pylist([_run_row(run, self.run_id)]))
                 if rows:
                     self.store.insert(con, "train_checkpoints", pa.Table.from_pylist(rows, schema=_CHECKPOINT_SCHEMA))
-                con.execute(query("train/update_run"), [
-                    status, last_step, run.get("final_loss"), run.get("final_checkpoint"), run.get("loss_plot"),
-                    error, finished, run["max_steps"], json.dumps(run["config"], sort_keys=True, default=str),
-                    self.run_id, self.run_id, run["train_run_id"],
-                ])
-                con.execute(query("train/close_interrupted_runs"),
-                            [f"interrupted; the run was resumed by {self.run_id}", run.get("run_ids") or [], self.run_id])
-                con.execute(query("train/mark_removed_checkpoints"),
-                            [run["train_run_id"], [str(f.resolve()) for _, f in found]])
+                con.execute(
+                    query("train/update_run"),
+                    [
+                        status,
+                        last_step,
+                        run.get("final_loss"),
+                        run.get("final_checkpoint"),
+                        run.get("loss_plot"),
+                        error,
+                        finished,
+                        run["max_steps"],
+                        json.dumps(run["config"], sort_keys=True, default=str),
+                        self.run_id,
+                        self.run_id,
+                        run["train_run_id"],
+                    ],
+                )
+                con.execute(
+                    query("train/close_interrupted_runs"),
+                    [f"interrupted; the run was resumed by {self.run_id}", run.get("run_ids") or [], self.run_id],
+                )
+                con.execute(
+                    query("train/mark_removed_checkpoints"), [run["train_run_id"], [str(f.resolve()) for _, f in found]]
+                )
                 if finished and self.run is not None:
                     self.run.add_counts(checkpoints=len(rows), last_step=last_step)
                     self.run.finish("failed" if status == "failed" else "succeeded", error=error, con=con)
@@ -109,14 +144,25 @@ class StoreRecorder:
         return True
 
 
-_CHECKPOINT_SCHEMA = pa.schema([
-    ("train_run_id", pa.string()), ("step", pa.int32()), ("path", pa.string()), ("loss", pa.float64()),
-    ("tokens", pa.int64()), ("run_id", pa.string()),
-])
+_CHECKPOINT_SCHEMA = pa.schema(
+    [
+        ("train_run_id", pa.string()),
+        ("step", pa.int32()),
+        ("path", pa.string()),
+        ("loss", pa.float64()),
+        ("tokens", pa.int64()),
+        ("run_id", pa.string()),
+    ]
+)
 
 
 def _run_row(run: dict[str, Any], run_id: str) -> dict[str, Any]:
     row = {k: run.get(k) for k in _STATIC}
-    row.update(run_ids=[run["train_run_id"]], config=json.dumps(run["config"], sort_keys=True, default=str),
-               max_steps=run["max_steps"], status="running", started_at=run["started_at"])
+    row.update(
+        run_ids=[run["train_run_id"]],
+        config=json.dumps(run["config"], sort_keys=True, default=str),
+        max_steps=run["max_steps"],
+        status="running",
+        started_at=run["started_at"],
+    )
     return row

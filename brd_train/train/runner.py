@@ -10,19 +10,26 @@ from __future__ import annotations
 import contextlib
 import os
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from brd_data import code_version
 
 from .config import RESUME_INVARIANT, TrainConfig
-from .lineage import (RUN_FILE, checkpoints, library_versions, read_checkpoint_lineage, read_run_state,
-                      write_json)
+from .lineage import RUN_FILE, checkpoints, library_versions, read_checkpoint_lineage, read_run_state, write_json
 from .mixture import Mixture, read_mixture
 from .preflight import check_disk, check_writable, estimate_disk, free_bytes
-from .student import (Student, StudentError, check_max_length, check_tokenizer, load_tokenizer,
-                      resolve_student, tokenizer_fingerprint)
+from .student import (
+    Student,
+    StudentError,
+    check_max_length,
+    check_tokenizer,
+    load_tokenizer,
+    resolve_student,
+    tokenizer_fingerprint,
+)
 
 Echo = Callable[[str], None]
 
@@ -34,6 +41,7 @@ class ResumeError(ValueError):
 @dataclass
 class Prepared:
     """Everything checked before a model is loaded or the store is touched."""
+
     cfg: TrainConfig
     mixture: Mixture
     student: Student
@@ -42,8 +50,8 @@ class Prepared:
     world_size: int
     per_device_batch_size: int
     precision: str
-    saved: dict[str, Any] | None           # brd_train.json of the run being resumed
-    resume_from: Path | None               # its last checkpoint
+    saved: dict[str, Any] | None  # brd_train.json of the run being resumed
+    resume_from: Path | None  # its last checkpoint
 
 
 def config_from_options(options: dict[str, Any], out: Path, resume: bool) -> TrainConfig:
@@ -56,8 +64,8 @@ def config_from_options(options: dict[str, Any], out: Path, resume: bool) -> Tra
         if saved is None:
             raise ResumeError(f"nothing to resume in {out}: no {RUN_FILE} (start the run without --resume)")
         base = {k: v for k, v in saved["config"].items() if k in TrainConfig.field_names()}
-        base.pop("stop_at_step", None)   # a planned stop applies to the command that asked for it
-        base.pop("trust_remote_code", None)   # never inherited: each command must ask for it
+        base.pop("stop_at_step", None)  # a planned stop applies to the command that asked for it
+        base.pop("trust_remote_code", None)  # never inherited: each command must ask for it
         base["mix"] = saved["mixture_dir"]
         base["student"] = saved["student"]
         for k, v in given.items():
@@ -79,7 +87,9 @@ def prepare(cfg: TrainConfig, world_size: int = 1) -> Prepared:
     found = checkpoints(cfg.out)
     if not cfg.resume and (saved is not None or found):
         what = f"run {saved['train_run_id']}" if saved else f"{len(found)} checkpoint(s)"
-        raise ResumeError(f"{cfg.out} already holds a training run ({what}); pass --resume to continue it or choose another --out")
+        raise ResumeError(
+            f"{cfg.out} already holds a training run ({what}); pass --resume to continue it or choose another --out"
+        )
     mixture = read_mixture(cfg.mix)
     if saved is not None and mixture.mixture_hash != saved["mixture_hash"]:
         raise ResumeError(
@@ -104,9 +114,18 @@ def prepare(cfg: TrainConfig, world_size: int = 1) -> Prepared:
             with contextlib.suppress(OSError):
                 cfg.out.rmdir()
         raise
-    return Prepared(cfg=cfg, mixture=mixture, student=student, tokenizer=tok, tokenizer_info=tok_info,
-                    world_size=world_size, per_device_batch_size=per_device, precision=resolve_precision(cfg.precision),
-                    saved=saved, resume_from=resume_from)
+    return Prepared(
+        cfg=cfg,
+        mixture=mixture,
+        student=student,
+        tokenizer=tok,
+        tokenizer_info=tok_info,
+        world_size=world_size,
+        per_device_batch_size=per_device,
+        precision=resolve_precision(cfg.precision),
+        saved=saved,
+        resume_from=resume_from,
+    )
 
 
 def _check_tokenizer(cfg: TrainConfig, mixture: Mixture, tok) -> dict[str, Any]:
@@ -115,10 +134,13 @@ def _check_tokenizer(cfg: TrainConfig, mixture: Mixture, tok) -> dict[str, Any]:
     except StudentError:
         if not cfg.allow_tokenizer_mismatch:
             raise
-    return {"mixture_tokenizer": mixture.manifest.get("tokenizer"),
-            "mixture_tokenizer_fingerprint": mixture.manifest.get("tokenizer_fingerprint"),
-            "student_tokenizer_fingerprint": tokenizer_fingerprint(tok), "match": False,
-            "allowed_by": "--allow-tokenizer-mismatch"}
+    return {
+        "mixture_tokenizer": mixture.manifest.get("tokenizer"),
+        "mixture_tokenizer_fingerprint": mixture.manifest.get("tokenizer_fingerprint"),
+        "student_tokenizer_fingerprint": tokenizer_fingerprint(tok),
+        "match": False,
+        "allowed_by": "--allow-tokenizer-mismatch",
+    }
 
 
 def resolve_precision(precision: str) -> str:
@@ -139,34 +161,59 @@ def load_student_model(prep: Prepared):
     # fp32 master weights; bf16/fp16 is autocast mixed precision in the trainer.
     try:
         return AutoModelForCausalLM.from_pretrained(
-            prep.cfg.student, dtype=torch.float32, trust_remote_code=prep.cfg.trust_remote_code,
+            prep.cfg.student,
+            dtype=torch.float32,
+            trust_remote_code=prep.cfg.trust_remote_code,
             attn_implementation=prep.cfg.attn_implementation,
         )
     except (OSError, ValueError) as exc:
         text = str(exc).strip().splitlines()
-        raise StudentError(f"--student {prep.cfg.student}: cannot load the model ({text[0] if text else exc})") from None
+        raise StudentError(
+            f"--student {prep.cfg.student}: cannot load the model ({text[0] if text else exc})"
+        ) from None
 
 
 def run_state(prep: Prepared, train_run_id: str | None) -> dict[str, Any]:
     """brd_train.json: the run as a whole (a resumed run keeps its id, start and history)."""
     cfg, mix, student = prep.cfg, prep.mixture, prep.student
     config = cfg.lineage()
-    config["derived"] = {"world_size": prep.world_size, "per_device_batch_size": prep.per_device_batch_size,
-                         "precision": prep.precision, "loss": "completion only" if mix.kind == "sft" else "whole passage"}
-    base = dict(prep.saved) if prep.saved else {
-        "train_run_id": train_run_id,
-        "started_at": time.strftime("%Y-%m-%d %H:%M:%S"),
-        "run_ids": [],
+    config["derived"] = {
+        "world_size": prep.world_size,
+        "per_device_batch_size": prep.per_device_batch_size,
+        "precision": prep.precision,
+        "loss": "completion only" if mix.kind == "sft" else "whole passage",
     }
-    base.update({
-        "mixture_hash": mix.mixture_hash, "mixture_name": mix.name, "mixture_kind": mix.kind,
-        "mixture_dir": str(mix.root.resolve()), "manifest_sha256": mix.manifest_sha256,
-        "mixture_rows": mix.rows, "mixture_tokens": mix.tokens, "tokenizer": prep.tokenizer_info,
-        "student": cfg.student, "student_fingerprint": student.fingerprint, "student_origin": student.origin(),
-        "parent_train_run_id": student.parent_train_run_id, "parent_step": student.parent_step,
-        "output_dir": str(cfg.out.resolve()), "config": config, "max_steps": cfg.max_steps,
-        "code_version": code_version(), "versions": library_versions(),
-    })
+    base = (
+        dict(prep.saved)
+        if prep.saved
+        else {
+            "train_run_id": train_run_id,
+            "started_at": time.strftime("%Y-%m-%d %H:%M:%S"),
+            "run_ids": [],
+        }
+    )
+    base.update(
+        {
+            "mixture_hash": mix.mixture_hash,
+            "mixture_name": mix.name,
+            "mixture_kind": mix.kind,
+            "mixture_dir": str(mix.root.resolve()),
+            "manifest_sha256": mix.manifest_sha256,
+            "mixture_rows": mix.rows,
+            "mixture_tokens": mix.tokens,
+            "tokenizer": prep.tokenizer_info,
+            "student": cfg.student,
+            "student_fingerprint": student.fingerprint,
+            "student_origin": student.origin(),
+            "parent_train_run_id": student.parent_train_run_id,
+            "parent_step": student.parent_step,
+            "output_dir": str(cfg.out.resolve()),
+            "config": config,
+            "max_steps": cfg.max_steps,
+            "code_version": code_version(),
+            "versions": library_versions(),
+        }
+    )
     return base
 
 
@@ -208,12 +255,14 @@ def build_trainer(prep: Prepared, model, callbacks=()):
         ddp_find_unused_parameters=False,
     )
     dataset = prep.mixture.load_dataset(cache_dir=cfg.out / ".datasets-cache")
-    return SFTTrainer(model=model, args=args, train_dataset=dataset, processing_class=prep.tokenizer,
-                      callbacks=list(callbacks))
+    return SFTTrainer(
+        model=model, args=args, train_dataset=dataset, processing_class=prep.tokenizer, callbacks=list(callbacks)
+    )
 
 
-def run_training(cfg: TrainConfig, store_root: str | Path, echo: Echo = print, finish_wait_s: float = 300.0,
-                 extra_callbacks=()) -> dict[str, Any]:
+def run_training(
+    cfg: TrainConfig, store_root: str | Path, echo: Echo = print, finish_wait_s: float = 300.0, extra_callbacks=()
+) -> dict[str, Any]:
     """Train and record; returns the final brd_train.json. Only the main process writes lineage
     and the store; every process trains."""
     from .record import StoreRecorder
@@ -230,7 +279,10 @@ def run_training(cfg: TrainConfig, store_root: str | Path, echo: Echo = print, f
         if main:
             recorder.start(cfg.lineage(), prep.mixture.inputs())
             recorder.sync(run, status=run.get("status", "succeeded"), finished=True, wait_s=finish_wait_s)
-            echo(f"run {run['train_run_id']} already reached step {run['last_step']}; recorded it in {recorder.store.root}")
+            echo(
+                f"run {run['train_run_id']} already reached step {run['last_step']}; "
+                f"recorded it in {recorder.store.root}"
+            )
         return run
 
     with _output_lock(cfg.out, main):
@@ -265,8 +317,15 @@ def _train(prep: Prepared, recorder, main: bool, echo: Echo, finish_wait_s: floa
     model = load_student_model(prep)
     n_params = sum(p.numel() for p in model.parameters())
     if main:
-        est = estimate_disk(n_params, 4, cfg.max_steps, cfg.save_steps, cfg.save_total_limit,
-                            free_bytes(cfg.out), done_checkpoints=len(checkpoints(cfg.out)))
+        est = estimate_disk(
+            n_params,
+            4,
+            cfg.max_steps,
+            cfg.save_steps,
+            cfg.save_total_limit,
+            free_bytes(cfg.out),
+            done_checkpoints=len(checkpoints(cfg.out)),
+        )
         check_disk(cfg.out, est)
 
     run: dict[str, Any] = {}
@@ -279,10 +338,12 @@ def _train(prep: Prepared, recorder, main: bool, echo: Echo, finish_wait_s: floa
         write_json(cfg.out / RUN_FILE, run)
         recorder.sync(run, status="running")
         verb = "resuming" if prep.resume_from else "training"
-        echo(f"{verb} run {run['train_run_id']}: {prep.mixture.kind} mixture {prep.mixture.name} "
-             f"({prep.mixture.rows} rows), student {cfg.student} ({n_params / 1e6:.1f}M parameters), "
-             f"{cfg.max_steps} steps, batch {cfg.batch_size}, max length {cfg.max_length}, "
-             f"packing {cfg.packing_strategy or 'off'}, {prep.precision}, {prep.world_size} process(es)")
+        echo(
+            f"{verb} run {run['train_run_id']}: {prep.mixture.kind} mixture {prep.mixture.name} "
+            f"({prep.mixture.rows} rows), student {cfg.student} ({n_params / 1e6:.1f}M parameters), "
+            f"{cfg.max_steps} steps, batch {cfg.batch_size}, max length {cfg.max_length}, "
+            f"packing {cfg.packing_strategy or 'off'}, {prep.precision}, {prep.world_size} process(es)"
+        )
 
     tokens_before = _tokens_at(prep.resume_from)
     trainer = None
@@ -290,7 +351,9 @@ def _train(prep: Prepared, recorder, main: bool, echo: Echo, finish_wait_s: floa
     if cfg.stop_at_step is not None:
         callbacks.append(StopAtStep(cfg.stop_at_step))
     if main:
-        callbacks.append(LineageCallback(run, run_id, recorder, tokens_seen=lambda: _tokens_seen(trainer, tokens_before)))
+        callbacks.append(
+            LineageCallback(run, run_id, recorder, tokens_seen=lambda: _tokens_seen(trainer, tokens_before))
+        )
     try:
         trainer = build_trainer(prep, model, callbacks)
         trainer.train(resume_from_checkpoint=str(prep.resume_from) if prep.resume_from else None)
@@ -307,13 +370,20 @@ def _train(prep: Prepared, recorder, main: bool, echo: Echo, finish_wait_s: floa
     step = trainer.state.global_step
     status = "succeeded" if step >= cfg.max_steps else "stopped"
     final = cfg.out / f"checkpoint-{step}"
-    plot = plot_loss(trainer.state.log_history, cfg.out / "loss.png",
-                     f"{prep.mixture.name} ({prep.mixture.kind}) -> {Path(cfg.student).name}, run {run['train_run_id']}")
-    run.update(status=status, last_step=step, final_loss=last_logged_loss(trainer.state.log_history),
-               final_checkpoint=str(final.resolve()) if final.is_dir() else None,
-               loss_plot=str(plot.resolve()) if plot else None,
-               checkpoints=[{"step": s, "path": str(p.resolve())} for s, p in checkpoints(cfg.out)],
-               tokens=_tokens_seen(trainer, tokens_before))
+    plot = plot_loss(
+        trainer.state.log_history,
+        cfg.out / "loss.png",
+        f"{prep.mixture.name} ({prep.mixture.kind}) -> {Path(cfg.student).name}, run {run['train_run_id']}",
+    )
+    run.update(
+        status=status,
+        last_step=step,
+        final_loss=last_logged_loss(trainer.state.log_history),
+        final_checkpoint=str(final.resolve()) if final.is_dir() else None,
+        loss_plot=str(plot.resolve()) if plot else None,
+        checkpoints=[{"step": s, "path": str(p.resolve())} for s, p in checkpoints(cfg.out)],
+        tokens=_tokens_seen(trainer, tokens_before),
+    )
     write_json(cfg.out / RUN_FILE, run)
     recorded = recorder.sync(run, status=status, finished=True, wait_s=finish_wait_s)
     if not recorded:
@@ -327,6 +397,7 @@ def launch_topology() -> tuple[int, int]:
     Read from the environment, not from an accelerate PartialState: creating one here would fix
     the distributed state before the trainer sets it up (on CPU it must be created with cpu=True).
     """
+
     def first(names: tuple[str, ...], default: int) -> int:
         for n in names:
             if os.environ.get(n, "").strip().isdigit():

@@ -21,16 +21,19 @@ class StudentError(ValueError):
 
 @dataclass(frozen=True)
 class Student:
-    name: str                       # as given: a folder or a hub id
+    name: str  # as given: a folder or a hub id
     local: bool
     context_length: int | None
     fingerprint: str
-    parent_lineage: dict[str, Any] | None   # brd_lineage.json when the student is a brd checkpoint
+    parent_lineage: dict[str, Any] | None  # brd_lineage.json when the student is a brd checkpoint
 
     def origin(self) -> dict[str, Any]:
         """The chain of origins: this model, and (nested) the training run that made it, if any."""
-        return {"model": str(Path(self.name).resolve()) if self.local else self.name,
-                "fingerprint": self.fingerprint, "lineage": self.parent_lineage}
+        return {
+            "model": str(Path(self.name).resolve()) if self.local else self.name,
+            "fingerprint": self.fingerprint,
+            "lineage": self.parent_lineage,
+        }
 
     @property
     def parent_train_run_id(self) -> str | None:
@@ -58,8 +61,13 @@ def resolve_student(name: str, trust_remote_code: bool = False) -> Student:
     parent = None
     if local and (path / LINEAGE_FILE).is_file():
         parent = json.loads((path / LINEAGE_FILE).read_text())
-    return Student(name=name, local=local, context_length=context_length(config),
-                   fingerprint=fingerprint(path if local else name), parent_lineage=parent)
+    return Student(
+        name=name,
+        local=local,
+        context_length=context_length(config),
+        fingerprint=fingerprint(path if local else name),
+        parent_lineage=parent,
+    )
 
 
 def context_length(config) -> int | None:
@@ -88,8 +96,9 @@ def load_tokenizer(name: str, trust_remote_code: bool = False, what: str = "toke
         raise StudentError(f"cannot load the {what} {name} ({_first_line(exc)})") from None
 
 
-def check_tokenizer(mixture_manifest: dict[str, Any], student_tok, student_name: str,
-                    trust_remote_code: bool = False) -> dict[str, Any]:
+def check_tokenizer(
+    mixture_manifest: dict[str, Any], student_tok, student_name: str, trust_remote_code: bool = False
+) -> dict[str, Any]:
     """Compare the mixture's tokenizer with the student's by fingerprint; raise on a mismatch.
 
     The manifest's `tokenizer_fingerprint` is used when present, else its `tokenizer` is loaded.
@@ -103,11 +112,16 @@ def check_tokenizer(mixture_manifest: dict[str, Any], student_tok, student_name:
         try:
             mix_tok = load_tokenizer(str(declared), trust_remote_code, what="mixture's tokenizer")
         except StudentError as exc:
-            raise StudentError(f"{exc}; cannot check it against the student's "
-                               "(pass --allow-tokenizer-mismatch to train anyway)") from None
+            raise StudentError(
+                f"{exc}; cannot check it against the student's (pass --allow-tokenizer-mismatch to train anyway)"
+            ) from None
         mix_fp = tokenizer_fingerprint(mix_tok)
-    info = {"mixture_tokenizer": declared, "mixture_tokenizer_fingerprint": mix_fp,
-            "student_tokenizer_fingerprint": student_fp, "match": mix_fp == student_fp}
+    info = {
+        "mixture_tokenizer": declared,
+        "mixture_tokenizer_fingerprint": mix_fp,
+        "student_tokenizer_fingerprint": student_fp,
+        "match": mix_fp == student_fp,
+    }
     if mix_fp != student_fp:
         sizes = f" (vocabulary {len(mix_tok)} vs {len(student_tok)})" if mix_tok is not None else ""
         raise StudentError(

@@ -8,8 +8,16 @@ import shutil
 from pathlib import Path
 
 
-def make_tiny_student(out: str | Path, tokenizer_dir: str | Path, *, hidden: int = 64, layers: int = 2,
-                      heads: int = 4, context: int = 512, seed: int = 0) -> Path:
+def make_tiny_student(
+    out: str | Path,
+    tokenizer_dir: str | Path,
+    *,
+    hidden: int = 64,
+    layers: int = 2,
+    heads: int = 4,
+    context: int = 512,
+    seed: int = 0,
+) -> Path:
     """Write a loadable model folder (config, safetensors, tokenizer) to `out`; idempotent."""
     import torch
     from transformers import AutoTokenizer, LlamaConfig, LlamaForCausalLM
@@ -19,9 +27,16 @@ def make_tiny_student(out: str | Path, tokenizer_dir: str | Path, *, hidden: int
         return out
     tok = AutoTokenizer.from_pretrained(tokenizer_dir)
     config = LlamaConfig(
-        vocab_size=len(tok), hidden_size=hidden, intermediate_size=hidden * 2, num_hidden_layers=layers,
-        num_attention_heads=heads, num_key_value_heads=max(1, heads // 2), max_position_embeddings=context,
-        tie_word_embeddings=True, bos_token_id=tok.bos_token_id, eos_token_id=tok.eos_token_id,
+        vocab_size=len(tok),
+        hidden_size=hidden,
+        intermediate_size=hidden * 2,
+        num_hidden_layers=layers,
+        num_attention_heads=heads,
+        num_key_value_heads=max(1, heads // 2),
+        max_position_embeddings=context,
+        tie_word_embeddings=True,
+        bos_token_id=tok.bos_token_id,
+        eos_token_id=tok.eos_token_id,
         pad_token_id=tok.pad_token_id,
     )
     torch.manual_seed(seed)

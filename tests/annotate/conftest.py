@@ -47,5 +47,18 @@ def rows(store: Path, sql: str, params: list | None = None) -> list[tuple]:
 
 def annotate_args(store: Path, url: str, *extra: str) -> list[str]:
     """`brd annotate` against a scripted server, with quick retry timings."""
-    return ["annotate", "--store", str(store), "--endpoint", url, "--no-progress",
-            "--max-concurrency", "4", "--request-timeout", "5", "--http-retries", "2", *extra]
+    return [
+        "annotate",
+        "--store",
+        str(store),
+        "--endpoint",
+        url,
+        "--no-progress",
+        "--max-concurrency",
+        "4",
+        "--request-timeout",
+        "5",
+        "--http-retries",
+        "2",
+        *extra,
+    ]

@@ -47,7 +47,7 @@ class FakeOpenAI:
     def url(self) -> str:
         return f"http://127.0.0.1:{self.server.server_address[1]}"
 
-    def start(self) -> "FakeOpenAI":
+    def start(self) -> FakeOpenAI:
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
         self.thread.start()
         return self
@@ -63,8 +63,13 @@ class FakeOpenAI:
             return 404, {"error": {"message": f"The model `{body.get('model')}` does not exist."}}
         m = _INPUT.search(prompt.rstrip())
         sentence = m["s"].strip() if m else prompt.strip().splitlines()[-1]
-        kind = ("ner" if "Enter a sentence" in prompt
-                else "task" if prompt.rstrip().endswith("Answer:") and "The sentence:" not in prompt else "qra")
+        kind = (
+            "ner"
+            if "Enter a sentence" in prompt
+            else "task"
+            if prompt.rstrip().endswith("Answer:") and "The sentence:" not in prompt
+            else "qra"
+        )
         with self.lock:
             self.requests.append({**body, "_sentence": sentence, "_chat": chat, "_at": time.time()})
             n = self.counts[(sentence, kind)] = self.counts.get((sentence, kind), 0) + 1
@@ -83,9 +88,14 @@ class FakeOpenAI:
         max_tokens = int(body.get("max_tokens") or 16)
         finish = "stop"
         ner = kind == "ner"
-        word = next((w.strip(".,[]") for w in sentence.split() if w[:1].isupper()), sentence.split()[0] if sentence else "x")
-        good = (f' In this sentence, "{word}" is a test name entity.' if ner
-                else f"Question: What does the sentence say? Answer: {sentence}")
+        word = next(
+            (w.strip(".,[]") for w in sentence.split() if w[:1].isupper()), sentence.split()[0] if sentence else "x"
+        )
+        good = (
+            f' In this sentence, "{word}" is a test name entity.'
+            if ner
+            else f"Question: What does the sentence say? Answer: {sentence}"
+        )
         if kind == "task":
             scripted = re.search(r"\[answer:([^\]]+)\]", sentence)
             good = " " + (scripted[1] if scripted else "positive" if "sentiment" in prompt else "Yes")
@@ -97,12 +107,23 @@ class FakeOpenAI:
             text, finish = " ".join(["very"] * max_tokens), "length"
         elif "[empty]" in sentence:
             text = ""
-        usage = {"prompt_tokens": len(prompt.split()), "completion_tokens": len(text.split()),
-                 "total_tokens": len(prompt.split()) + len(text.split())}
-        choice = ({"index": 0, "message": {"role": "assistant", "content": text}, "finish_reason": finish} if chat
-                  else {"index": 0, "text": text, "finish_reason": finish})
-        return 200, {"id": f"cmpl-{served}", "object": "chat.completion" if chat else "text_completion",
-                     "model": self.model, "choices": [choice], "usage": usage}
+        usage = {
+            "prompt_tokens": len(prompt.split()),
+            "completion_tokens": len(text.split()),
+            "total_tokens": len(prompt.split()) + len(text.split()),
+        }
+        choice = (
+            {"index": 0, "message": {"role": "assistant", "content": text}, "finish_reason": finish}
+            if chat
+            else {"index": 0, "text": text, "finish_reason": finish}
+        )
+        return 200, {
+            "id": f"cmpl-{served}",
+            "object": "chat.completion" if chat else "text_completion",
+            "model": self.model,
+            "choices": [choice],
+            "usage": usage,
+        }
 
     def _handler(self):
         fake = self

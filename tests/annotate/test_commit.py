@@ -21,12 +21,28 @@ def part(path, run_id, items, minutes=0):
     """A closed part holding `items` = [(text_hash, behaviour, status, raw_text)]."""
     recs = []
     for h, behaviour, status, raw in items:
-        doc = Document(text="x", id=f"p/{h}", metadata={
-            "unit_id": h, "behaviour": behaviour, "prompt_hash": "p" * 16,
-            "rollout_results": [{"raw_text": raw, "parsed": [] if status == "ok" else None, "finish_reason": "stop",
-                                 "prompt_tokens": 3, "completion_tokens": 2, "status": status,
-                                 "reason": None if status == "ok" else "why", "attempts": 1,
-                                 "sampling": {"temperature": 0}}]})
+        doc = Document(
+            text="x",
+            id=f"p/{h}",
+            metadata={
+                "unit_id": h,
+                "behaviour": behaviour,
+                "prompt_hash": "p" * 16,
+                "rollout_results": [
+                    {
+                        "raw_text": raw,
+                        "parsed": [] if status == "ok" else None,
+                        "finish_reason": "stop",
+                        "prompt_tokens": 3,
+                        "completion_tokens": 2,
+                        "status": status,
+                        "reason": None if status == "ok" else "why",
+                        "attempts": 1,
+                        "sampling": {"temperature": 0},
+                    }
+                ],
+            },
+        )
         row = annotation_row(doc, "teacher", "fp", run_id, {"p" * 16: "ner"})
         row["created_at"] = T0 + timedelta(minutes=minutes)
         recs.append(row)
@@ -52,10 +68,15 @@ def test_commit_keeps_one_row_per_key_and_replaces_only_failed(tmp_path):
         # a later answer: h1 keeps its first answer, failed h2 takes the new one, h4 is new
         later = [("h1", "ner", "ok", "second"), ("h2", "ner", "ok", "answered"), ("h4", "ner", "truncated", "cut")]
         commit_parts(st, run.run_id, [part(folder / "b.parquet", run.run_id, later, minutes=5)], total)
-    got = dict(rows(store, "select text_hash || '/' || behaviour, status || ':' || coalesce(raw_text, '') from annotations"))
+    got = dict(
+        rows(store, "select text_hash || '/' || behaviour, status || ':' || coalesce(raw_text, '') from annotations")
+    )
     assert got == {"h1/ner": "ok:first", "h2/ner": "ok:answered", "h3/qra": "unparsed:blah", "h4/ner": "truncated:cut"}
-    assert rows(store, "select count(*) from (select text_hash, behaviour, teacher_fingerprint, prompt_hash "
-                       "from annotations group by all having count(*) > 1)") == [(0,)]
+    assert rows(
+        store,
+        "select count(*) from (select text_hash, behaviour, teacher_fingerprint, prompt_hash "
+        "from annotations group by all having count(*) > 1)",
+    ) == [(0,)]
     q = rows(store, "select reason, decode(raw), source_file from quarantine where stage = 'annotate' order by 1")
     assert q == [("failed: why", None, "ner"), ("truncated: why", "cut", "ner"), ("unparsed: why", "blah", "ner")]
     counts = rows(store, "select row_counts from runs where command = 'annotate'")[0][0]

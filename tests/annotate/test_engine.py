@@ -11,26 +11,40 @@ import pytest
 from brd_data.annotate.engine import EngineConfig, RemoteEndpoint, cpu_has_bf16, default_dtype, on_cpu
 
 
-@pytest.mark.parametrize("kwargs, message", [
-    ({"tp": 0}, "--tp and --dp"),
-    ({"max_concurrency": 0}, "--max-concurrency"),
-    ({"dtype": "int4"}, "--dtype"),
-    ({"endpoint": "localhost:8000"}, "--endpoint"),
-    ({"vllm_args": {"api-key": "x"}}, "pass secrets through the environment"),
-    ({"server_script": "/no/such/file.py"}, "--server-script"),
-])
+@pytest.mark.parametrize(
+    "kwargs, message",
+    [
+        ({"tp": 0}, "--tp and --dp"),
+        ({"max_concurrency": 0}, "--max-concurrency"),
+        ({"dtype": "int4"}, "--dtype"),
+        ({"endpoint": "localhost:8000"}, "--endpoint"),
+        ({"vllm_args": {"api-key": "x"}}, "pass secrets through the environment"),
+        ({"server_script": "/no/such/file.py"}, "--server-script"),
+    ],
+)
 def test_bad_engine_settings_are_refused(kwargs, message):
     with pytest.raises(ValueError, match=message):
         EngineConfig(teacher="m", **kwargs)
 
 
 def test_server_flags_pass_through_with_prefix_caching():
-    e = EngineConfig(teacher="/models/t", tp=2, dp=3, max_concurrency=64, dtype="float16",
-                     vllm_args={"gpu-memory-utilization": "0.9"}, enforce_eager=False)
+    e = EngineConfig(
+        teacher="/models/t",
+        tp=2,
+        dp=3,
+        max_concurrency=64,
+        dtype="float16",
+        vllm_args={"gpu-memory-utilization": "0.9"},
+        enforce_eager=False,
+    )
     flags = e.server_flags("/tmp/ready.json")
     assert flags["server_script"].endswith("brd_data/annotate/serve.py")
     assert (flags["model"], flags["served-model-name"], flags["tensor-parallel-size"], flags["data-parallel-size"]) == (
-        "/models/t", "/models/t", 2, 3)
+        "/models/t",
+        "/models/t",
+        2,
+        3,
+    )
     assert flags["enable-prefix-caching"] is True and flags["max-num-seqs"] == 64 and flags["dtype"] == "float16"
     assert flags["gpu-memory-utilization"] == "0.9" and flags["brd-ready-file"] == "/tmp/ready.json"
     assert "trust-remote-code" not in flags and "enforce-eager" not in flags

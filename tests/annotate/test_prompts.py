@@ -24,19 +24,22 @@ def write(tmp_path, name, text):
     return path
 
 
-@pytest.mark.parametrize("text, field", [
-    (GOOD.replace("behaviour: summary\n", ""), "behaviour"),
-    (GOOD.replace("mode: completion", "mode: instruct"), "mode"),
-    (GOOD.replace("parser: raw", "parser: json"), "parser"),
-    (GOOD.replace("max_tokens: 32", "max_tokens: 0"), "max_tokens"),
-    (GOOD.replace("Summarise: {input}", "Summarise:"), "{input}"),
-    (GOOD.replace("Summarise: {input}", "Summarise: {input} {input}"), "{input}"),
-    (GOOD + "\ntemperature: 1", "temperature"),
-    (GOOD.replace("behaviour: summary", "behaviour: Sum Mary"), "behaviour"),
-    (GOOD + "\nsystem: be brief", "system"),
-    ("behaviour: [unclosed", "YAML"),
-    ("- a list", "mapping"),
-])
+@pytest.mark.parametrize(
+    "text, field",
+    [
+        (GOOD.replace("behaviour: summary\n", ""), "behaviour"),
+        (GOOD.replace("mode: completion", "mode: instruct"), "mode"),
+        (GOOD.replace("parser: raw", "parser: json"), "parser"),
+        (GOOD.replace("max_tokens: 32", "max_tokens: 0"), "max_tokens"),
+        (GOOD.replace("Summarise: {input}", "Summarise:"), "{input}"),
+        (GOOD.replace("Summarise: {input}", "Summarise: {input} {input}"), "{input}"),
+        (GOOD + "\ntemperature: 1", "temperature"),
+        (GOOD.replace("behaviour: summary", "behaviour: Sum Mary"), "behaviour"),
+        (GOOD + "\nsystem: be brief", "system"),
+        ("behaviour: [unclosed", "YAML"),
+        ("- a list", "mapping"),
+    ],
+)
 def test_bad_prompt_files_name_the_file_and_field(tmp_path, text, field):
     path = write(tmp_path, "bad", text)
     with pytest.raises(PromptError) as err:
@@ -46,16 +49,22 @@ def test_bad_prompt_files_name_the_file_and_field(tmp_path, text, field):
 
 def test_shipped_prompts_are_the_papers_tables_verbatim():
     ner, qra = load_prompt(default_prompt_dir() / "ner.yaml"), load_prompt(default_prompt_dir() / "qra.yaml")
-    assert ner.template.startswith("Perform named entity recognition on a given sentence without recognizing "
-                                   "personal pronouns in the input sentence as human names.")
-    for example in ("Barack Obama was the 44th President of the United States.",
-                    "I just bought a new MacBook Pro from Apple.",
-                    "The Eiffel Tower is a famous landmark in Paris, France.",
-                    '"63 million" is a numerical entity representing the price of the estate'):
+    assert ner.template.startswith(
+        "Perform named entity recognition on a given sentence without recognizing "
+        "personal pronouns in the input sentence as human names."
+    )
+    for example in (
+        "Barack Obama was the 44th President of the United States.",
+        "I just bought a new MacBook Pro from Apple.",
+        "The Eiffel Tower is a famous landmark in Paris, France.",
+        '"63 million" is a numerical entity representing the price of the estate',
+    ):
         assert example in ner.template
     assert ner.template.count("Enter a sentence:") == 5 and ner.template.endswith("Enter a sentence: {input}\nOutput:")
-    assert qra.template.startswith("Ask a question to the input sentence, you can ask questions about the content, "
-                                   "structure or attitude of the sentence")
+    assert qra.template.startswith(
+        "Ask a question to the input sentence, you can ask questions about the content, "
+        "structure or attitude of the sentence"
+    )
     assert 'Output in the format "Question: Answer:".' in qra.template
     assert "Question: How much does Belmont Estate cost? Answer: Belmont Estate costs $63 million." in qra.template
     assert (ner.mode, ner.parser, qra.mode, qra.parser) == ("completion", "ner", "completion", "qra")

@@ -54,8 +54,21 @@ def _alive_in_session(sid: int) -> list[int]:
 def test_vllm_teacher_end_to_end_with_kill_9_and_resume(tmp_path):
     teacher = prepare()
     store = make_store(tmp_path / "s", SENTENCES)
-    args = [*brd_cmd(), "annotate", "--store", str(store), "--no-progress", "--max-concurrency", "8",
-            "--chunk-size", "1", "--commit-interval", "0.5", "--max-retries", "0"]
+    args = [
+        *brd_cmd(),
+        "annotate",
+        "--store",
+        str(store),
+        "--no-progress",
+        "--max-concurrency",
+        "8",
+        "--chunk-size",
+        "1",
+        "--commit-interval",
+        "0.5",
+        "--max-retries",
+        "0",
+    ]
     proc = subprocess.Popen(args, cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
         deadline = time.monotonic() + 420
@@ -81,10 +94,13 @@ def test_vllm_teacher_end_to_end_with_kill_9_and_resume(tmp_path):
     out = subprocess.run(args, cwd=REPO, capture_output=True, text=True, timeout=600, env={**os.environ})
     assert out.returncode == 0, out.stderr[-3000:]
     assert "tokens/s after server start-up (start-up" in out.stdout
-    final = rows(store, """
+    final = rows(
+        store,
+        """
         select a.behaviour, a.text_hash, a.raw_text, a.status, a.teacher, a.teacher_fingerprint, a.finish_reason,
                a.completion_tokens, a.sampling, p.name
-        from annotations a join prompts p using (prompt_hash)""")
+        from annotations a join prompts p using (prompt_hash)""",
+    )
     assert len(final) == 10 and len({(r[0], r[1]) for r in final}) == 10
     assert {r[:3] for r in final} >= set(first)  # the killed run's rows stay as they were
     assert {r[3] for r in final} <= {"ok", "unparsed", "truncated"}  # the engine answered every request

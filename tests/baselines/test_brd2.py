@@ -34,7 +34,8 @@ def test_brd2_continues_a_brd_checkpoint_on_the_task_inputs(brd, tmp_path, fake_
     assert 0 < len(on_task) < len(everything)
     # brd2 holds exactly the task inputs' passages, in all three forms (d_ori, d_ner, d_qra)
     assert sorted((r["passage_id"], r["component"], r["text"]) for r in task_only) == sorted(
-        (r["passage_id"], r["component"], r["text"]) for r in on_task)
+        (r["passage_id"], r["component"], r["text"]) for r in on_task
+    )
     assert {r["component"] for r in task_only} == {"d_ori", "d_ner", "d_qra"}
     record = sample_records("rte", 1)[0]
     assert any(record["premise"] in r["text"] and record["hypothesis"] in r["text"] for r in task_only)
@@ -51,16 +52,40 @@ def test_brd2_continues_a_brd_checkpoint_on_the_task_inputs(brd, tmp_path, fake_
 
     # BRD on everything, then BRD² from its checkpoint
     out_brd, out_brd2 = tmp_path / "out-brd", tmp_path / "out-brd2"
-    train("--mix", brd_mix, "--student", tiny_student, "--out", out_brd, "--store", store,
-          "--max-steps", "2", "--save-steps", "2")
+    train(
+        "--mix",
+        brd_mix,
+        "--student",
+        tiny_student,
+        "--out",
+        out_brd,
+        "--store",
+        store,
+        "--max-steps",
+        "2",
+        "--save-steps",
+        "2",
+    )
     parent = json.loads((out_brd / "checkpoint-2" / "brd_lineage.json").read_text())
-    train("--mix", brd2_mix, "--student", out_brd / "checkpoint-2", "--out", out_brd2, "--store", store,
-          "--max-steps", "2", "--save-steps", "2")
+    train(
+        "--mix",
+        brd2_mix,
+        "--student",
+        out_brd / "checkpoint-2",
+        "--out",
+        out_brd2,
+        "--store",
+        store,
+        "--max-steps",
+        "2",
+        "--save-steps",
+        "2",
+    )
     lin = json.loads((out_brd2 / "checkpoint-2" / "brd_lineage.json").read_text())
     assert lin["mixture_hash"] == m2["mixture_hash"]
     origin = lin["student_origin"]
     assert origin["model"] == str((out_brd / "checkpoint-2").resolve())
     assert origin["lineage"]["train_run_id"] == parent["train_run_id"] and origin["lineage"]["step"] == 2
-    assert rows(store, "select mixture_name, parent_train_run_id, parent_step, status from train_runs "
-                       "order by started_at") == [
-        ("brd", None, None, "succeeded"), ("brd2", parent["train_run_id"], 2, "succeeded")]
+    assert rows(
+        store, "select mixture_name, parent_train_run_id, parent_step, status from train_runs order by started_at"
+    ) == [("brd", None, None, "succeeded"), ("brd2", parent["train_run_id"], 2, "succeeded")]

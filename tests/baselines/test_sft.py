@@ -20,9 +20,12 @@ def test_gold_labels_train_with_the_prompt_masked(brd, tmp_path, tiny_student):
     manifest = json.loads((mix / "manifest.json").read_text())
     assert manifest["kind"] == "sft" and manifest["rows"] == 16
     table = pq.read_table(sorted((mix / "data").glob("train-*.parquet"))).to_pylist()
-    gold = {f"{t}/{e}": (p, g) for t, e, p, g in rows(store, "select task, example_id, prompt, gold from task_examples")}
+    gold = {
+        f"{t}/{e}": (p, g) for t, e, p, g in rows(store, "select task, example_id, prompt, gold from task_examples")
+    }
     assert {r["passage_id"]: (r["prompt"], r["completion"]) for r in table} == {
-        k: (p, f" {g}") for k, (p, g) in gold.items()}
+        k: (p, f" {g}") for k, (p, g) in gold.items()
+    }
 
     # the loss covers the completion only: labels are -100 over every prompt token
     from transformers import AutoTokenizer
@@ -31,17 +34,33 @@ def test_gold_labels_train_with_the_prompt_masked(brd, tmp_path, tiny_student):
     from brd_train.train.runner import build_trainer, load_student_model
 
     tok = AutoTokenizer.from_pretrained(tiny_student)
-    prep = prepare(TrainConfig(mix=mix, student=str(tiny_student), out=tmp_path / "probe", max_length=128,
-                               packing=False, max_steps=1, allow_tokenizer_mismatch=True))
+    prep = prepare(
+        TrainConfig(
+            mix=mix,
+            student=str(tiny_student),
+            out=tmp_path / "probe",
+            max_length=128,
+            packing=False,
+            max_steps=1,
+            allow_tokenizer_mismatch=True,
+        )
+    )
     ds = build_trainer(prep, load_student_model(prep)).train_dataset
     assert len(ds) == len(table)
-    for ex, r in zip(ds, table):   # the trainer keeps the mixture's row order
+    for ex, r in zip(ds, table):  # the trainer keeps the mixture's row order
         n_prompt = len(tok(r["prompt"])["input_ids"])
         assert ex["labels"][:n_prompt] == [-100] * n_prompt
-        assert tok.decode([t for t, lb in zip(ex["input_ids"], ex["labels"]) if lb != -100]) == r["completion"] + tok.eos_token
+        assert (
+            tok.decode([t for t, lb in zip(ex["input_ids"], ex["labels"]) if lb != -100])
+            == r["completion"] + tok.eos_token
+        )
 
-    train("--mix", mix, "--student", tiny_student, "--out", out, "--store", store, "--max-steps", "2", "--save-steps", "2")
+    train(
+        "--mix", mix, "--student", tiny_student, "--out", out, "--store", store, "--max-steps", "2", "--save-steps", "2"
+    )
     lin = json.loads((out / "checkpoint-2" / "brd_lineage.json").read_text())
     assert lin["mixture_hash"] == manifest["mixture_hash"] and lin["mixture_kind"] == "sft"
     assert lin["config"]["derived"]["loss"] == "completion only"
-    assert rows(store, "select mixture_name, mixture_kind, status, last_step from train_runs") == [("sft", "sft", "succeeded", 2)]
+    assert rows(store, "select mixture_name, mixture_kind, status, last_step from train_runs") == [
+        ("sft", "sft", "succeeded", 2)
+    ]

@@ -10,19 +10,31 @@ from brd_data.annotate.prompts import PromptError, load_prompt, resolve
 CANDIDATES = ["Yes", "No", "Maybe"]
 
 
-@pytest.mark.parametrize("text, answer", [
-    (" Yes", "Yes"), ("yes.", "Yes"), (" **No**", "No"), ("Maybe, because the text hedges.", "Maybe"),
-    ("\n  NO\nExplanation: ...", "No"), ('"Yes"', "Yes"),
-])
+@pytest.mark.parametrize(
+    "text, answer",
+    [
+        (" Yes", "Yes"),
+        ("yes.", "Yes"),
+        (" **No**", "No"),
+        ("Maybe, because the text hedges.", "Maybe"),
+        ("\n  NO\nExplanation: ...", "No"),
+        ('"Yes"', "Yes"),
+    ],
+)
 def test_answers_map_onto_a_candidate(text, answer):
     items, why = parse_task(text, CANDIDATES)
     assert why is None and items[0]["answer"] == answer
 
 
-@pytest.mark.parametrize("text, reason", [
-    (" Nope", "'Nope' is none of Yes, No, Maybe"), (" Yesterday it rained", "is none of"),
-    (" The answer is yes", "is none of"), ("...", "is none of"),
-])
+@pytest.mark.parametrize(
+    "text, reason",
+    [
+        (" Nope", "'Nope' is none of Yes, No, Maybe"),
+        (" Yesterday it rained", "is none of"),
+        (" The answer is yes", "is none of"),
+        ("...", "is none of"),
+    ],
+)
 def test_other_answers_are_unparsed_with_a_reason(text, reason):
     items, why = parse_task(text, CANDIDATES)
     assert items is None and reason in why

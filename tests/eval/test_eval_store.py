@@ -36,17 +36,40 @@ def student_dir(tmp_path_factory, tiny_dir):
     mix = root / "mix"
     mix.mkdir()
     (mix / "manifest.json").write_text(json.dumps({"format_version": 1, "name": "brd", "rows": 250_000}))
-    (ckpt / "brd_lineage.json").write_text(json.dumps({
-        "train_run_id": "train-20261129T000000-abcdef", "mixture_hash": "m1", "mixture_dir": str(mix),
-        "student_origin": "tiny", "config": {}, "code_version": "test", "step": 4}))
+    (ckpt / "brd_lineage.json").write_text(
+        json.dumps(
+            {
+                "train_run_id": "train-20261129T000000-abcdef",
+                "mixture_hash": "m1",
+                "mixture_dir": str(mix),
+                "student_origin": "tiny",
+                "config": {},
+                "code_version": "test",
+                "step": 4,
+            }
+        )
+    )
     return ckpt
 
 
 @pytest.fixture(scope="module")
 def evaluated(tmp_path_factory, student_dir):
     store_dir = tmp_path_factory.mktemp("eval") / "store"
-    args = ["eval", "--model", student_dir, "--store", store_dir, "--bigbench", BIGBENCH_DIR, "--limit", 10,
-            "--batch-size", 8, "--threads", 1]
+    args = [
+        "eval",
+        "--model",
+        student_dir,
+        "--store",
+        store_dir,
+        "--bigbench",
+        BIGBENCH_DIR,
+        "--limit",
+        10,
+        "--batch-size",
+        8,
+        "--threads",
+        1,
+    ]
     for name in PAPER_TASKS:
         args += ["--task", f"{name}={TASKS_DIR / name}.jsonl"]
     out = run_brd(*args)
@@ -56,8 +79,9 @@ def evaluated(tmp_path_factory, student_dir):
 def test_results_land_in_the_store(evaluated, student_dir):
     store_dir, out = evaluated
     res = rows(store_dir, "select * from eval_results order by task")
-    assert [r["task"] for r in res] == sorted(["bigbench:anachronisms", "bigbench:analytic_entailment",
-                                               "bigbench:emoji_movie", *PAPER_TASKS])
+    assert [r["task"] for r in res] == sorted(
+        ["bigbench:anachronisms", "bigbench:analytic_entailment", "bigbench:emoji_movie", *PAPER_TASKS]
+    )
     run_id = res[0]["run_id"]
     for r in res:
         assert r["model"] == str(student_dir) and len(r["model_fingerprint"]) == 16
@@ -122,7 +146,9 @@ def test_report_writes_figures_2_3_and_4(tmp_path, evaluated, tiny_dir):
     shutil.copytree(src, store_dir)
     st = Store(store_dir)
     other = build_tiny(tmp_path / "other", seed=1)
-    tasks, skipped = collect_tasks([f"sst2={TASKS_DIR / 'sst2.jsonl'}", f"cb={TASKS_DIR / 'cb.jsonl'}"], [str(BIGBENCH_DIR)], 10)
+    tasks, skipped = collect_tasks(
+        [f"sst2={TASKS_DIR / 'sst2.jsonl'}", f"cb={TASKS_DIR / 'cb.jsonl'}"], [str(BIGBENCH_DIR)], 10
+    )
     outcome = run_eval(st, EvalConfig(model=str(other), limit=10, device="cpu"), tasks, skipped)
     assert outcome.scoring == "packed" and len(outcome.rows) == 5
     probe_tasks = [load_template_task(n, str(TASKS_DIR / f"{n}.jsonl")) for n in ("sst2", "rte")]
@@ -136,7 +162,14 @@ def test_report_writes_figures_2_3_and_4(tmp_path, evaluated, tiny_dir):
     assert probed.plot.is_file()
     # probes: one row per layer (embeddings + 2 blocks) and task
     pr = rows(store_dir, "select task, layer, accuracy, majority, folds from eval_probes order by task, layer")
-    assert [(r["task"], r["layer"]) for r in pr] == [("rte", 0), ("rte", 1), ("rte", 2), ("sst2", 0), ("sst2", 1), ("sst2", 2)]
+    assert [(r["task"], r["layer"]) for r in pr] == [
+        ("rte", 0),
+        ("rte", 1),
+        ("rte", 2),
+        ("sst2", 0),
+        ("sst2", 1),
+        ("sst2", 2),
+    ]
     assert all(0 <= r["accuracy"] <= 1 and r["folds"] == 3 for r in pr)
 
 
@@ -189,7 +222,9 @@ def test_cross_entropy_against_the_teacher(tmp_path, tiny_dir, student_dir):
 
 def test_probe_needs_two_examples_per_label(tmp_path):
     f = tmp_path / "sst2.jsonl"
-    f.write_text("".join(json.dumps({"sentence": s, "label": y}) + "\n" for s, y in [("a .", 1), ("b .", 1), ("c .", 0)]))
+    f.write_text(
+        "".join(json.dumps({"sentence": s, "label": y}) + "\n" for s, y in [("a .", 1), ("b .", 1), ("c .", 0)])
+    )
     with pytest.raises(ProbeError, match=r"task sst2 .*sst2.jsonl\): a label occurs once"):
         labelled(load_template_task("sst2", str(f)), folds=5)
 
@@ -227,7 +262,9 @@ def test_probe_folds_keep_examples_about_one_premise_together():
     groups = [f"premise {i // 2}" for i in range(40)]
     noise = 0.01 * rng.normal(size=(40, 8))
     signal = np.outer(np.asarray(y) * 6.0 - 3.0, np.eye(8)[0])
-    (no_signal, _), (with_signal, _) = probe_layers(np.stack([premise + noise, premise + noise + signal]), y, groups, 5, 1.0, 0)
+    (no_signal, _), (with_signal, _) = probe_layers(
+        np.stack([premise + noise, premise + noise + signal]), y, groups, 5, 1.0, 0
+    )
     assert no_signal == pytest.approx(0.5, abs=0.1)  # chance, not the anti-learning of split pairs
     assert with_signal > 0.9
     rte = labelled(load_template_task("rte", str(TASKS_DIR / "rte.jsonl")), folds=5)

@@ -6,8 +6,7 @@ from __future__ import annotations
 import pytest
 
 from brd_train.eval.bigbench import discover
-from brd_train.eval.scoring import (NaiveScorer, PackedScorer, PairEncoder, Request, ScoringError, packed_agrees,
-                                    select)
+from brd_train.eval.scoring import NaiveScorer, PackedScorer, PairEncoder, Request, ScoringError, packed_agrees, select
 from brd_train.eval.tasks import load_template_task
 
 from .conftest import BIGBENCH_DIR, PAPER_TASKS, TASKS_DIR
@@ -36,7 +35,9 @@ def test_scores_equal_a_direct_transformers_computation(tiny):
     task = load_template_task("xnli", str(TASKS_DIR / "xnli.jsonl"), limit=5)
     bb = discover(BIGBENCH_DIR / "emoji_movie", limit=2)[0][0]
     items = task.items + bb.items
-    scores = PackedScorer(model, tok, batch_size=4).score([Request(it.where, it.prompt, it.continuations) for it in items])
+    scores = PackedScorer(model, tok, batch_size=4).score(
+        [Request(it.where, it.prompt, it.continuations) for it in items]
+    )
     for item, cand_scores in zip(items, scores):
         for cont, s in zip(item.continuations, cand_scores):
             expected, n = direct_logprob_sum(model, tok, item.prompt, cont)
@@ -70,8 +71,9 @@ def test_all_candidates_and_examples_go_through_in_batches(tiny):
     model, tok = tiny
     task = load_template_task("cb", str(TASKS_DIR / "cb.jsonl"))  # 30 examples x 3 candidates
     calls = []
-    hook = model.register_forward_pre_hook(lambda mod, args, kwargs: calls.append(kwargs["input_ids"].shape),
-                                           with_kwargs=True)
+    hook = model.register_forward_pre_hook(
+        lambda mod, args, kwargs: calls.append(kwargs["input_ids"].shape), with_kwargs=True
+    )
     try:
         PackedScorer(model, tok, batch_size=16).score(requests_of(task))
         packed_calls = list(calls)

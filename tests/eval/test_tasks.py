@@ -46,14 +46,21 @@ def test_the_three_real_bigbench_tasks_parse():
     assert skipped == []
     by = {t.name: t for t in tasks}
     assert {n: len(t.items) for n, t in by.items()} == {
-        "bigbench:anachronisms": 230, "bigbench:analytic_entailment": 70, "bigbench:emoji_movie": 100}
+        "bigbench:anachronisms": 230,
+        "bigbench:analytic_entailment": 70,
+        "bigbench:emoji_movie": 100,
+    }
     ae = by["bigbench:analytic_entailment"].items[0]
-    assert ae.prompt.startswith("Determine whether the following pairs of sentences embody an entailment relation or not.\n\nSentences: ")
+    assert ae.prompt.startswith(
+        "Determine whether the following pairs of sentences embody an entailment relation or not.\n\nSentences: "
+    )
     assert ae.prompt.endswith("\nRelation: ") and ae.candidates == ("entailment", "no-entailment")
     assert ae.gold == "no-entailment" and ae.answer_prefix == ""
     an = by["bigbench:anachronisms"].items[0]
-    assert an.prompt == ("\nDuring the Allied bombardment of the beaches of Iwo Jima, Ralph spoke loudly into his radio."
-                         "\nDoes the preceding sentence contain non-contemporaneous (anachronistic) elements?\n")
+    assert an.prompt == (
+        "\nDuring the Allied bombardment of the beaches of Iwo Jima, Ralph spoke loudly into his radio."
+        "\nDoes the preceding sentence contain non-contemporaneous (anachronistic) elements?\n"
+    )
     em = by["bigbench:emoji_movie"].items[0]  # defaults, with the choices appended
     assert em.prompt.startswith("\nQ: What movie does this emoji describe?") and em.prompt.endswith("\nA: ")
     assert em.prompt.count("\n  choice: ") == 5 and "finding nemo" in em.prompt
@@ -61,12 +68,17 @@ def test_the_three_real_bigbench_tasks_parse():
 
 
 def test_fractional_target_scores_are_kept_and_the_gold_is_the_best(tmp_path):
-    path = write_task(tmp_path / "frac", {"examples": [
-        {"input": "Pick.", "target_scores": {"good": 0.5, "best": 1.0, "bad": 0}}]})
+    path = write_task(
+        tmp_path / "frac", {"examples": [{"input": "Pick.", "target_scores": {"good": 0.5, "best": 1.0, "bad": 0}}]}
+    )
     (item,) = load_task(path).items
     assert item.target_scores == (0.5, 1.0, 0.0) and item.gold == "best"
-    assert item.prompt == "\nQ: Pick.\n  choice: " + "\n  choice: ".join(
-        np.random.RandomState(42).permutation(["bad", "best", "good"])) + "\nA: "
+    assert (
+        item.prompt
+        == "\nQ: Pick.\n  choice: "
+        + "\n  choice: ".join(np.random.RandomState(42).permutation(["bad", "best", "good"]))
+        + "\nA: "
+    )
 
 
 def test_generative_examples_are_skipped_and_counted(tmp_path):
@@ -83,13 +95,16 @@ def test_subtasks_are_scored_and_averaged_into_their_task(tmp_path):
     subs = load_task_folder(root)
     assert [t.name for t in subs] == ["bigbench:parent:a", "bigbench:parent:b"]
     assert all(t.kind == "bigbench_subtask" and t.parent == "bigbench:parent" for t in subs)
-    results = [TaskResult(subs[0], [[CandidateScore(1, 1, -1.0)] * 2], [0], [1.0], 1.0, 1),
-               TaskResult(subs[1], [[CandidateScore(1, 1, -1.0)] * 2] * 2, [0, 1], [1.0, 0.0], 0.5, 2)]
+    results = [
+        TaskResult(subs[0], [[CandidateScore(1, 1, -1.0)] * 2], [0], [1.0], 1.0, 1),
+        TaskResult(subs[1], [[CandidateScore(1, 1, -1.0)] * 2] * 2, [0, 1], [1.0, 0.0], 0.5, 2),
+    ]
     (row,) = parent_rows({}, results)
     assert row["task"] == "bigbench:parent" and row["accuracy"] == 0.75 and row["n"] == 3
 
 
 # -- bad input: each error names the file and the field -------------------------------------------
+
 
 def test_malformed_task_json(tmp_path):
     path = write_task(tmp_path / "broken", '{"examples": [{"input": "a", "target_scores": {"x": 1,}}]}')
@@ -98,7 +113,9 @@ def test_malformed_task_json(tmp_path):
     path = write_task(tmp_path / "noexamples", {"name": "x"})
     with pytest.raises(BigBenchError, match=r"noexamples/task.json: missing field 'examples'"):
         load_task(path)
-    path = write_task(tmp_path / "badscore", {"examples": [MC["examples"][0], {"input": "q", "target_scores": {"a": "yes"}}]})
+    path = write_task(
+        tmp_path / "badscore", {"examples": [MC["examples"][0], {"input": "q", "target_scores": {"a": "yes"}}]}
+    )
     with pytest.raises(BigBenchError, match=r"badscore/task.json: examples\[1\].target_scores\['a'\] must be a number"):
         load_task(path)
     path = write_task(tmp_path / "badprefix", {**MC, "example_output_prefix": 3})
@@ -130,7 +147,9 @@ def test_no_multiple_choice_examples_skipped_in_a_directory_error_alone(tmp_path
 
 
 def test_an_empty_candidate(tmp_path):
-    path = write_task(tmp_path / "empty", {"examples": [MC["examples"][0], {"input": "q", "target_scores": {"a": 1, " ": 0}}]})
+    path = write_task(
+        tmp_path / "empty", {"examples": [MC["examples"][0], {"input": "q", "target_scores": {"a": 1, " ": 0}}]}
+    )
     with pytest.raises(BigBenchError, match=r"empty/task.json: examples\[1\].target_scores: candidate 1 is empty"):
         load_task(path)
     spec = tmp_path / "mine.yaml"
@@ -141,7 +160,9 @@ def test_an_empty_candidate(tmp_path):
 
 def test_a_label_outside_the_label_set(tmp_path):
     f = tmp_path / "sst2.jsonl"
-    f.write_text(json.dumps({"sentence": "fine .", "label": 1}) + "\n" + json.dumps({"sentence": "odd .", "label": 5}) + "\n")
+    f.write_text(
+        json.dumps({"sentence": "fine .", "label": 1}) + "\n" + json.dumps({"sentence": "odd .", "label": 5}) + "\n"
+    )
     with pytest.raises(TaskError, match=r"sst2.jsonl line 2: field 'label' = 5 is not a label of sst2"):
         load_template_task("sst2", str(f))
 
@@ -174,5 +195,7 @@ def test_parquet_with_hugging_face_fields_reads_like_jsonl(tmp_path):
     pq.write_table(pa.Table.from_pylist(records), tmp_path / "boolq.parquet")
     from_parquet = load_template_task("boolq", str(tmp_path / "boolq.parquet"))
     from_jsonl = load_template_task("boolq", str(TASKS_DIR / "boolq.jsonl"))
-    assert [(i.prompt, i.gold, i.example_id) for i in from_parquet.items] == [(i.prompt, i.gold, i.example_id) for i in from_jsonl.items]
+    assert [(i.prompt, i.gold, i.example_id) for i in from_parquet.items] == [
+        (i.prompt, i.gold, i.example_id) for i in from_jsonl.items
+    ]
     assert from_parquet.source_sha256 != from_jsonl.source_sha256

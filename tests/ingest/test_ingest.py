@@ -38,14 +38,21 @@ DOCS = [
 def test_sample_corpus_fills_every_table(brd, store_dir):
     out = brd("ingest", "--store", store_dir)
     assert "100 documents" in out.stdout
-    counts = dict(q(store_dir, """
+    counts = dict(
+        q(
+            store_dir,
+            """
         select 'documents', count(*) from documents union all select 'sentences', count(*) from sentences
         union all select 'passages', count(*) from passages union all select 'sources', count(*) from sources
-        union all select 'runs', count(*) from runs"""))
+        union all select 'runs', count(*) from runs""",
+        )
+    )
     assert counts["documents"] == 100
     assert counts["sources"] == len(sample_corpus()) >= 3
     assert counts["sentences"] > 300 and counts["passages"] > 100
-    assert q(store_dir, "select status, row_counts->>'sentences_added' from runs") == [("succeeded", str(counts["sentences"]))]
+    assert q(store_dir, "select status, row_counts->>'sentences_added' from runs") == [
+        ("succeeded", str(counts["sentences"]))
+    ]
     langs = {r[0] for r in q(store_dir, "select distinct lang from documents")}
     assert {"en", "zh"} <= langs and len(langs) >= 3
     # every row carries the run that made it
@@ -74,12 +81,16 @@ def test_changed_file_is_a_new_input(brd, store_dir, tmp_path):
 def test_passages_keep_order_and_never_cross_documents(brd, store_dir, tmp_path):
     f = write_cc100(tmp_path / "en.txt.xz", DOCS)
     brd("ingest", f, "--store", store_dir, "--passage-sentences", "2")
-    rows = q(store_dir, """
-        select p.passage_id, p.doc_id, p.sentence_ids, list(s.doc_id order by s.position), list(s.position order by s.position)
+    rows = q(
+        store_dir,
+        """
+        select p.passage_id, p.doc_id, p.sentence_ids,
+               list(s.doc_id order by s.position), list(s.position order by s.position)
         from passages p, unnest(p.sentence_ids) as u(sid) join sentences s on s.sentence_id = u.sid
-        group by p.passage_id, p.doc_id, p.sentence_ids, p.position order by p.doc_id, p.position""")
+        group by p.passage_id, p.doc_id, p.sentence_ids, p.position order by p.doc_id, p.position""",
+    )
     assert rows
-    for passage_id, doc_id, ids, sent_docs, positions in rows:
+    for _passage_id, doc_id, ids, sent_docs, positions in rows:
         assert set(sent_docs) == {doc_id}
         assert positions == sorted(positions) and positions == list(range(positions[0], positions[0] + len(positions)))
         assert 1 <= len(ids) <= 2
@@ -102,7 +113,7 @@ def test_truncated_xz_is_rolled_back_and_named(brd, store_dir, tmp_path):
     assert q(store_dir, "select count(*) from documents where lang = 'de'") == [(0,)]
     assert q(store_dir, "select count(*) from documents where lang = 'en'") == [(3,)]
     assert q(store_dir, "select count(*) from sources") == [(1,)]
-    (loc, reason), = q(store_dir, "select location, reason from quarantine where stage = 'read'")
+    ((loc, reason),) = q(store_dir, "select location, reason from quarantine where stage = 'read'")
     assert loc.startswith("byte ") and "truncated" in reason
     # fixing the file and re-running ingests it
     bad.write_bytes(data)
@@ -137,7 +148,7 @@ def test_megabyte_line_without_punctuation_is_cut_with_a_reason(brd, store_dir, 
     f = tmp_path / "en.txt"
     f.write_text(" ".join(["word"] * 200_000) + "\n", encoding="utf-8")  # 1 MB, no full stop
     brd("ingest", f, "--store", store_dir, "--max-sentence-chars", "1000")
-    (n, longest, flagged), = q(store_dir, "select count(*), max(n_chars), count(split_reason) from sentences")
+    ((n, longest, flagged),) = q(store_dir, "select count(*), max(n_chars), count(split_reason) from sentences")
     assert n >= 1000 and longest <= 1000 and flagged == n
     assert "cut at the 1000-char bound" in q(store_dir, "select any_value(split_reason) from sentences")[0][0]
     assert q(store_dir, "select sum(n_chars) + count(*) - 1 from sentences") == [(len(" ".join(["word"] * 200_000)),)]
@@ -174,15 +185,28 @@ def test_unknown_language_needs_lang(brd, store_dir, tmp_path):
 
 def test_jsonl_and_parquet_with_text_fields(brd, store_dir, tmp_path):
     j = tmp_path / "rte.jsonl"
-    j.write_text("\n".join([
-        json.dumps({"premise": "The cat sat on the mat. It was warm.", "hypothesis": "A cat is sitting."}),
-        json.dumps({"premise": "No hypothesis here."}),
-        "{not json",
-        json.dumps({"premise": 5, "hypothesis": "x"}),
-    ]) + "\n", encoding="utf-8")
+    j.write_text(
+        "\n".join(
+            [
+                json.dumps({"premise": "The cat sat on the mat. It was warm.", "hypothesis": "A cat is sitting."}),
+                json.dumps({"premise": "No hypothesis here."}),
+                "{not json",
+                json.dumps({"premise": 5, "hypothesis": "x"}),
+            ]
+        )
+        + "\n",
+        encoding="utf-8",
+    )
     p = tmp_path / "boolq.parquet"
-    pq.write_table(pa.table({"passage": ["Water boils at 100 degrees. That is at sea level.", None],
-                             "question": ["does water boil at 100 degrees", "q"]}), p)
+    pq.write_table(
+        pa.table(
+            {
+                "passage": ["Water boils at 100 degrees. That is at sea level.", None],
+                "question": ["does water boil at 100 degrees", "q"],
+            }
+        ),
+        p,
+    )
     brd("ingest", j, "--store", store_dir, "--lang", "en", "--text-field", "premise,hypothesis")
     brd("ingest", p, "--store", store_dir, "--lang", "en", "--text-field", "passage,question")
     sents = [r[0] for r in q(store_dir, "select text from sentences order by sentence_id")]
@@ -220,7 +244,9 @@ def test_two_local_tasks_give_the_same_rows(brd, store_dir, tmp_path):
     brd("ingest", d, "--store", store_dir, "--tasks", "2", "--workers", "2")
     one = tmp_path / "one"
     brd("ingest", d, "--store", one)
-    assert q(store_dir, "select sentence_id, text from sentences order by 1") == q(one, "select sentence_id, text from sentences order by 1")
+    assert q(store_dir, "select sentence_id, text from sentences order by 1") == q(
+        one, "select sentence_id, text from sentences order by 1"
+    )
 
 
 def test_scale_out_executors_fail_clearly_when_their_engine_is_missing(brd, store_dir, tmp_path):

@@ -9,20 +9,37 @@ from brd_data.ingest.passages import chunk_positions
 from brd_data.ingest.segment import SentenceSegmenter, bounded
 
 CASES = {
-    "en": ("Dr. Smith paid $3.50 for coffee in Washington, D.C. on Monday. Was it worth it? "
-           "The U.S. economy grew 2.5% in 2023! You can freeze it for approx. two months.",
-           ["Dr. Smith paid $3.50 for coffee in Washington, D.C. on Monday.", "Was it worth it?",
-            "The U.S. economy grew 2.5% in 2023!", "You can freeze it for approx. two months."]),
-    "de": ("Am 3. Mai besuchte Dr. Müller z. B. das Museum in Berlin. Der Eintritt kostete 12,50 Euro. "
-           "War es schön? Ja!",
-           ["Am 3. Mai besuchte Dr. Müller z. B. das Museum in Berlin.", "Der Eintritt kostete 12,50 Euro.",
-            "War es schön?", "Ja!"]),
-    "zh": ("今天天气很好。我们去公园散步吧！你觉得怎么样？他说：“北京是中国的首都。”",
-           ["今天天气很好。", "我们去公园散步吧！", "你觉得怎么样？", "他说：“北京是中国的首都。”"]),
-    "ja": ("今日は晴れです。公園に行きましょう！東京は日本の首都です。",
-           ["今日は晴れです。", "公園に行きましょう！", "東京は日本の首都です。"]),
-    "ru": ("Москва — столица России. Население города превышает 13 млн человек! Вы там были?",
-           ["Москва — столица России.", "Население города превышает 13 млн человек!", "Вы там были?"]),
+    "en": (
+        "Dr. Smith paid $3.50 for coffee in Washington, D.C. on Monday. Was it worth it? "
+        "The U.S. economy grew 2.5% in 2023! You can freeze it for approx. two months.",
+        [
+            "Dr. Smith paid $3.50 for coffee in Washington, D.C. on Monday.",
+            "Was it worth it?",
+            "The U.S. economy grew 2.5% in 2023!",
+            "You can freeze it for approx. two months.",
+        ],
+    ),
+    "de": (
+        "Am 3. Mai besuchte Dr. Müller z. B. das Museum in Berlin. Der Eintritt kostete 12,50 Euro. War es schön? Ja!",
+        [
+            "Am 3. Mai besuchte Dr. Müller z. B. das Museum in Berlin.",
+            "Der Eintritt kostete 12,50 Euro.",
+            "War es schön?",
+            "Ja!",
+        ],
+    ),
+    "zh": (
+        "今天天气很好。我们去公园散步吧！你觉得怎么样？他说：“北京是中国的首都。”",
+        ["今天天气很好。", "我们去公园散步吧！", "你觉得怎么样？", "他说：“北京是中国的首都。”"],
+    ),
+    "ja": (
+        "今日は晴れです。公園に行きましょう！東京は日本の首都です。",
+        ["今日は晴れです。", "公園に行きましょう！", "東京は日本の首都です。"],
+    ),
+    "ru": (
+        "Москва — столица России. Население города превышает 13 млн человек! Вы там были?",
+        ["Москва — столица России.", "Население города превышает 13 млн человек!", "Вы там были?"],
+    ),
 }
 
 

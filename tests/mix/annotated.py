@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pyarrow as pa
+
 from brd_data.store import Store
 
 TEACHER_A = "a" * 16
@@ -70,8 +71,10 @@ def _qra(i: int, text: str) -> tuple[str, list[dict]]:
     elif "sentiment_answer" in k:
         items = [{"question": f"How is {subject} described?", "answer": "In a Negative way."}]
     elif "mixed_items" in k:
-        items = [{"question": "What is the tone?", "answer": "Neutral."},
-                 {"question": f"What does the sentence start with?", "answer": f"It starts with {subject}."}]
+        items = [
+            {"question": "What is the tone?", "answer": "Neutral."},
+            {"question": "What does the sentence start with?", "answer": f"It starts with {subject}."},
+        ]
     else:
         items = [{"question": f"What is mentioned first? ({i})", "answer": f"{subject} is mentioned first."}]
     raw = " ".join(f"Question: {it['question']} Answer: {it['answer']}" for it in items)
@@ -80,18 +83,29 @@ def _qra(i: int, text: str) -> tuple[str, list[dict]]:
 
 def _ner(i: int, text: str) -> tuple[str, list[dict]]:
     subject = text.split()[0] if text.split() else "it"
-    return (f'In this sentence, "{subject}" is a name entity ({i}).',
-            [{"entity": subject, "type": "name", "detail": f"sentence {i}"}])
+    return (
+        f'In this sentence, "{subject}" is a name entity ({i}).',
+        [{"entity": subject, "type": "name", "detail": f"sentence {i}"}],
+    )
 
 
 def _row(text_hash, behaviour, raw, parsed, teacher, prompt, status, run_id, minutes):
     return {
-        "text_hash": text_hash, "behaviour": behaviour, "raw_text": raw,
-        "parsed": None if parsed is None else json.dumps(parsed), "teacher": f"teacher-{teacher[0]}",
-        "teacher_fingerprint": teacher, "prompt_hash": prompt, "sampling": json.dumps({"temperature": 0}),
-        "finish_reason": "length" if status == "truncated" else "stop", "prompt_tokens": 100,
-        "completion_tokens": 20, "status": status,
-        "reason": None if status == "ok" else f"test: {status}", "attempts": 1, "run_id": run_id,
+        "text_hash": text_hash,
+        "behaviour": behaviour,
+        "raw_text": raw,
+        "parsed": None if parsed is None else json.dumps(parsed),
+        "teacher": f"teacher-{teacher[0]}",
+        "teacher_fingerprint": teacher,
+        "prompt_hash": prompt,
+        "sampling": json.dumps({"temperature": 0}),
+        "finish_reason": "length" if status == "truncated" else "stop",
+        "prompt_tokens": 100,
+        "completion_tokens": 20,
+        "status": status,
+        "reason": None if status == "ok" else f"test: {status}",
+        "attempts": 1,
+        "run_id": run_id,
         "created_at": T0 + dt.timedelta(minutes=minutes),
     }
 
@@ -104,7 +118,8 @@ def annotate_store(root: Path) -> Annotated:
         with st.reader() as con:
             sentences = con.execute(
                 "select text_hash, any_value(text order by sentence_id) from sentences "
-                "group by text_hash order by text_hash").fetchall()
+                "group by text_hash order by text_hash"
+            ).fetchall()
         run_a = st.begin_run("annotate", {"teacher": "teacher-a"})
         run_b = st.begin_run("annotate", {"teacher": "teacher-b"})
         for i, (h, text) in enumerate(sentences):
@@ -113,7 +128,9 @@ def annotate_store(root: Path) -> Annotated:
                 continue
             raw, parsed = _ner(i, text)
             if "ner_unparsed" in k:
-                rows.append(_row(h, "ner", "I cannot help with that", None, TEACHER_A, NER_V1, "unparsed", run_a.run_id, 1))
+                rows.append(
+                    _row(h, "ner", "I cannot help with that", None, TEACHER_A, NER_V1, "unparsed", run_a.run_id, 1)
+                )
             elif "ner_truncated" in k:
                 rows.append(_row(h, "ner", raw[:12], None, TEACHER_A, NER_V1, "truncated", run_a.run_id, 1))
             else:
@@ -124,19 +141,47 @@ def annotate_store(root: Path) -> Annotated:
             else:
                 rows.append(_row(h, "qra", raw, parsed, TEACHER_A, QRA_V1, "ok", run_a.run_id, 2))
             if "newer_teacher_b" in k:
-                rows.append(_row(h, "qra", f"Question: Who wrote it? ({i}) Answer: Teacher B.",
-                                 [{"question": f"Who wrote it? ({i})", "answer": "Teacher B."}],
-                                 TEACHER_B, QRA_V2, "ok", run_b.run_id, 30))
+                rows.append(
+                    _row(
+                        h,
+                        "qra",
+                        f"Question: Who wrote it? ({i}) Answer: Teacher B.",
+                        [{"question": f"Who wrote it? ({i})", "answer": "Teacher B."}],
+                        TEACHER_B,
+                        QRA_V2,
+                        "ok",
+                        run_b.run_id,
+                        30,
+                    )
+                )
         prompts = [
-            {"prompt_hash": NER_V1, "behaviour": "ner", "name": "ner", "mode": "completion",
-             "template": "Perform named entity recognition ... Enter a sentence: {sentence}\nOutput:",
-             "source_file": "manifests/prompts/ner.txt", "run_id": run_a.run_id},
-            {"prompt_hash": QRA_V1, "behaviour": "qra", "name": "qra", "mode": "completion",
-             "template": "Ask a question to the input sentence ... The sentence: {sentence}\n",
-             "source_file": "manifests/prompts/qra.txt", "run_id": run_a.run_id},
-            {"prompt_hash": QRA_V2, "behaviour": "qra", "name": "qra-v2", "mode": "completion",
-             "template": "Ask one question about the sentence. The sentence: {sentence}\n",
-             "source_file": "manifests/prompts/qra-v2.txt", "run_id": run_b.run_id},
+            {
+                "prompt_hash": NER_V1,
+                "behaviour": "ner",
+                "name": "ner",
+                "mode": "completion",
+                "template": "Perform named entity recognition ... Enter a sentence: {sentence}\nOutput:",
+                "source_file": "manifests/prompts/ner.txt",
+                "run_id": run_a.run_id,
+            },
+            {
+                "prompt_hash": QRA_V1,
+                "behaviour": "qra",
+                "name": "qra",
+                "mode": "completion",
+                "template": "Ask a question to the input sentence ... The sentence: {sentence}\n",
+                "source_file": "manifests/prompts/qra.txt",
+                "run_id": run_a.run_id,
+            },
+            {
+                "prompt_hash": QRA_V2,
+                "behaviour": "qra",
+                "name": "qra-v2",
+                "mode": "completion",
+                "template": "Ask one question about the sentence. The sentence: {sentence}\n",
+                "source_file": "manifests/prompts/qra-v2.txt",
+                "run_id": run_b.run_id,
+            },
         ]
         with st.transaction() as con:
             st.insert(con, "annotations", pa.Table.from_pylist(rows), ignore_duplicates=False)  # no primary key

@@ -8,7 +8,6 @@ from pathlib import Path
 
 import duckdb
 import pyarrow.parquet as pq
-import pytest
 from tokenizers import Tokenizer
 
 from brd_data.annotate.teacher import default_teacher_dir
@@ -17,8 +16,23 @@ from tests.conftest import run_brd
 
 from .annotated import TEACHER_A, TEACHER_B
 
-MANIFEST_KEYS = {"format_version", "name", "kind", "mixture_hash", "tokenizer", "delimiter", "seed", "components",
-                 "rows", "tokens", "source_run_ids", "prompt_hashes", "teacher_fingerprints", "code_version", "store"}
+MANIFEST_KEYS = {
+    "format_version",
+    "name",
+    "kind",
+    "mixture_hash",
+    "tokenizer",
+    "delimiter",
+    "seed",
+    "components",
+    "rows",
+    "tokens",
+    "source_run_ids",
+    "prompt_hashes",
+    "teacher_fingerprints",
+    "code_version",
+    "store",
+}
 
 
 def build(store: Path, name: str, out: Path, *extra: str, check: bool = True):
@@ -69,7 +83,7 @@ def test_unknown_view_lists_valid_views(annotated, tmp_path):
 
 
 def test_a_view_name_that_injects_sql_never_reaches_duckdb(annotated, tmp_path):
-    m = manifest(tmp_path, "bad", "sources: [\"d_ori; drop table runs; --\"]\n")
+    m = manifest(tmp_path, "bad", 'sources: ["d_ori; drop table runs; --"]\n')
     assert "not a plain SQL identifier" in one_line_error(build(annotated.root, m, tmp_path / "o", check=False))
     # a plain identifier that is a table, not a view with the d_* columns
     m = manifest(tmp_path, "bad2", "sources: [runs]\n")
@@ -152,8 +166,14 @@ def test_brd_mixture_folder_contract(annotated, tmp_path):
     by = m["components"][0]["by_component"]
     assert set(by) == {"d_ori", "d_ner", "d_qra"} and sum(v["rows"] for v in by.values()) == n
     # rows are in the seeded order: md5(seed:unit_id:component)
-    order = [tuple(r) for r in query(annotated.root, """
-        select unit_id, component from d_train order by md5_number('0:' || unit_id || ':' || component)""")]
+    order = [
+        tuple(r)
+        for r in query(
+            annotated.root,
+            """
+        select unit_id, component from d_train order by md5_number('0:' || unit_id || ':' || component)""",
+        )
+    ]
     assert [(r["unit_id"], r["component"]) for r in rows] == order
     # lineage
     assert {annotated.run_a, annotated.run_b} <= set(m["source_run_ids"])
@@ -177,9 +197,15 @@ def test_windows_bound_the_work_and_fix_the_order(annotated, tmp_path):
     build(annotated.root, "brd", four, "--window-passages", "50")
     rows = read_rows(four)
     assert sorted(map(str, rows)) == sorted(map(str, read_rows(one)))
-    keys = {(u, c): (pk, rk) for u, c, pk, rk in query(annotated.root, """
+    keys = {
+        (u, c): (pk, rk)
+        for u, c, pk, rk in query(
+            annotated.root,
+            """
         select unit_id, component, md5_number('0:' || passage_id), md5_number('0:' || unit_id || ':' || component)
-        from d_train""")}
+        from d_train""",
+        )
+    }
     bounds = [(i * 2**128 // 4, (i + 1) * 2**128 // 4 - 1) for i in range(4)]
 
     def window(pk):
@@ -194,8 +220,19 @@ def test_windows_bound_the_work_and_fix_the_order(annotated, tmp_path):
 def test_building_twice_gives_byte_identical_shards(annotated, tmp_path):
     a, b = tmp_path / "a", tmp_path / "b"
     build(annotated.root, "brd", a, "--shard-rows", "150", "--window-passages", "60")
-    proc = build(annotated.root, "brd", b, "--shard-rows", "150", "--window-passages", "60", "--memory-limit", "200MB",
-                 "--threads", "1")
+    proc = build(
+        annotated.root,
+        "brd",
+        b,
+        "--shard-rows",
+        "150",
+        "--window-passages",
+        "60",
+        "--memory-limit",
+        "200MB",
+        "--threads",
+        "1",
+    )
     assert "tokenised 0 new rows" in proc.stdout  # the second build reads the token cache
     ma, mb = (json.loads((d / "manifest.json").read_text()) for d in (a, b))
     assert ma["mixture_hash"] == mb["mixture_hash"] and ma["tokens"] == mb["tokens"]
@@ -207,9 +244,13 @@ def test_building_twice_gives_byte_identical_shards(annotated, tmp_path):
 
 
 def test_every_paper_mixture_builds(annotated, tmp_path):
-    expect = {"brd-no-sent": {"d_ori", "d_ner", "d_qra_no_sent"}, "brd-no-ner": {"d_ori", "d_qra"},
-              "brd-no-qra": {"d_ori", "d_ner"}, "further": {"d_ori"},
-              "sentence-level": {"sentence_ori", "sentence_ner", "sentence_qra"}}
+    expect = {
+        "brd-no-sent": {"d_ori", "d_ner", "d_qra_no_sent"},
+        "brd-no-ner": {"d_ori", "d_qra"},
+        "brd-no-qra": {"d_ori", "d_ner"},
+        "further": {"d_ori"},
+        "sentence-level": {"sentence_ori", "sentence_ner", "sentence_qra"},
+    }
     for name, comps in expect.items():
         out = tmp_path / name
         build(annotated.root, name, out)
@@ -237,24 +278,42 @@ def test_passage_limit_takes_nested_seeded_subsets(annotated, tmp_path):
         assert {r["component"] for r in rows} == {"d_ori", "d_ner", "d_qra"}
     assert ids[40] < ids[100]
     # the first 40 passages by md5(seed:passage_id)
-    first = {r[0] for r in query(annotated.root, "select passage_id from passages order by md5_number('0:' || passage_id) limit 40")}
+    first = {
+        r[0]
+        for r in query(
+            annotated.root, "select passage_id from passages order by md5_number('0:' || passage_id) limit 40"
+        )
+    }
     assert ids[40] == first
 
 
 def test_weights_share_rows_and_budgets_take_the_first_rows(annotated, tmp_path):
     out = tmp_path / "w"
-    build(annotated.root, manifest(tmp_path, "w", "sources: [{view: d_ori, weight: 1}, {view: d_qra, weight: 2}]\n"), out)
+    build(
+        annotated.root, manifest(tmp_path, "w", "sources: [{view: d_ori, weight: 1}, {view: d_qra, weight: 2}]\n"), out
+    )
     m = json.loads((out / "manifest.json").read_text())
     n_ori, n_qra = (query(annotated.root, f"select count(*) from {v}")[0][0] for v in ("d_ori", "d_qra"))
     total = min(n_ori * 3 / 1, n_qra * 3 / 2)
     got = {c["view"]: c["rows"] for c in m["components"]}
     assert got == {"d_ori": int(total / 3), "d_qra": int(total * 2 / 3)}
-    first_ori = [r[0] for r in query(annotated.root, """select unit_id from d_ori
-        order by md5_number('0:' || unit_id || ':' || component) limit $n""", {"n": got["d_ori"]})]
+    first_ori = [
+        r[0]
+        for r in query(
+            annotated.root,
+            """select unit_id from d_ori
+        order by md5_number('0:' || unit_id || ':' || component) limit $n""",
+            {"n": got["d_ori"]},
+        )
+    ]
     assert [r["unit_id"] for r in read_rows(out) if r["component"] == "d_ori"] == first_ori
 
     out = tmp_path / "t"
-    build(annotated.root, manifest(tmp_path, "t", "sources: [{view: d_ori, weight: 1}, {view: d_qra, tokens: 3000}]\n"), out)
+    build(
+        annotated.root,
+        manifest(tmp_path, "t", "sources: [{view: d_ori, weight: 1}, {view: d_qra, tokens: 3000}]\n"),
+        out,
+    )
     m = json.loads((out / "manifest.json").read_text())
     qra = [c for c in m["components"] if c["view"] == "d_qra"][0]
     rows = [r for r in read_rows(out) if r["component"] == "d_qra"]
@@ -276,13 +335,15 @@ def test_a_users_own_view_is_a_source(annotated, tmp_path):
     build(annotated.root, manifest(tmp_path, "en", "sources: [english_train]\n"), out)
     rows = read_rows(out)
     assert rows and len(rows) == query(annotated.root, "select count(*) from d_train where lang = 'en'")[0][0]
-    err = one_line_error(build(annotated.root, manifest(tmp_path, "thin", "sources: [thin]\n"), tmp_path / "o", check=False))
+    err = one_line_error(
+        build(annotated.root, manifest(tmp_path, "thin", "sources: [thin]\n"), tmp_path / "o", check=False)
+    )
     assert "view thin lacks column(s) unit_id, component, run_ids, prompt_hashes, teacher_fingerprints" in err
 
 
 def test_pins_and_delimiter_reach_the_views(annotated, tmp_path):
     out = tmp_path / "pinned"
-    body = f"sources: [d_qra]\nteacher: {TEACHER_A}\ndelimiter: \" | \"\nseed: 7\n"
+    body = f'sources: [d_qra]\nteacher: {TEACHER_A}\ndelimiter: " | "\nseed: 7\n'
     build(annotated.root, manifest(tmp_path, "pinned", body), out)
     m = json.loads((out / "manifest.json").read_text())
     assert m["teacher_fingerprints"] == [TEACHER_A] and m["pins"]["teacher"] == TEACHER_A

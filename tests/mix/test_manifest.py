@@ -6,11 +6,27 @@ from pathlib import Path
 
 import pytest
 
-from brd_data.mix import (ManifestError, MixtureSpec, Source, available_filters, available_mixtures, load_filter,
-                          load_mixture)
+from brd_data.mix import (
+    ManifestError,
+    MixtureSpec,
+    Source,
+    available_filters,
+    available_mixtures,
+    load_filter,
+    load_mixture,
+)
 
-PAPER = {"brd", "brd-no-sent", "brd-no-ner", "brd-no-qra", "sentence-level", "further",
-         "brd-0.25m", "brd-0.5m", "brd-1m"}
+PAPER = {
+    "brd",
+    "brd-no-sent",
+    "brd-no-ner",
+    "brd-no-qra",
+    "sentence-level",
+    "further",
+    "brd-0.25m",
+    "brd-0.5m",
+    "brd-1m",
+}
 
 
 def write(tmp_path: Path, text: str, name: str = "m.yaml") -> Path:
@@ -19,32 +35,38 @@ def write(tmp_path: Path, text: str, name: str = "m.yaml") -> Path:
     return p
 
 
-@pytest.mark.parametrize("text, message", [
-    ("name: x\nsources: [{view: d_ori, weight: -1}]\n", "weight -1 is negative"),
-    ("name: x\nsources: [{view: d_ori, weight: 0}, {view: d_ner, weight: 0}]\n", "every weight is 0"),
-    ("name: x\nsources: [{view: d_ori, weight: 1, tokens: 10}]\n", "not both"),
-    ("name: x\nsources: [{view: d_ori, tokens: 0}]\n", "tokens 0 must be a positive integer"),
-    ("name: x\nsources: [{view: d_ori, weight: .nan}]\n", "is not a number"),
-    ("name: x\nsources: []\n", "`sources` is empty"),
-    ("name: x\nsources: [d_ori, d_ori]\n", "d_ori listed twice"),
-    ("name: x\nsources: [{view: \"d_ori; drop table runs\"}]\n", "not a plain SQL identifier"),
-    ("name: x\nsources: [{view: d_ori, wieght: 2}]\n", "unknown key(s) wieght"),
-    ("name: x\nsource: [d_ori]\n", "unknown key(s) source"),
-    ("name: x\nsources: [d_ori]\npassages: -5\n", "passages -5 must be a positive integer"),
-    ("name: x\nsources: [d_ori]\ndelimiter: ''\n", "delimiter must be a non-empty string"),
-    ("name: x\nsources: [d_ori]\nteacher: \"x' or 1=1\"\n", "is not a teacher fingerprint"),
-    ("name: x\nsources: [d_ori]\nprompts: {task: abcd}\n", "can pin ner and qra, not task"),
-    ("name: X Y\nsources: [d_ori]\n", "must be lowercase"),
-    ("name: x\nkind: chat\nsources: [d_ori]\n", "kind 'chat' is not one of lm, sft"),
-    ("name: x\nkind: sft\nsources: [d_sft]\npassages: 10\n", "`passages` selects passages; a kind sft mixture has none"),
-    ("name: x\nkind: sft\nsources: [d_sft]\ncorpus: {paths: ['*']}\n", "`corpus` selects passages"),
-    ("name: x\nsources: [d_train]\ncorpus: {}\n", "corpus: give `paths`"),
-    ("name: x\nsources: [d_train]\ncorpus: {paths: ['']}\n", "paths must be non-empty strings"),
-    ("name: x\nsources: [d_train]\ncorpus: {files: ['a']}\n", "unknown key(s) files"),
-    ("name: x\nsources: [d_train]\ncorpus: [a]\n", "expected a mapping with `paths`"),
-    ("- just a list\n", "expected a mapping"),
-    ("name: x\nsources: [d_ori\n", "m.yaml"),
-])
+@pytest.mark.parametrize(
+    "text, message",
+    [
+        ("name: x\nsources: [{view: d_ori, weight: -1}]\n", "weight -1 is negative"),
+        ("name: x\nsources: [{view: d_ori, weight: 0}, {view: d_ner, weight: 0}]\n", "every weight is 0"),
+        ("name: x\nsources: [{view: d_ori, weight: 1, tokens: 10}]\n", "not both"),
+        ("name: x\nsources: [{view: d_ori, tokens: 0}]\n", "tokens 0 must be a positive integer"),
+        ("name: x\nsources: [{view: d_ori, weight: .nan}]\n", "is not a number"),
+        ("name: x\nsources: []\n", "`sources` is empty"),
+        ("name: x\nsources: [d_ori, d_ori]\n", "d_ori listed twice"),
+        ('name: x\nsources: [{view: "d_ori; drop table runs"}]\n', "not a plain SQL identifier"),
+        ("name: x\nsources: [{view: d_ori, wieght: 2}]\n", "unknown key(s) wieght"),
+        ("name: x\nsource: [d_ori]\n", "unknown key(s) source"),
+        ("name: x\nsources: [d_ori]\npassages: -5\n", "passages -5 must be a positive integer"),
+        ("name: x\nsources: [d_ori]\ndelimiter: ''\n", "delimiter must be a non-empty string"),
+        ('name: x\nsources: [d_ori]\nteacher: "x\' or 1=1"\n', "is not a teacher fingerprint"),
+        ("name: x\nsources: [d_ori]\nprompts: {task: abcd}\n", "can pin ner and qra, not task"),
+        ("name: X Y\nsources: [d_ori]\n", "must be lowercase"),
+        ("name: x\nkind: chat\nsources: [d_ori]\n", "kind 'chat' is not one of lm, sft"),
+        (
+            "name: x\nkind: sft\nsources: [d_sft]\npassages: 10\n",
+            "`passages` selects passages; a kind sft mixture has none",
+        ),
+        ("name: x\nkind: sft\nsources: [d_sft]\ncorpus: {paths: ['*']}\n", "`corpus` selects passages"),
+        ("name: x\nsources: [d_train]\ncorpus: {}\n", "corpus: give `paths`"),
+        ("name: x\nsources: [d_train]\ncorpus: {paths: ['']}\n", "paths must be non-empty strings"),
+        ("name: x\nsources: [d_train]\ncorpus: {files: ['a']}\n", "unknown key(s) files"),
+        ("name: x\nsources: [d_train]\ncorpus: [a]\n", "expected a mapping with `paths`"),
+        ("- just a list\n", "expected a mapping"),
+        ("name: x\nsources: [d_ori\n", "m.yaml"),
+    ],
+)
 def test_bad_mixture_manifest_is_one_clear_line(tmp_path, text, message):
     with pytest.raises(ManifestError) as exc:
         load_mixture(str(write(tmp_path, text)))
@@ -83,14 +105,20 @@ def test_sentiment_filter_manifest():
     assert all(r["filter_hash"] == f.file_hash for r in f.rows())
 
 
-@pytest.mark.parametrize("terms, message", [
-    ("[\"pos.*\"]", "use letters, digits"),
-    ("[\"a'); drop table runs; --\"]", "use letters, digits"),
-    ("[]", "terms is empty"),
-])
+@pytest.mark.parametrize(
+    "terms, message",
+    [
+        ('["pos.*"]', "use letters, digits"),
+        ('["a\'); drop table runs; --"]', "use letters, digits"),
+        ("[]", "terms is empty"),
+    ],
+)
 def test_bad_filter_terms(tmp_path, terms, message):
-    p = write(tmp_path, f"name: sentiment\nbehaviour: qra\nrules:\n  - field: answer\n    match: word\n    terms: {terms}\n",
-              "f.yaml")
+    p = write(
+        tmp_path,
+        f"name: sentiment\nbehaviour: qra\nrules:\n  - field: answer\n    match: word\n    terms: {terms}\n",
+        "f.yaml",
+    )
     with pytest.raises(ManifestError, match=message):
         load_filter(str(p))
 

@@ -43,7 +43,9 @@ def test_bad_input_is_one_line(mixtures, tmp_path):
         ([tmp_path / "missing", "--repo-id", "org/x"], "no such folder"),
     ):
         proc = run_brd("publish", *args, "--store", store, "--dry-run", tmp_path / "out", check=False)
-        assert proc.returncode == 1 and message in proc.stderr and len(proc.stderr.strip().splitlines()) == 1, proc.stderr
+        assert proc.returncode == 1 and message in proc.stderr and len(proc.stderr.strip().splitlines()) == 1, (
+            proc.stderr
+        )
     taken = tmp_path / "taken"
     taken.mkdir()
     (taken / "keep.txt").write_text("x")
@@ -54,8 +56,9 @@ def test_bad_input_is_one_line(mixtures, tmp_path):
 def test_dry_run_folder_loads_with_datasets(mixtures, tmp_path):
     store, mix = mixtures
     out = tmp_path / "repo"
-    proc = run_brd("publish", mix, "--repo-id", "brd-org/brd-sample", "--store", store, "--dry-run", out,
-                   env={"HF_TOKEN": SECRET})
+    proc = run_brd(
+        "publish", mix, "--repo-id", "brd-org/brd-sample", "--store", store, "--dry-run", out, env={"HF_TOKEN": SECRET}
+    )
     assert "nothing was pushed" in proc.stdout
     card = (out / "README.md").read_text()
     front = yaml.safe_load(card.split("---")[1])
@@ -84,7 +87,9 @@ def test_dry_run_folder_loads_with_datasets(mixtures, tmp_path):
     assert "Perform named entity recognition" in card and "the store's prompts table" in card
     assert "@misc{basic-reading-distillation" in card and brd["build_run_id"] in card
     # never the token, nor a local path of this machine
-    everything = proc.stdout + proc.stderr + "".join(p.read_text(errors="ignore") for p in out.rglob("*") if p.is_file())
+    everything = (
+        proc.stdout + proc.stderr + "".join(p.read_text(errors="ignore") for p in out.rglob("*") if p.is_file())
+    )
     assert SECRET not in everything
     assert str(store) not in card
 
@@ -125,8 +130,20 @@ def test_push_retries_transient_failures_and_never_shows_the_token(mixtures, hub
     store, mix = mixtures
     _Hub.status = status
     env = {"HF_HUB_OFFLINE": "0", "HF_ENDPOINT": f"http://127.0.0.1:{hub.server_address[1]}", "HF_TOKEN": SECRET}
-    proc = run_brd("publish", mix / "brd", "--repo-id", "brd-org/brd-sample", "--store", store, "--retries", "3",
-                   "--retry-wait", "0", env=env, check=False)
+    proc = run_brd(
+        "publish",
+        mix / "brd",
+        "--repo-id",
+        "brd-org/brd-sample",
+        "--store",
+        store,
+        "--retries",
+        "3",
+        "--retry-wait",
+        "0",
+        env=env,
+        check=False,
+    )
     assert proc.returncode == 1
     err = proc.stderr.strip().splitlines()
     assert err[-1].startswith("error: create_repo brd-org/brd-sample failed") and str(status) in err[-1]

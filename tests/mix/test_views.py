@@ -17,16 +17,28 @@ from tests.conftest import run_brd
 
 from .annotated import NER_V1, QRA_V1, QRA_V2, TEACHER_A, TEACHER_B, Annotated
 
-D_VIEWS = ["d_ori", "d_ner", "d_qra", "d_qra_no_sent", "d_train", "d_train_no_sent", "d_train_no_ner",
-           "d_train_no_qra", "d_sentence_level", "d_further"]
+D_VIEWS = [
+    "d_ori",
+    "d_ner",
+    "d_qra",
+    "d_qra_no_sent",
+    "d_train",
+    "d_train_no_sent",
+    "d_train_no_ner",
+    "d_train_no_qra",
+    "d_sentence_level",
+    "d_further",
+]
 # view -> the columns that are its key (every view's header states it)
-KEYS = {**{v: ("unit_id", "component") for v in D_VIEWS},
-        "passage_sentences": ("passage_id", "sentence_position"),
-        "chosen_annotations": ("text_hash", "behaviour"),
-        "sentence_annotated": ("passage_id", "sentence_position"),
-        "passage_texts": ("passage_id", "component"),
-        "qra_without_sentiment": ("text_hash",),
-        "passage_coverage": ("passage_id", "view_name")}
+KEYS = {
+    **{v: ("unit_id", "component") for v in D_VIEWS},
+    "passage_sentences": ("passage_id", "sentence_position"),
+    "chosen_annotations": ("text_hash", "behaviour"),
+    "sentence_annotated": ("passage_id", "sentence_position"),
+    "passage_texts": ("passage_id", "component"),
+    "qra_without_sentiment": ("text_hash",),
+    "passage_coverage": ("passage_id", "view_name"),
+}
 # Views over task examples, which the annotated sample store has none of: their grain is tested
 # on a store with task examples and teacher answers (tests/baselines/test_task_distill.py).
 TESTED_ELSEWHERE = {"d_sft", "d_task_distill"}
@@ -66,7 +78,9 @@ def test_grain_key_is_unique_and_not_null(con, view):
     key = KEYS[view]
     n, n_keys, n_null = con.execute(
         f"select count(*), count(distinct ({', '.join(key)})), count(*) filter (where "
-        + " or ".join(f"{k} is null" for k in key) + f") from {view}").fetchall()[0]
+        + " or ".join(f"{k} is null" for k in key)
+        + f") from {view}"
+    ).fetchall()[0]
     assert n > 0, f"{view} is empty on the annotated sample store"
     assert n == n_keys and n_null == 0
 
@@ -79,16 +93,21 @@ def test_passage_views_have_the_expected_rows(con):
     for comp, behaviour in (("d_ner", "ner"), ("d_qra", "qra")):
         expected = con.execute(f"""
             select count(distinct ps.passage_id) from passage_sentences ps
-            join annotations a on a.text_hash = ps.text_hash and a.behaviour = '{behaviour}' and a.status = 'ok'""").fetchall()[0][0]
+            join annotations a on a.text_hash = ps.text_hash
+             and a.behaviour = '{behaviour}' and a.status = 'ok'""").fetchall()[0][0]
         assert counts[comp] == expected < n_passages
-    for view, comps in (("d_train_no_ner", {"d_ori", "d_qra"}), ("d_train_no_qra", {"d_ori", "d_ner"}),
-                        ("d_train_no_sent", {"d_ori", "d_ner", "d_qra_no_sent"})):
+    for view, comps in (
+        ("d_train_no_ner", {"d_ori", "d_qra"}),
+        ("d_train_no_qra", {"d_ori", "d_ner"}),
+        ("d_train_no_sent", {"d_ori", "d_ner", "d_qra_no_sent"}),
+    ):
         got = dict(con.execute(f"select component, count(*) from {view} group by 1").fetchall())
         assert set(got) == comps
         for c in comps & set(counts):
             assert got[c] == counts[c]
     assert con.execute("select count(*) from d_further").fetchall()[0][0] == len(
-        {r[0] for r in con.execute("select passage_id from d_train where component <> 'd_ori'").fetchall()})
+        {r[0] for r in con.execute("select passage_id from d_train where component <> 'd_ori'").fetchall()}
+    )
 
 
 def test_passages_are_composed_exactly_as_the_paper(con):
@@ -96,9 +115,15 @@ def test_passages_are_composed_exactly_as_the_paper(con):
     usable annotation keeps its place with nothing after it."""
     passage_rows = rows(con, "select passage_id, sentence_ids from passages")
     sentences = {r["sentence_id"]: r for r in rows(con, "select sentence_id, text, text_hash from sentences")}
-    ann = {(r["text_hash"], r["behaviour"]): r["raw_text"] for r in rows(con, """
+    ann = {
+        (r["text_hash"], r["behaviour"]): r["raw_text"]
+        for r in rows(
+            con,
+            """
         select text_hash, behaviour, arg_max(raw_text, created_at) as raw_text from annotations
-        where status = 'ok' group by all""")}
+        where status = 'ok' group by all""",
+        )
+    }
     got = {(r["passage_id"], r["component"]): r["text"] for r in rows(con, "select * from d_train")}
     checked_missing = 0
     for p in passage_rows:
@@ -162,7 +187,9 @@ def test_newest_ok_annotation_wins_unless_pinned(con, synced):
 
 def test_delimiter_and_lineage(con, synced):
     con.execute("set variable brd_sep = $s", {"s": " ||| "})
-    r = rows(con, "select * from d_train where component = 'd_ner' and n_annotated = n_sentences and n_sentences = 3 limit 1")[0]
+    r = rows(
+        con, "select * from d_train where component = 'd_ner' and n_annotated = n_sentences and n_sentences = 3 limit 1"
+    )[0]
     assert r["text"].count(" ||| ") == 5 and "<sep>" not in r["text"]
     assert synced.run_a in r["run_ids"] and any(x.startswith("ingest-") for x in r["run_ids"])
     assert r["prompt_hashes"] == [NER_V1] and r["teacher_fingerprints"] == [TEACHER_A]
@@ -190,7 +217,9 @@ def test_sentiment_filter_removes_attitude_questions_and_sentiment_answers(con, 
             seen.add("filtered")
         elif "mixed_items" in k:  # "What is the tone? Neutral." goes, the other item stays
             assert r["status"] == "ok" and r["n_items_removed"] == 1
-            assert r["annotation_text"].startswith("Question: What does the sentence start with? Answer: It starts with")
+            assert r["annotation_text"].startswith(
+                "Question: What does the sentence start with? Answer: It starts with"
+            )
             assert "tone" not in r["annotation_text"]
             seen.add("mixed")
         else:
@@ -211,8 +240,8 @@ def test_filter_words_match_whole_words_in_any_script(synced, tmp_path):
     sample = ["It was NEGATIVE.", "non-negative numbers", "Нейтральный ответ", "negatively!", "negativity's"]
     for text in sample:
         sql_words = con.execute(
-            r"select ' ' || array_to_string(string_split_regex(lower($t), '[^\p{L}\p{N}]+'), ' ') || ' '",
-            {"t": text}).fetchall()[0][0]
+            r"select ' ' || array_to_string(string_split_regex(lower($t), '[^\p{L}\p{N}]+'), ' ') || ' '", {"t": text}
+        ).fetchall()[0][0]
         assert sql_words.split() == normalise_words(text).split()
 
 
@@ -240,7 +269,10 @@ def test_sentence_level_is_seeded_shuffle_of_units(con):
     s = rows(con, "select text from sentences where sentence_id = $u", {"u": r["unit_id"]})[0]
     assert r["text"].startswith(s["text"] + "<sep>Question: ")
     # units are not composed into passages: one sentence each
-    assert "<sep>" not in rows(con, "select text from d_sentence_level where component = 'sentence_ori' limit 1")[0]["text"]
+    assert (
+        "<sep>"
+        not in rows(con, "select text from d_sentence_level where component = 'sentence_ori' limit 1")[0]["text"]
+    )
 
 
 def test_passage_window_variables_select_a_subset(con):
@@ -254,8 +286,12 @@ def test_annotated_store_json_contract(synced):
     """The fixture writes annotations the way the contract says (parsed JSON lists)."""
     st = Store(synced.root)
     with st.reader() as con:
-        parsed = [json.loads(r[0]) for r in con.execute(
-            "select parsed from annotations where status = 'ok' and behaviour = 'qra' limit 5").fetchall()]
+        parsed = [
+            json.loads(r[0])
+            for r in con.execute(
+                "select parsed from annotations where status = 'ok' and behaviour = 'qra' limit 5"
+            ).fetchall()
+        ]
     assert all(isinstance(p, list) and {"question", "answer"} <= set(p[0]) for p in parsed)
     with pytest.raises(StoreError, match="unknown table/view"):
         with st.reader() as con:

@@ -96,6 +96,7 @@ def test_second_writer_gets_locked_error_naming_pid(store_dir):
         """)
         proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     import os
+
     assert proc.returncode == 3, proc.stderr
     assert f"locked by pid {os.getpid()}" in proc.stdout
     assert "ingest" in proc.stdout
@@ -105,13 +106,21 @@ def test_lock_is_free_after_holder_is_killed(store_dir):
     st = Store(store_dir)
     with st.writer("init"):
         pass
-    holder = subprocess.Popen([sys.executable, "-c", textwrap.dedent(f"""
+    holder = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            textwrap.dedent(f"""
         import time
         from brd_data.store import Store
         with Store({str(store_dir)!r}).writer("sleeper"):
             print("held", flush=True)
             time.sleep(60)
-    """)], stdout=subprocess.PIPE, text=True)
+    """),
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
     assert holder.stdout.readline().strip() == "held"
     with pytest.raises(StoreLockedError):
         with st.writer("blocked"):
@@ -144,7 +153,7 @@ def test_insert_ignores_rows_already_present(store_dir):
             assert st.insert(con, "quarantine", rows) == 0
 
 
-@pytest.mark.parametrize("name", ["sentences; drop table runs", "nope", "", "Sentences\""])
+@pytest.mark.parametrize("name", ["sentences; drop table runs", "nope", "", 'Sentences"'])
 def test_identifiers_are_checked_against_the_catalogue(store_dir, name):
     st = Store(store_dir)
     with st.writer("test"):
@@ -179,7 +188,11 @@ def test_readers_do_not_block_on_a_committing_writer(store_dir):
     st = Store(store_dir)
     with st.writer("init"):
         pass
-    writer = subprocess.Popen([sys.executable, "-c", textwrap.dedent(f"""
+    writer = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            textwrap.dedent(f"""
         import time
         from brd_data.store import Store
         st = Store({str(store_dir)!r})
@@ -187,7 +200,11 @@ def test_readers_do_not_block_on_a_committing_writer(store_dir):
             with st.connect() as con:
                 print("open", flush=True)
                 time.sleep(2)
-    """)], stdout=subprocess.PIPE, text=True)
+    """),
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
     assert writer.stdout.readline().strip() == "open"
     with Store(store_dir, busy_timeout=30).reader() as con:
         assert con.execute("select count(*) from runs").fetchall()[0][0] == 0

@@ -15,14 +15,33 @@ def test_paper_manifest_is_the_papers_grid():
     s = load_study("paper")
     assert s.student.model == "facebook/xglm-564M" and "vicuna-13b" in s.teacher.model
     assert s.corpus.passages == 1_000_000 and s.corpus.passage_sentences == 3
-    assert [r.label for r in s.rows] == ["XGLM-564M", "XGLM-564M-FURTHER", "XGLM-BRD", "-SentData", "-NER", "-QRA",
-                                         "SentenceLevel"]
-    assert [r.mixture for r in s.rows] == [None, "further", "brd", "brd-no-sent", "brd-no-ner", "brd-no-qra",
-                                           "sentence-level"]
+    assert [r.label for r in s.rows] == [
+        "XGLM-564M",
+        "XGLM-564M-FURTHER",
+        "XGLM-BRD",
+        "-SentData",
+        "-NER",
+        "-QRA",
+        "SentenceLevel",
+    ]
+    assert [r.mixture for r in s.rows] == [
+        None,
+        "further",
+        "brd",
+        "brd-no-sent",
+        "brd-no-ner",
+        "brd-no-qra",
+        "sentence-level",
+    ]
     assert s.data_size_curve == ["brd-0.25m", "brd-0.5m", "brd"]
     assert set(s.evaluation.tasks) == {"xnli", "rte", "cb", "pawsx", "boolq", "sst2"} and s.evaluation.bigbench
-    assert (s.training.learning_rate, s.training.batch_size, s.training.max_length, s.training.max_steps,
-            s.training.save_steps) == (3e-4, 8, 2048, 40_000, 1_000)
+    assert (
+        s.training.learning_rate,
+        s.training.batch_size,
+        s.training.max_length,
+        s.training.max_steps,
+        s.training.save_steps,
+    ) == (3e-4, 8, 2048, 40_000, 1_000)
     stages = build_stages(s, Path("/tmp/never-created"))
     kinds = [st.kind for st in stages]
     assert kinds.count("train") == 8 and kinds.count("eval") == 9 and kinds[-1] == "report"

@@ -34,15 +34,27 @@ def tiny(tmp_path_factory) -> Path:
 
 def write_study(path: Path, url: str, student: Path) -> Path:
     study = {
-        "name": "mini", "description": "shortened demo",
+        "name": "mini",
+        "description": "shortened demo",
         "corpus": {"paths": ["sample"], "passage_sentences": 3},
-        "teacher": {"behaviours": ["ner", "qra"], "limit": 24,
-                    "extra_args": ["--endpoint", url, "--lang", "en", "--no-progress"]},
+        "teacher": {
+            "behaviours": ["ner", "qra"],
+            "limit": 24,
+            "extra_args": ["--endpoint", url, "--lang", "en", "--no-progress"],
+        },
         "student": {"model": str(student), "label": "Tiny"},
-        "training": {"max_steps": 2, "batch_size": 2, "max_length": 128, "save_steps": 2,
-                     "extra_args": ["--no-gradient-checkpointing", "--logging-steps", "1"]},
-        "rows": [{"label": "Tiny"}, {"label": "Tiny-FURTHER", "mixture": "further"},
-                 {"label": "Tiny-BRD", "mixture": "brd"}],
+        "training": {
+            "max_steps": 2,
+            "batch_size": 2,
+            "max_length": 128,
+            "save_steps": 2,
+            "extra_args": ["--no-gradient-checkpointing", "--logging-steps", "1"],
+        },
+        "rows": [
+            {"label": "Tiny"},
+            {"label": "Tiny-FURTHER", "mixture": "further"},
+            {"label": "Tiny-BRD", "mixture": "brd"},
+        ],
         "evaluation": {"tasks": {"rte": "sample", "sst2": "sample"}, "bigbench": ["sample"], "limit": 4},
     }
     path.write_text(yaml.safe_dump(study), encoding="utf-8")
@@ -62,18 +74,32 @@ def test_study_runs_every_stage_then_resumes(tmp_path, teacher, tiny):
     assert len(teacher.requests) == 48
     # the results table: one row per study row, RTE / SST-2 / BIG-bench-Avg / Average, numbers in [0, 100]
     table = [line for line in out.splitlines() if line.startswith(("│ Tiny", "| Tiny"))]
-    assert [line.split("│" if "│" in line else "|")[1].strip() for line in table] == ["Tiny", "Tiny-FURTHER", "Tiny-BRD"]
+    assert [line.split("│" if "│" in line else "|")[1].strip() for line in table] == [
+        "Tiny",
+        "Tiny-FURTHER",
+        "Tiny-BRD",
+    ]
     report = (store / "report" / "README.md").read_text()
     assert "| Model | RTE | SST-2 | BIG-bench-Avg | Average |" in report
     # every trained row traces to its train run and mixture hash
     brd_hash = json.loads((store / "mixtures" / "brd" / "manifest.json").read_text())["mixture_hash"]
     lineage = [line for line in report.splitlines() if line.startswith("| Tiny-BRD |") and brd_hash in line]
     assert lineage, report
-    rows = json.loads(run_brd("sql", "--store", str(store), "--format", "json",
-                              "select r.model, t.mixture_hash from eval_results r join train_runs t "
-                              "using (train_run_id) group by all order by 2").stdout)
+    rows = json.loads(
+        run_brd(
+            "sql",
+            "--store",
+            str(store),
+            "--format",
+            "json",
+            "select r.model, t.mixture_hash from eval_results r join train_runs t "
+            "using (train_run_id) group by all order by 2",
+        ).stdout
+    )
     assert {r["mixture_hash"] for r in rows} == {
-        brd_hash, json.loads((store / "mixtures" / "further" / "manifest.json").read_text())["mixture_hash"]}
+        brd_hash,
+        json.loads((store / "mixtures" / "further" / "manifest.json").read_text())["mixture_hash"],
+    }
 
     # second run: ingest and annotate find nothing to do, training and evaluation are skipped
     before = len(teacher.requests)

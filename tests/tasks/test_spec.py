@@ -35,7 +35,12 @@ def test_boolq_reads_boolean_answers(tmp_path):
 
 def test_missing_placeholder_field_names_file_row_and_field(tmp_path):
     f = tmp_path / "rte.jsonl"
-    f.write_text(json.dumps({"premise": "A.", "hypothesis": "B.", "label": 0}) + "\n" + json.dumps({"premise": "A.", "label": 0}) + "\n")
+    f.write_text(
+        json.dumps({"premise": "A.", "hypothesis": "B.", "label": 0})
+        + "\n"
+        + json.dumps({"premise": "A.", "label": 0})
+        + "\n"
+    )
     with pytest.raises(TaskError, match=r"rte.jsonl line 2: field 'hypothesis' is missing"):
         load_examples(load_task_spec("rte"), f)
 

@@ -18,8 +18,17 @@ from .helpers import lm_rows, sft_rows, write_mixture
 
 # One thread: the numbers are then bit-for-bit reproducible (the resume test compares losses),
 # and a 2-core machine shared with other work is not oversubscribed.
-SMALL = ["--max-length", "128", "--batch-size", "4", "--logging-steps", "1", "--learning-rate", "1e-3",
-         "--no-gradient-checkpointing"]
+SMALL = [
+    "--max-length",
+    "128",
+    "--batch-size",
+    "4",
+    "--logging-steps",
+    "1",
+    "--learning-rate",
+    "1e-3",
+    "--no-gradient-checkpointing",
+]
 ENV = {"OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1", "TOKENIZERS_PARALLELISM": "false"}
 for k, v in ENV.items():
     os.environ.setdefault(k, v)

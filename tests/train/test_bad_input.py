@@ -26,8 +26,9 @@ def one_line_error(proc, *needles: str) -> str:
 
 
 def test_missing_mixture_folder(tmp_path, tiny_student):
-    proc = refuse("--mix", tmp_path / "nope", "--student", tiny_student, "--out", tmp_path / "out",
-                 "--store", tmp_path / "store")
+    proc = refuse(
+        "--mix", tmp_path / "nope", "--student", tiny_student, "--out", tmp_path / "out", "--store", tmp_path / "store"
+    )
     one_line_error(proc, "does not exist", "brd mix build")
     assert not (tmp_path / "store").exists()
 
@@ -69,7 +70,9 @@ def test_tokenizer_mismatch_is_flagged(tmp_path, tiny_student, teacher_dir):
     one_line_error(proc, "different one", "vocabulary 49153 vs 49152", "--allow-tokenizer-mismatch")
 
     # A declared fingerprint is compared without loading anything.
-    mix2 = write_mixture(tmp_path / "mix2", "lm", lm_rows(4), teacher_dir, extra_manifest={"tokenizer_fingerprint": "0000"})
+    mix2 = write_mixture(
+        tmp_path / "mix2", "lm", lm_rows(4), teacher_dir, extra_manifest={"tokenizer_fingerprint": "0000"}
+    )
     proc = refuse("--mix", mix2, "--student", tiny_student, "--out", tmp_path / "out", "--store", tmp_path / "s")
     one_line_error(proc, "fingerprint 0000")
 
@@ -77,15 +80,30 @@ def test_tokenizer_mismatch_is_flagged(tmp_path, tiny_student, teacher_dir):
 def test_tokenizer_mismatch_can_be_allowed(tmp_path, tiny_student, teacher_dir):
     from brd_train.train import TrainConfig, prepare
 
-    mix = write_mixture(tmp_path / "mix", "lm", lm_rows(4), teacher_dir, extra_manifest={"tokenizer_fingerprint": "0000"})
-    prep = prepare(TrainConfig(mix=mix, student=str(tiny_student), out=tmp_path / "out", max_length=128,
-                               allow_tokenizer_mismatch=True))
+    mix = write_mixture(
+        tmp_path / "mix", "lm", lm_rows(4), teacher_dir, extra_manifest={"tokenizer_fingerprint": "0000"}
+    )
+    prep = prepare(
+        TrainConfig(
+            mix=mix, student=str(tiny_student), out=tmp_path / "out", max_length=128, allow_tokenizer_mismatch=True
+        )
+    )
     assert prep.tokenizer_info["match"] is False and prep.tokenizer_info["allowed_by"] == "--allow-tokenizer-mismatch"
 
 
 def test_max_length_beyond_the_students_context(tmp_path, tiny_student, lm_mix):
-    proc = refuse("--mix", lm_mix, "--student", tiny_student, "--out", tmp_path / "out", "--store", tmp_path / "s",
-                 "--max-length", "1024")
+    proc = refuse(
+        "--mix",
+        lm_mix,
+        "--student",
+        tiny_student,
+        "--out",
+        tmp_path / "out",
+        "--store",
+        tmp_path / "s",
+        "--max-length",
+        "1024",
+    )
     one_line_error(proc, "--max-length 1024 is larger than the student's context of 512")
 
 
@@ -108,7 +126,9 @@ def unwritable_dir(tmp_path):
 def test_unwritable_output_folder(tmp_path, tiny_student, lm_mix, unwritable_dir):
     proc = refuse("--mix", lm_mix, "--student", tiny_student, "--out", unwritable_dir, "--store", tmp_path / "s")
     one_line_error(proc, f"the output folder {unwritable_dir} is not writable")
-    proc = refuse("--mix", lm_mix, "--student", tiny_student, "--out", unwritable_dir / "sub", "--store", tmp_path / "s")
+    proc = refuse(
+        "--mix", lm_mix, "--student", tiny_student, "--out", unwritable_dir / "sub", "--store", tmp_path / "s"
+    )
     one_line_error(proc, f"cannot create the output folder {unwritable_dir / 'sub'}")
     assert not (tmp_path / "s").exists()
 
@@ -136,8 +156,9 @@ def test_resume_needs_a_run_and_a_fresh_run_needs_an_empty_out(tmp_path, tiny_st
 
 
 def test_bad_options_are_one_line(tmp_path, tiny_student, lm_mix):
-    proc = refuse("--mix", lm_mix, "--student", tiny_student, "--out", tmp_path / "o", "--batch-size", "6",
-                 "--grad-accum", "4")
+    proc = refuse(
+        "--mix", lm_mix, "--student", tiny_student, "--out", tmp_path / "o", "--batch-size", "6", "--grad-accum", "4"
+    )
     one_line_error(proc, "--batch-size 6 is not a multiple of --grad-accum 4")
     proc = refuse("--mix", lm_mix, "--student", tmp_path / "no-such-model", "--out", tmp_path / "o")
     one_line_error(proc, "not a model folder")

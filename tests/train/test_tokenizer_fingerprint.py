@@ -13,8 +13,8 @@ from brd_data.tokenizers import tokenizer_fingerprint
 def test_mix_and_train_fingerprints_agree(teacher_dir):
     from transformers import AutoTokenizer
 
-    counter = load_token_counter(str(teacher_dir))          # Rust tokenizer.json, as mix reads it
-    default = load_token_counter(None)                      # the embedded default, by name
+    counter = load_token_counter(str(teacher_dir))  # Rust tokenizer.json, as mix reads it
+    default = load_token_counter(None)  # the embedded default, by name
     student_tok = AutoTokenizer.from_pretrained(teacher_dir)  # as train loads the student's
     assert counter.fingerprint == default.fingerprint == tokenizer_fingerprint(student_tok)
 

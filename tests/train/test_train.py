@@ -32,8 +32,20 @@ def store_rows(store: Path, sql: str, params=()) -> list[tuple]:
 def run_a(tmp_path_factory, tiny_student, lm_mix):
     """6 steps in one go, a checkpoint every 2."""
     root = tmp_path_factory.mktemp("run_a")
-    proc = train("--mix", lm_mix, "--student", tiny_student, "--out", root / "out", "--store", root / "store",
-                 "--max-steps", "6", "--save-steps", "2")
+    proc = train(
+        "--mix",
+        lm_mix,
+        "--student",
+        tiny_student,
+        "--out",
+        root / "out",
+        "--store",
+        root / "store",
+        "--max-steps",
+        "6",
+        "--save-steps",
+        "2",
+    )
     return root / "out", root / "store", proc
 
 
@@ -47,7 +59,15 @@ def test_lm_run_trains_saves_and_records(run_a, lm_mix):
         folder = out / f"checkpoint-{step}"
         assert (folder / "model.safetensors").is_file() and (folder / "tokenizer.json").is_file()
         lin = json.loads((folder / "brd_lineage.json").read_text())
-        assert {"train_run_id", "mixture_hash", "mixture_dir", "student_origin", "config", "code_version", "step"} <= set(lin)
+        assert {
+            "train_run_id",
+            "mixture_hash",
+            "mixture_dir",
+            "student_origin",
+            "config",
+            "code_version",
+            "step",
+        } <= set(lin)
         assert lin["step"] == step and lin["train_run_id"] == run["train_run_id"]
         assert lin["mixture_hash"] == manifest["mixture_hash"] and lin["mixture_dir"] == str(lm_mix.resolve())
         assert lin["config"]["learning_rate"] == 1e-3 and lin["config"]["max_length"] == 128
@@ -60,15 +80,20 @@ def test_lm_run_trains_saves_and_records(run_a, lm_mix):
     assert (out / "loss.png").stat().st_size > 1000
     assert run["status"] == "succeeded" and run["last_step"] == 6 and run["final_loss"] == pytest.approx(ls[6])
     # the store: runs, train_runs and train_checkpoints
-    (row,) = store_rows(store, "select status, mixture_hash, mixture_name, mixture_kind, student, last_step, "
-                               "final_loss, final_checkpoint, run_ids, output_dir from train_runs")
+    (row,) = store_rows(
+        store,
+        "select status, mixture_hash, mixture_name, mixture_kind, student, last_step, "
+        "final_loss, final_checkpoint, run_ids, output_dir from train_runs",
+    )
     assert row[:4] == ("succeeded", manifest["mixture_hash"], "tiny-lm", "lm")
     assert row[5] == 6 and row[6] == pytest.approx(ls[6]) and row[7] == str((out / "checkpoint-6").resolve())
     assert row[8] == [run["train_run_id"]] and row[9] == str(out.resolve())
     cps = store_rows(store, "select step, path, loss, removed_at from train_checkpoints order by step")
     assert [(s, Path(p).name) for s, p, _, _ in cps] == [(2, "checkpoint-2"), (4, "checkpoint-4"), (6, "checkpoint-6")]
     assert all(r[3] is None for r in cps) and cps[-1][2] == pytest.approx(ls[6])
-    ((status, counts),) = store_rows(store, "select status, row_counts from runs where run_id = ?", [run["train_run_id"]])
+    ((status, counts),) = store_rows(
+        store, "select status, row_counts from runs where run_id = ?", [run["train_run_id"]]
+    )
     assert status == "succeeded" and json.loads(counts) == {"checkpoints": 3, "last_step": 6}
     assert "Training runs" in run_brd("status", "--store", store).stdout
 
@@ -78,8 +103,22 @@ def test_resume_continues_the_data_order_and_step_count(run_a, tmp_path, tiny_st
     uninterrupted run, so their losses and the final weights are the same."""
     out_a, _, _ = run_a
     out, store = tmp_path / "out", tmp_path / "store"
-    first = train("--mix", lm_mix, "--student", tiny_student, "--out", out, "--store", store,
-                  "--max-steps", "6", "--save-steps", "2", "--stop-at-step", "4")
+    first = train(
+        "--mix",
+        lm_mix,
+        "--student",
+        tiny_student,
+        "--out",
+        out,
+        "--store",
+        store,
+        "--max-steps",
+        "6",
+        "--save-steps",
+        "2",
+        "--stop-at-step",
+        "4",
+    )
     assert "stopped" in first.stdout
     assert sorted(p.name for p in out.glob("checkpoint-*")) == ["checkpoint-2", "checkpoint-4"]
     assert store_rows(store, "select status, last_step from train_runs") == [("stopped", 4)]
@@ -118,7 +157,11 @@ def test_resume_continues_the_data_order_and_step_count(run_a, tmp_path, tiny_st
     again = run_brd("train", "--resume", "--out", out, "--store", tmp_path / "other-store")
     assert "already reached step 6" in again.stderr and "checkpoint-" not in again.stderr
     assert store_rows(tmp_path / "other-store", "select status, last_step from train_runs") == [("succeeded", 6)]
-    assert [r[0] for r in store_rows(tmp_path / "other-store", "select step from train_checkpoints order by step")] == [2, 4, 6]
+    assert [r[0] for r in store_rows(tmp_path / "other-store", "select step from train_checkpoints order by step")] == [
+        2,
+        4,
+        6,
+    ]
 
 
 def test_sft_continued_from_a_brd_checkpoint(run_a, tmp_path, sft_mix):
@@ -126,21 +169,38 @@ def test_sft_continued_from_a_brd_checkpoint(run_a, tmp_path, sft_mix):
     out_a, _, _ = run_a
     parent = json.loads((out_a / "checkpoint-6" / "brd_lineage.json").read_text())
     out, store = tmp_path / "out", tmp_path / "store"
-    train("--mix", sft_mix, "--student", out_a / "checkpoint-6", "--out", out, "--store", store,
-          "--max-steps", "2", "--save-steps", "1", "--save-total-limit", "1")
+    train(
+        "--mix",
+        sft_mix,
+        "--student",
+        out_a / "checkpoint-6",
+        "--out",
+        out,
+        "--store",
+        store,
+        "--max-steps",
+        "2",
+        "--save-steps",
+        "1",
+        "--save-total-limit",
+        "1",
+    )
     # the rotation deleted checkpoint-1; its row stays, marked removed
     assert [p.name for p in out.glob("checkpoint-*")] == ["checkpoint-2"]
     assert store_rows(store, "select step, removed_at is not null from train_checkpoints order by step") == [
-        (1, True), (2, False)]
+        (1, True),
+        (2, False),
+    ]
     lin = json.loads((out / "checkpoint-2" / "brd_lineage.json").read_text())
     assert lin["mixture_kind"] == "sft" and lin["config"]["derived"]["loss"] == "completion only"
     assert lin["config"]["packing_strategy"] == "bfd"
     origin = lin["student_origin"]
     assert origin["model"] == str((out_a / "checkpoint-6").resolve())
     assert origin["lineage"]["train_run_id"] == parent["train_run_id"] and origin["lineage"]["step"] == 6
-    assert origin["lineage"]["student_origin"]["lineage"] is None   # the chain ends at the random student
+    assert origin["lineage"]["student_origin"]["lineage"] is None  # the chain ends at the random student
     assert store_rows(store, "select parent_train_run_id, parent_step, mixture_kind, status from train_runs") == [
-        (parent["train_run_id"], 6, "sft", "succeeded")]
+        (parent["train_run_id"], 6, "sft", "succeeded")
+    ]
 
 
 def test_sft_mixture_masks_the_prompt(tmp_path, tiny_student, sft_mix):
@@ -156,8 +216,9 @@ def test_sft_mixture_masks_the_prompt(tmp_path, tiny_student, sft_mix):
     rows = read_mixture(sft_mix).load_dataset(tmp_path / "cache")
     prompt_lens = [len(tok(r["prompt"])["input_ids"]) for r in rows]
 
-    cfg = TrainConfig(mix=sft_mix, student=str(tiny_student), out=tmp_path / "unpacked", max_length=128,
-                      packing=False, max_steps=1)
+    cfg = TrainConfig(
+        mix=sft_mix, student=str(tiny_student), out=tmp_path / "unpacked", max_length=128, packing=False, max_steps=1
+    )
     prep = prepare(cfg)
     ds = build_trainer(prep, load_student_model(prep)).train_dataset
     assert len(ds) == len(rows)
@@ -169,10 +230,11 @@ def test_sft_mixture_masks_the_prompt(tmp_path, tiny_student, sft_mix):
         assert tok.decode(ids[plen:-1]) == r["completion"]
         n_completion += len(ids) - plen
 
-    packed_prep = prepare(TrainConfig(mix=sft_mix, student=str(tiny_student), out=tmp_path / "packed",
-                                      max_length=128, max_steps=1))
+    packed_prep = prepare(
+        TrainConfig(mix=sft_mix, student=str(tiny_student), out=tmp_path / "packed", max_length=128, max_steps=1)
+    )
     packed = build_trainer(packed_prep, load_student_model(packed_prep)).train_dataset
-    assert len(packed) < len(rows)   # several examples per row
+    assert len(packed) < len(rows)  # several examples per row
     assert sum(sum(lb != -100 for lb in ex["labels"]) for ex in packed) == n_completion
     assert sum(len(ex["input_ids"]) for ex in packed) == sum(len(ex["input_ids"]) for ex in ds)
 
@@ -185,12 +247,24 @@ def test_training_takes_the_writer_lock_only_briefly(tmp_path, tiny_student, lm_
     store = tmp_path / "store"
     rec = StoreRecorder(store, echo=lambda m: None)
     run_id = rec.start({"test": True}, [])
-    with Store(store).writer("ingest"):   # free right after start()
+    with Store(store).writer("ingest"):  # free right after start()
         pass
-    run = {"train_run_id": run_id, "mixture_hash": "h", "mixture_name": "m", "mixture_kind": "lm",
-           "mixture_dir": str(lm_mix), "manifest_sha256": "s", "student": str(tiny_student),
-           "student_fingerprint": "f", "parent_train_run_id": None, "parent_step": None,
-           "output_dir": str(tmp_path / "out"), "config": {}, "max_steps": 10, "started_at": "2026-01-01 00:00:00"}
+    run = {
+        "train_run_id": run_id,
+        "mixture_hash": "h",
+        "mixture_name": "m",
+        "mixture_kind": "lm",
+        "mixture_dir": str(lm_mix),
+        "manifest_sha256": "s",
+        "student": str(tiny_student),
+        "student_fingerprint": "f",
+        "parent_train_run_id": None,
+        "parent_step": None,
+        "output_dir": str(tmp_path / "out"),
+        "config": {},
+        "max_steps": 10,
+        "started_at": "2026-01-01 00:00:00",
+    }
     other = WriterLock(Store(store).lock_path, "ingest")
     other.acquire()
     try:
@@ -213,12 +287,39 @@ def test_two_processes_train_as_one_data_parallel_group(run_a, tmp_path, tiny_st
     from .conftest import ENV, SMALL
 
     proc = subprocess.run(
-        [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "--master_port", "29517",
-         "-m", "brd_data", "train", *SMALL, "--mix", str(lm_mix), "--student", str(tiny_student),
-         "--out", str(out), "--store", str(store), "--max-steps", "2", "--save-steps", "2"],
-        capture_output=True, text=True, timeout=600, cwd=Path(__file__).resolve().parents[2], env={**os.environ, **ENV})
+        [
+            sys.executable,
+            "-m",
+            "torch.distributed.run",
+            "--nproc_per_node",
+            "2",
+            "--master_port",
+            "29517",
+            "-m",
+            "brd_data",
+            "train",
+            *SMALL,
+            "--mix",
+            str(lm_mix),
+            "--student",
+            str(tiny_student),
+            "--out",
+            str(out),
+            "--store",
+            str(store),
+            "--max-steps",
+            "2",
+            "--save-steps",
+            "2",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        cwd=Path(__file__).resolve().parents[2],
+        env={**os.environ, **ENV},
+    )
     assert proc.returncode == 0, proc.stderr[-3000:]
-    assert proc.stderr.count("training run ") == 1   # rank 0 alone reports
+    assert proc.stderr.count("training run ") == 1  # rank 0 alone reports
     ckpt = out / "checkpoint-2"
     assert (ckpt / "rng_state_0.pth").is_file() and (ckpt / "rng_state_1.pth").is_file()
     lin = json.loads((ckpt / "brd_lineage.json").read_text())
