@@ -171,7 +171,7 @@ def main() -> None:
         return
 
     from brd_data.annotate.engine import default_dtype
-    from brd_data.annotate.teacher import prepare
+    from brd_data.contracts.models import prepare
 
     teacher = str(prepare())
     dtype = default_dtype(args.dtype, teacher)

@@ -19,7 +19,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 
 def main() -> int:
-    from brd_data.resources import samples_dir
+    from brd_data.contracts.paths import samples_dir
 
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--model", help="model folder (default: the embedded SmolLM2-135M teacher)")
@@ -44,7 +44,7 @@ def main() -> int:
     if args.model:
         model_path = args.model
     else:
-        from brd_data.annotate.teacher import prepare
+        from brd_data.contracts.models import prepare
 
         model_path = str(prepare())
     task_path = Path(args.task) if Path(args.task).exists() else samples_dir() / "bigbench" / args.task

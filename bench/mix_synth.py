@@ -9,7 +9,7 @@ import re
 import time
 from pathlib import Path
 
-from brd_data.resources import samples_dir
+from brd_data.contracts.paths import samples_dir
 from brd_data.store import Store
 
 _GENERATE = """

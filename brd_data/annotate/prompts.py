@@ -19,7 +19,8 @@ from typing import Any
 
 import yaml
 
-from ..resources import manifests_dir
+from ..contracts.errors import UserError
+from ..contracts.paths import manifests_dir
 
 MODES = ("completion", "chat")
 PARSERS = ("ner", "qra", "raw", "task")
@@ -29,7 +30,7 @@ _BEHAVIOUR_CHARS = set("abcdefghijklmnopqrstuvwxyz0123456789_-")
 _KEYS = {"format_version", "behaviour", "mode", "parser", "input", "max_tokens", "stop", "system", "template"}
 
 
-class PromptError(ValueError):
+class PromptError(UserError):
     """A prompt file that cannot be used; the message names the file and the field."""
 
 

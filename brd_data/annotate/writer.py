@@ -20,7 +20,7 @@ import pyarrow.parquet as pq
 from datatrove.data import Document
 from datatrove.pipeline.writers.parquet import ParquetWriter
 
-from ..ingest.stage_writer import quarantine_id
+from ..contracts.identity import quarantine_id
 
 PART_SUFFIX = ".parquet"
 OPEN_SUFFIX = ".parquet.part"

@@ -1,15 +1,19 @@
-"""`brd`: the command line. This module only assembles command groups and turns user errors into
-one line on stderr and a non-zero exit code, never a traceback (set BRD_DEBUG=1 for one)."""
+"""`brd`: the command line. This module only assembles command groups and is the error boundary:
+a user error becomes one line on stderr and a non-zero exit code (set BRD_DEBUG=1 for its
+traceback); any other exception is a bug and prints its traceback."""
 
 from __future__ import annotations
 
 import os
+import signal
 import sys
+import traceback
 from importlib.metadata import entry_points
 
 import click
 import typer
 
+from ..contracts.errors import Terminated, UserError, environment_error
 from . import annotate, ingest, migrate, mix, publish, sql, status, tasks, teacher
 
 app = typer.Typer(
@@ -29,14 +33,6 @@ for ep in entry_points(group="brd.commands"):
     ep.load()(app)
 
 
-def user_errors() -> tuple[type[BaseException], ...]:
-    from ..annotate.teacher import TeacherError  # noqa: F401  (a ValueError)
-    from ..ingest.inputs import InputError
-    from ..store import StoreError
-
-    return (StoreError, InputError, ValueError, FileNotFoundError, PermissionError, IsADirectoryError)
-
-
 def _click_classes(name: str) -> tuple[type[BaseException], ...]:
     """`name` from click and from typer, which vendors its own click since 0.29 (typer.Exit,
     typer.Abort, typer._click.exceptions.ClickException are not click's classes there)."""
@@ -53,7 +49,14 @@ def _click_classes(name: str) -> tuple[type[BaseException], ...]:
 _EXIT, _CLICK_ERROR, _ABORT = (_click_classes(n) for n in ("Exit", "ClickException", "Abort"))
 
 
+def _on_sigterm(signum, frame) -> None:
+    raise Terminated("SIGTERM")
+
+
 def main() -> None:
+    """Run `brd`. User errors (UserError and its subclasses, and OS errors a user fixes: a full
+    disk, a read-only folder) print one line; anything else is a bug and prints its traceback."""
+    signal.signal(signal.SIGTERM, _on_sigterm)
     try:
         rc = app(prog_name="brd", standalone_mode=False)
     except _EXIT as exc:
@@ -64,13 +67,25 @@ def main() -> None:
     except _ABORT:
         typer.echo("aborted", err=True)
         rc = 130
-    except KeyboardInterrupt:
-        typer.echo("interrupted", err=True)
-        rc = 130
-    except user_errors() as exc:
+    except (KeyboardInterrupt, Terminated) as exc:
+        typer.echo("terminated" if isinstance(exc, Terminated) else "interrupted", err=True)
+        rc = 143 if isinstance(exc, Terminated) else 130
+    except UserError as exc:
         if os.environ.get("BRD_DEBUG"):
             raise
         message = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         typer.echo(f"error: {message}", err=True)
         rc = 1
+    except Exception as exc:
+        message = environment_error(exc)
+        if message is None or os.environ.get("BRD_DEBUG"):
+            traceback.print_exc()
+            typer.echo(
+                f"error: this is a bug in brd ({type(exc).__name__}); please report it with the traceback above",
+                err=True,
+            )
+            rc = 70  # EX_SOFTWARE
+        else:
+            typer.echo(f"error: {message}", err=True)
+            rc = 1
     sys.exit(rc if isinstance(rc, int) else 0)

@@ -172,8 +172,9 @@ def annotate(
     from ..annotate.engine import EngineConfig, default_dtype, on_cpu, served_models
     from ..annotate.pipeline import AnnotateConfig, run_annotate
     from ..annotate.rollout import RetryPolicy, SamplingConfig
-    from ..annotate.teacher import fingerprint, resolve_teacher
-    from ..executors import ExecutorConfig
+    from ..annotate.teacher import resolve_teacher
+    from ..contracts.executors import ExecutorConfig
+    from ..contracts.models import model_fingerprint as fingerprint
     from ..store import Store
 
     if endpoint:
@@ -230,8 +231,7 @@ def annotate(
         ),
     )
     st = Store(store)
-    if not st.exists():
-        raise ValueError(f"no store at {st.root} (create one with `brd ingest --store {st.root}`)")
+    st.require()
     with st.writer("annotate"):
         out = run_annotate(st, cfg, verbose=verbose)
     for run_id, added in [r for r in out.recovered if r[1]]:

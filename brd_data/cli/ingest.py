@@ -47,7 +47,7 @@ def ingest(
     Ingesting a file the store already holds adds nothing. Lines that cannot be decoded, records
     without text and files that cannot be read to the end are kept in the `quarantine` table.
     """
-    from ..executors import ExecutorConfig
+    from ..contracts.executors import ExecutorConfig
     from ..ingest import IngestConfig, resolve, run_ingest, sample_corpus
     from ..store import Store
 

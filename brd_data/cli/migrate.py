@@ -13,8 +13,7 @@ def migrate(store: StoreOpt = DEFAULT_STORE_PATH) -> None:
     from ..store.migrations import latest_version
 
     st = Store(store)
-    if not st.exists():
-        raise ValueError(f"no store at {st.root}")
+    st.require()
     with st.writer("migrate"):
         pass
     typer.echo(f"{st.root}: schema version {latest_version()}")

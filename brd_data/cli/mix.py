@@ -92,8 +92,7 @@ def build(
     overrides = {k: v for k, v in (("shard_rows", shard_rows), ("window_passages", window_passages)) if v is not None}
     spec = dataclasses.replace(spec, **overrides)
     st = Store(store)
-    if not st.exists():
-        raise ValueError(f"no store at {st.root} (create one with `brd ingest --store {st.root}`)")
+    st.require()
     opts = BuildOptions(memory_limit=memory_limit, threads=threads, progress=not quiet)
     result = build_mixture(st, spec, out or Path("mixtures") / spec.name, opts)
     m = result.manifest
@@ -116,15 +115,16 @@ def build(
 def sync(store: StoreOpt = DEFAULT_STORE_PATH) -> None:
     """Load manifests/filters/*.yaml (e.g. the sentiment word lists d_qra_no_sent applies) into the
     store. `brd mix build` does this itself; run it to query d_train_no_sent with `brd sql`."""
+    from ..contracts.runs import StageRun
     from ..mix import available_filters, load_filter
     from ..mix.build import sync_filters
     from ..store import Store
 
     st = Store(store)
-    if not st.exists():
-        raise ValueError(f"no store at {st.root} (create one with `brd ingest --store {st.root}`)")
+    st.require()
     filters = [load_filter(n) for n in available_filters()]
-    with st.writer("mix sync"), st.run("mix sync", {"filters": {f.name: f.file_hash for f in filters}}) as run:
+    config = {"filters": {f.name: f.file_hash for f in filters}}
+    with st.writer("mix sync"), StageRun(st, "mix sync", config) as run:
         with st.transaction() as con:
             sync_filters(st, con, filters, run.run_id)
     for f in filters:

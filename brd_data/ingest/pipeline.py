@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-import contextlib
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from datatrove.pipeline.base import PipelineStep
 
-from ..executors import ExecutorConfig, build_executor
+from ..contracts.errors import ConfigError
+from ..contracts.executors import ExecutorConfig, build_executor, quiet_datatrove
+from ..contracts.runs import StageRun
 from ..store import Store, query
 from .commit import CommitResult, StoreCommit, commit_ingest
 from .inputs import InputFile
@@ -32,13 +33,13 @@ class IngestConfig:
 
     def __post_init__(self) -> None:
         if self.passage_sentences < 1:
-            raise ValueError(f"--passage-sentences must be at least 1, got {self.passage_sentences}")
+            raise ConfigError(f"--passage-sentences must be at least 1, got {self.passage_sentences}")
         if self.segmenter not in BACKENDS:
-            raise ValueError(f"--segmenter {self.segmenter!r} is not one of {', '.join(BACKENDS)}")
+            raise ConfigError(f"--segmenter {self.segmenter!r} is not one of {', '.join(BACKENDS)}")
         if self.max_sentence_chars < 16:
-            raise ValueError(f"--max-sentence-chars must be at least 16, got {self.max_sentence_chars}")
+            raise ConfigError(f"--max-sentence-chars must be at least 16, got {self.max_sentence_chars}")
         if not all(self.text_fields):
-            raise ValueError("--text-field names must not be empty")
+            raise ConfigError("--text-field names must not be empty")
 
     def lineage(self) -> dict:
         d = asdict(self)
@@ -77,17 +78,6 @@ def already_ingested(store: Store, files: list[InputFile]) -> dict[str, tuple[st
     return {sid: (run_id, n) for sid, _path, n, run_id in rows}
 
 
-@contextlib.contextmanager
-def _quiet_datatrove(log_path: Path, verbose: bool):
-    """datatrove logs every task to stderr; keep that in the run's log file unless --verbose."""
-    if verbose:
-        yield
-        return
-    log_path.parent.mkdir(parents=True, exist_ok=True)
-    with open(log_path, "a", encoding="utf-8") as sink, contextlib.redirect_stderr(sink):
-        yield
-
-
 def run_ingest(store: Store, cfg: IngestConfig, command: str = "ingest", verbose: bool = False) -> IngestOutcome:
     """Ingest the inputs the store does not hold yet. Needs the writer lock (Store.writer)."""
     done = already_ingested(store, cfg.files)
@@ -97,8 +87,7 @@ def run_ingest(store: Store, cfg: IngestConfig, command: str = "ingest", verbose
         return IngestOutcome(None, skipped, None)
     cfg = IngestConfig(**{**cfg.__dict__, "files": todo})
     cfg.executor.check_available()
-    run = store.begin_run(command, cfg.lineage(), [f.lineage() for f in todo])
-    try:
+    with StageRun(store, command, cfg.lineage(), [f.lineage() for f in todo]) as run:
         stage = store.staging_dir / run.run_id
         logs = store.root / "logs" / run.run_id
         pipeline = build_ingest_pipeline(cfg, stage, run.run_id)
@@ -111,14 +100,10 @@ def run_ingest(store: Store, cfg: IngestConfig, command: str = "ingest", verbose
                 f"brd-commit-{run.run_id}",
                 depends=executor,
             )
+            run.hand_off()  # before the jobs start: the commit job ends the run
             commit.run()
             return IngestOutcome(run.run_id, skipped, None, submitted=True)
-        with _quiet_datatrove(logs / "datatrove.log", verbose):
+        with quiet_datatrove(logs / "datatrove.log", verbose):
             executor.run()
         result = commit_ingest(store, run)
-    except BaseException as exc:
-        if not run.finished:
-            with contextlib.suppress(Exception):
-                run.finish("failed", error=f"{type(exc).__name__}: {exc}".splitlines()[0])
-        raise
     return IngestOutcome(run.run_id, skipped, result)

@@ -5,7 +5,6 @@ parts in one transaction (see commit.py), which is what lets Slurm and Ray tasks
 
 from __future__ import annotations
 
-import hashlib
 from collections import defaultdict
 from pathlib import Path
 
@@ -14,9 +13,9 @@ import pyarrow.parquet as pq
 from datatrove.data import DocumentsPipeline
 from datatrove.pipeline.base import PipelineStep
 
+from ..contracts.identity import quarantine_id, text_hash
 from .documents import FILE_END, KIND
 from .inputs import InputFile
-from .normalize import text_hash
 
 # Staged rows hold what only Python knows; ids, run_id, lang and lengths are added in SQL at commit
 # (sql/queries/ingest/load_*.sql), vectorised, so the per-sentence Python work stays small.
@@ -73,11 +72,6 @@ SCHEMAS: dict[str, pa.Schema] = {
         ]
     ),
 }
-
-
-def quarantine_id(stage: str, source_id: str, location: str, reason: str) -> str:
-    key = "\x1f".join((stage, source_id, location, reason)).encode()
-    return hashlib.blake2b(key, digest_size=12).hexdigest()
 
 
 class StageWriter(PipelineStep):

@@ -46,8 +46,11 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from .. import code_version
+from ..contracts.errors import UserError
+from ..contracts.identity import code_version, file_sha256
+from ..contracts.runs import StageRun
 from ..store import Store, query
+from ..store.sqlfiles import run_sql
 from .manifest import FilterSpec, MixtureSpec, Source, available_filters, load_filter
 from .shards import LM_SCHEMA, SFT_SCHEMA, Shard, ShardWriter
 from .tokens import TokenCounter, load_token_counter
@@ -63,7 +66,7 @@ _ALL_KEYS = (0, 2**128 - 1)
 _MEMORY = re.compile(r"^\d+(\.\d+)?\s*(KB|MB|GB|TB|KiB|MiB|GiB|TiB)$")
 
 
-class MixError(ValueError):
+class MixError(UserError):
     """A mixture that cannot be built from this store; one line, naming the source or option."""
 
 
@@ -177,21 +180,16 @@ def check_pins(con, spec: MixtureSpec) -> None:
 
 def set_variables(con, spec: MixtureSpec, corpus: list[dict[str, str]] = ()) -> None:
     """The view variables a mixture sets: delimiter, seed, pins and corpus (sql/views headers)."""
-    con.execute("set variable brd_sep = $v", {"v": spec.delimiter})
-    con.execute("set variable brd_seed = $v", {"v": spec.seed})
-    if corpus:  # doc_id, hence passage_id, starts with source_id[:16]
-        con.execute("set variable brd_corpus_sources = $v::varchar[]", {"v": [s["source_id"][:16] for s in corpus]})
-    else:
-        con.execute("reset variable brd_corpus_sources")
-    for name, value in (
-        ("brd_teacher", spec.teacher),
-        ("brd_ner_prompt", spec.prompts.get("ner")),
-        ("brd_qra_prompt", spec.prompts.get("qra")),
-    ):
-        if value is None:
-            con.execute(f"reset variable {name}")  # names are constants of this module
-        else:
-            con.execute(f"set variable {name} = $v", {"v": value})
+    params = {
+        "sep": spec.delimiter,
+        "seed": spec.seed,
+        # doc_id, hence passage_id, starts with source_id[:16]
+        "corpus_sources": [s["source_id"][:16] for s in corpus] if corpus else None,
+        "teacher": spec.teacher,
+        "ner_prompt": spec.prompts.get("ner"),
+        "qra_prompt": spec.prompts.get("qra"),
+    }
+    run_sql(con, query("mix/set_variables"), params).fetchall()
 
 
 def passage_windows(con, spec: MixtureSpec) -> list[tuple[int, int]]:
@@ -499,9 +497,9 @@ def build_mixture(st: Store, spec: MixtureSpec, out: Path, opts: BuildOptions = 
         "tokenizer_fingerprint": counter.fingerprint,
         "memory_limit": opts.memory_limit,
     }
-    inputs = [{"path": spec.source_file, "sha256": _file_sha256(spec.source_file)}] if spec.source_file else []
+    inputs = [{"path": spec.source_file, "sha256": file_sha256(spec.source_file)}] if spec.source_file else []
     try:
-        with st.writer("mix build"), st.run("mix build", config, inputs) as run:
+        with st.writer("mix build"), StageRun(st, "mix build", config, inputs) as run:
             with st.transaction() as con:
                 sync_filters(st, con, filters, run.run_id)
             # Read through a read-only connection: `brd sql` keeps working during a long build.
@@ -524,19 +522,16 @@ def build_mixture(st: Store, spec: MixtureSpec, out: Path, opts: BuildOptions = 
                 con.register("new_token_counts", stream.new_counts())
                 con.execute(query("mix/insert_token_counts"), {"tokenizer": counter.fingerprint})
                 con.unregister("new_token_counts")
-                con.execute(
-                    "insert into mixtures (build_id, name, mixture_hash, out_dir, rows, tokens, manifest) "
-                    "values (?, ?, ?, ?, ?, ?, ?)",
-                    [
-                        run.run_id,
-                        spec.name,
-                        manifest["mixture_hash"],
-                        str(out.resolve()),
-                        manifest["rows"],
-                        manifest["tokens"],
-                        json.dumps(manifest),
-                    ],
-                )
+                record = {
+                    "build_id": run.run_id,
+                    "name": spec.name,
+                    "mixture_hash": manifest["mixture_hash"],
+                    "out_dir": str(out.resolve()),
+                    "rows": manifest["rows"],
+                    "tokens": manifest["tokens"],
+                    "manifest": json.dumps(manifest),
+                }
+                run_sql(con, query("mix/record_mixture"), record).fetchall()
                 run.add_counts(
                     rows=manifest["rows"],
                     tokens=manifest["tokens"],
@@ -556,9 +551,3 @@ def _replace(tmp: Path, out: Path) -> None:
         out.rename(old)
     tmp.rename(out)
     shutil.rmtree(old, ignore_errors=True)
-
-
-def _file_sha256(path: str) -> str:
-    with contextlib.suppress(OSError):
-        return hashlib.sha256(Path(path).read_bytes()).hexdigest()
-    return ""

@@ -42,7 +42,8 @@ from typing import Any
 
 import yaml
 
-from ..resources import manifests_dir
+from ..contracts.errors import UserError
+from ..contracts.paths import manifests_dir
 
 # lm: `text` rows (passages); sft: `prompt` + `completion` rows (the SFT and task-distillation baselines).
 KINDS = ("lm", "sft")
@@ -55,7 +56,7 @@ FILTER_FIELDS = ("question", "answer")
 MATCHES = ("word", "substring")
 
 
-class ManifestError(ValueError):
+class ManifestError(UserError):
     """A mixture or filter manifest that cannot be used; the message names the file and field."""
 
 

@@ -27,7 +27,8 @@ from typing import Any, TypeVar
 
 import yaml
 
-from ..resources import manifests_dir
+from ..contracts.errors import UserError
+from ..contracts.paths import manifests_dir
 from ..store import query
 
 _REPO_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,95}/[A-Za-z0-9][A-Za-z0-9_.-]{0,95}$")
@@ -41,7 +42,7 @@ CITATION = """@misc{basic-reading-distillation,
 }"""
 
 
-class PublishError(ValueError):
+class PublishError(UserError):
     """A publish that cannot go ahead; one line."""
 
 

@@ -9,14 +9,14 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..tokenizers import tokenizer_fingerprint
+from ..contracts.tokenizers import tokenizer_fingerprint
 from .manifest import ManifestError
 
 
 @dataclass
 class TokenCounter:
     name: str  # path or hub id, as recorded in manifest.json
-    fingerprint: str  # brd_data.tokenizers.tokenizer_fingerprint, as `brd train` computes it
+    fingerprint: str  # brd_data.contracts.tokenizers.tokenizer_fingerprint, as `brd train` computes it
     _tok: object
 
     def count(self, texts: list[str]) -> list[int]:
@@ -29,7 +29,7 @@ def load_token_counter(tokenizer: str | None) -> TokenCounter:
     from tokenizers import Tokenizer
 
     if tokenizer is None:
-        from ..annotate.teacher import default_teacher_dir, is_prepared, prepare
+        from ..contracts.models import default_teacher_dir, is_prepared, prepare
 
         # prepare() imports torch; a prepared folder does not need it
         path: Path | str = default_teacher_dir() if is_prepared(default_teacher_dir()) else prepare()

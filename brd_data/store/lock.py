@@ -1,7 +1,12 @@
 """The writer lock: one writing `brd` process per store.
 
-An advisory `flock` on `brd.lock`. The kernel drops it when the holder exits, even on `kill -9`,
-so a stale file never blocks the next writer; the pid written into the file names the holder.
+A POSIX record lock (`lockf`) on `brd.lock`. The kernel drops it when the holding process exits,
+even on `kill -9`. Unlike `flock`, a record lock belongs to the process, not to the open file: the
+children a writer forks (datatrove's manager and workers, a vLLM server, DDP workers) never hold
+it, so a killed writer's surviving children cannot keep the store locked. The descriptor is also
+close-on-exec. A record lock does not exclude a second lock from the same process, and closing any
+descriptor of the file drops it, so the process keeps a registry of the locks it holds and never
+opens a lock file it holds again. The pid written into the file names the holder.
 """
 
 from __future__ import annotations
@@ -10,10 +15,14 @@ import fcntl
 import json
 import os
 import socket
+import threading
 import time
 from pathlib import Path
 
 from .errors import StoreLockedError
+
+_held: dict[str, str] = {}  # lock file -> command, for the locks this process holds
+_held_guard = threading.Lock()
 
 
 class WriterLock:
@@ -22,20 +31,31 @@ class WriterLock:
         self.command = command
         self._fd: int | None = None
 
+    def _busy(self, fd: int) -> StoreLockedError:
+        holder = self._read_holder(fd)
+        pid = holder.get("pid", "?")
+        what = holder.get("command", "another brd command")
+        since = holder.get("since", "?")
+        return StoreLockedError(
+            f"store {self.path.parent} is locked by pid {pid} ({what}, since {since}); wait for it to finish or stop it"
+        )
+
     def acquire(self) -> None:
-        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            holder = self._read_holder(fd)
-            os.close(fd)
-            pid = holder.get("pid", "?")
-            what = holder.get("command", "another brd command")
-            since = holder.get("since", "?")
-            raise StoreLockedError(
-                f"store {self.path.parent} is locked by pid {pid} ({what}, since {since}); "
-                "wait for it to finish or stop it"
-            ) from None
+        key = str(self.path.resolve())
+        with _held_guard:
+            if key in _held:
+                raise StoreLockedError(
+                    f"store {self.path.parent} is locked by this process (pid {os.getpid()}, {_held[key]})"
+                )
+            fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
+            try:
+                fcntl.lockf(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except OSError:
+                err = self._busy(fd)
+                os.close(fd)
+                raise err from None
+            _held[key] = self.command
+        self._key = key
         os.ftruncate(fd, 0)
         info = {
             "pid": os.getpid(),
@@ -59,10 +79,12 @@ class WriterLock:
             return
         try:
             os.ftruncate(self._fd, 0)
-            fcntl.flock(self._fd, fcntl.LOCK_UN)
+            fcntl.lockf(self._fd, fcntl.LOCK_UN)
         finally:
             os.close(self._fd)
             self._fd = None
+            with _held_guard:
+                _held.pop(self._key, None)
 
     @property
     def held(self) -> bool:

@@ -5,16 +5,7 @@ from __future__ import annotations
 import duckdb
 
 from .errors import StoreError
-from .sqlfiles import Migration, migrations, views
-
-_BOOKKEEPING = """
-create table if not exists schema_migrations (
-    version integer primary key,
-    name varchar not null,
-    checksum varchar not null,
-    applied_at timestamp not null default current_timestamp
-)
-"""
+from .sqlfiles import Migration, macros, migrations, query, views
 
 
 def latest_version() -> int:
@@ -23,10 +14,10 @@ def latest_version() -> int:
 
 
 def applied(con: duckdb.DuckDBPyConnection) -> dict[int, tuple[str, str]]:
-    exists = con.execute("select count(*) from duckdb_tables() where table_name = 'schema_migrations'").fetchall()[0][0]
+    exists = con.execute(query("store/has_migrations_table")).fetchall()[0][0]
     if not exists:
         return {}
-    rows = con.execute("select version, name, checksum from schema_migrations").fetchall()
+    rows = con.execute(query("store/applied_migrations")).fetchall()
     return {v: (n, c) for v, n, c in rows}
 
 
@@ -51,16 +42,13 @@ def check_compatible(con: duckdb.DuckDBPyConnection, where: str) -> list[Migrati
 
 def migrate(con: duckdb.DuckDBPyConnection, where: str) -> list[Migration]:
     """Apply pending migrations, each in its own transaction, then (re)create every view."""
-    con.execute(_BOOKKEEPING)
+    con.execute(query("store/migrations_table"))
     pending = check_compatible(con, where)
     for m in pending:
         con.execute("begin transaction")
         try:
             con.execute(m.sql)
-            con.execute(
-                "insert into schema_migrations (version, name, checksum) values (?, ?, ?)",
-                [m.version, m.name, m.checksum],
-            )
+            con.execute(query("store/record_migration"), {"version": m.version, "name": m.name, "checksum": m.checksum})
             con.execute("commit")
         except duckdb.Error as exc:
             con.execute("rollback")
@@ -70,7 +58,13 @@ def migrate(con: duckdb.DuckDBPyConnection, where: str) -> list[Migration]:
 
 
 def create_views(con: duckdb.DuckDBPyConnection) -> None:
-    """Create every view in sql/views. Views may read each other, so retry until a pass adds none."""
+    """Create every macro in sql/macros, then every view in sql/views. Views may read each other,
+    so retry until a pass adds none."""
+    for name, ddl in macros().items():
+        try:
+            con.execute(ddl)
+        except duckdb.Error as exc:
+            raise StoreError(f"sql/macros/{name}.sql: {str(exc).splitlines()[0]}") from exc
     todo = dict(views())
     last_error: dict[str, str] = {}
     while todo:
@@ -89,8 +83,6 @@ def create_views(con: duckdb.DuckDBPyConnection) -> None:
             name = sorted(todo)[0]
             raise StoreError(f"sql/views/{name}.sql: {last_error[name]}")
     for name in views():
-        found = con.execute(
-            "select count(*) from duckdb_views() where view_name = ? and not internal", [name]
-        ).fetchall()[0][0]
+        found = con.execute(query("store/view_exists"), {"name": name}).fetchall()[0][0]
         if not found:
             raise StoreError(f"sql/views/{name}.sql does not create a view named {name}")

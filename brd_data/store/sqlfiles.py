@@ -8,11 +8,22 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..resources import sql_dir
 from .errors import StoreError
 
 _MIGRATION_NAME = re.compile(r"^(\d{3})_([a-z0-9_]+)\.sql$")
 _VIEW_NAME = re.compile(r"^[a-z][a-z0-9_]*$")
+
+
+_PKG = Path(__file__).resolve().parent.parent
+
+
+@functools.cache
+def sql_dir() -> Path:
+    """sql/ at the top of a checkout, or inside the installed package (a wheel carries it)."""
+    for candidate in (_PKG.parent / "sql", _PKG / "_resources" / "sql"):
+        if candidate.is_dir():
+            return candidate
+    raise StoreError(f"brd's sql/ folder is missing (looked in {_PKG.parent} and {_PKG / '_resources'})")
 
 
 @dataclass(frozen=True)
@@ -50,6 +61,18 @@ def views() -> dict[str, str]:
         if not _VIEW_NAME.match(name):
             raise StoreError(f"{path}: view file names are lowercase snake_case")
         out[name] = path.read_text(encoding="utf-8")
+    return out
+
+
+@functools.cache
+def macros() -> dict[str, str]:
+    """Macro name -> its `create or replace macro` statement, one file per macro in sql/macros.
+    Views call them (a behaviour's block is one macro, instantiated per behaviour)."""
+    out = {}
+    for path in sorted((sql_dir() / "macros").glob("*.sql")):
+        if not _VIEW_NAME.match(path.stem):
+            raise StoreError(f"{path}: macro file names are lowercase snake_case")
+        out[path.stem] = path.read_text(encoding="utf-8")
     return out
 
 

@@ -13,18 +13,18 @@ import os
 import re
 import socket
 import time
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 import duckdb
 import pyarrow as pa
 
-from .. import code_version
-from .errors import StoreError
+from .errors import StoreError, StoreLockedError
 from .lock import WriterLock
 from .migrations import check_compatible, migrate
-from .runs import Run, new_run_id
+from .runs import Run, new_run_id, pid_alive
+from .sqlfiles import query, run_sql
 
 DEFAULT_STORE = "brd-store"
 DB_NAME = "brd.duckdb"
@@ -53,6 +53,12 @@ class Store:
     # -- opening ---------------------------------------------------------------------------
     def exists(self) -> bool:
         return self.db_path.is_file()
+
+    def require(self) -> Store:
+        """This store, or a one-line error when there is none at its path."""
+        if not self.exists():
+            raise StoreError(f"no store at {self.root} (create one with `brd ingest --store {self.root}`)")
+        return self
 
     @staticmethod
     def _config() -> dict[str, str]:
@@ -85,8 +91,7 @@ class Store:
             with self.connect() as con:
                 yield con
             return
-        if not self.exists():
-            raise StoreError(f"no store at {self.root} (create one with `brd ingest --store {self.root}`)")
+        self.require()
         con = self._open(read_only=True)
         try:
             pending = check_compatible(con, str(self.root))
@@ -110,20 +115,59 @@ class Store:
         finally:
             con.close()
 
+    @property
+    def writing(self) -> bool:
+        """Whether this Store object holds the writer lock now."""
+        return self._lock is not None and self._lock.held
+
     @contextlib.contextmanager
-    def writer(self, command: str) -> Iterator[Store]:
-        """Take the writer lock, create or migrate the store, and hold the lock until exit."""
+    def writer(
+        self, command: str, wait_s: float = 0.0, on_wait: Callable[[str], None] | None = None
+    ) -> Iterator[Store]:
+        """Take the writer lock, create or migrate the store, and hold the lock until exit.
+
+        Waits up to `wait_s` seconds for another writer to finish (`on_wait` is told once). Inside
+        a block that holds the lock already, it just yields: commands nest stages freely. On
+        taking the lock it closes, as `interrupted`, the runs whose process died without ending them.
+        """
+        if self.writing:
+            yield self
+            return
         self.root.mkdir(parents=True, exist_ok=True)
         lock = WriterLock(self.lock_path, command)
-        lock.acquire()
+        deadline = time.monotonic() + wait_s
+        delay, told = 0.2, False
+        while True:
+            try:
+                lock.acquire()
+                break
+            except StoreLockedError as exc:
+                if time.monotonic() >= deadline:
+                    raise
+                if on_wait is not None and not told:
+                    on_wait(f"waiting: {exc}")
+                    told = True
+                time.sleep(min(delay, max(deadline - time.monotonic(), 0.05)))
+                delay = min(delay * 2, 5.0)
         self._lock = lock
         try:
             with self.connect() as con:
                 migrate(con, str(self.root))
+                self._close_dead_runs(con)
             yield self
         finally:
             lock.release()
             self._lock = None
+
+    @staticmethod
+    def _close_dead_runs(con: duckdb.DuckDBPyConnection) -> None:
+        host, me = socket.gethostname(), os.getpid()
+        for run_id, command, pid, run_host, lease in con.execute(query("store/running_runs")).fetchall():
+            if lease == "cluster" or run_host != host or pid == me:
+                continue
+            if lease == "lock" or not pid_alive(pid):
+                why = f"interrupted: process {pid} ({command}) ended without closing the run; what it committed is kept"
+                run_sql(con, query("store/close_dead_run"), {"run_id": run_id, "error": why}).fetchall()
 
     @contextlib.contextmanager
     def transaction(self) -> Iterator[duckdb.DuckDBPyConnection]:
@@ -137,38 +181,32 @@ class Store:
             con.execute("commit")
 
     # -- runs -------------------------------------------------------------------------------
-    def begin_run(self, command: str, config: Mapping[str, Any], inputs: Sequence[Mapping[str, Any]] = ()) -> Run:
-        """Record a run as `running` and return it. Rows the run writes carry its run_id."""
-        run = Run(store=self, run_id=new_run_id(command), command=command)
-        with self.connect() as con:
-            con.execute(
-                "insert into runs (run_id, command, config, code_version, inputs, started_at, status, pid, host) "
-                "values (?, ?, ?, ?, ?, current_timestamp, 'running', ?, ?)",
-                [
-                    run.run_id,
-                    command,
-                    json.dumps(config, default=str, sort_keys=True),
-                    code_version(),
-                    json.dumps(list(inputs), default=str),
-                    os.getpid(),
-                    socket.gethostname(),
-                ],
-            )
-        return run
+    def begin_run(
+        self,
+        command: str,
+        config: Mapping[str, Any],
+        inputs: Sequence[Mapping[str, Any]] = (),
+        *,
+        code_version: str,
+        lease: str = "lock",
+    ) -> Run:
+        """Record a run as `running` and return it. Rows the run writes carry its run_id.
 
-    @contextlib.contextmanager
-    def run(self, command: str, config: Mapping[str, Any], inputs: Sequence[Mapping[str, Any]] = ()) -> Iterator[Run]:
-        """A run that ends `failed` with the error if the block raises, else `succeeded`."""
-        run = self.begin_run(command, config, inputs)
-        try:
-            yield run
-        except BaseException as exc:
-            reason = f"{type(exc).__name__}: {exc}".splitlines()[0] if str(exc) else type(exc).__name__
-            with contextlib.suppress(Exception):
-                run.finish("failed", error=reason)
-            raise
-        if not run.finished:
-            run.finish("succeeded")
+        Called by the run lifecycle (`brd_data.contracts.runs.StageRun`), not by stages."""
+        run = Run(store=self, run_id=new_run_id(command), command=command)
+        params = {
+            "run_id": run.run_id,
+            "command": command,
+            "config": json.dumps(config, default=str, sort_keys=True),
+            "code_version": code_version,
+            "inputs": json.dumps(list(inputs), default=str),
+            "pid": os.getpid(),
+            "host": socket.gethostname(),
+            "lease": lease,
+        }
+        with self.connect() as con:
+            run_sql(con, query("store/begin_run"), params).fetchall()
+        return run
 
     # -- loading ----------------------------------------------------------------------------
     def check_identifier(
@@ -183,18 +221,14 @@ class Store:
     @staticmethod
     def catalogue(con: duckdb.DuckDBPyConnection, kinds: Sequence[str] = ("table", "view")) -> set[str]:
         names: set[str] = set()
-        if "table" in kinds:
-            names |= {
-                r[0] for r in con.execute("select table_name from duckdb_tables() where not temporary").fetchall()
-            }
-        if "view" in kinds:
-            names |= {
-                r[0]
-                for r in con.execute(
-                    "select view_name from duckdb_views() where not internal and not temporary"
-                ).fetchall()
-            }
+        for kind in kinds:
+            names |= {r[0] for r in con.execute(query(f"store/{kind}s")).fetchall()}
         return names
+
+    def count_rows(self, con: duckdb.DuckDBPyConnection, table: str) -> int:
+        """Rows in a table of the catalogue."""
+        self.check_identifier(con, table, kinds=("table",))
+        return con.execute(query("store/count_rows"), {"table": table}).fetchall()[0][0]
 
     def insert(
         self,
@@ -209,8 +243,7 @@ class Store:
         With `ignore_duplicates`, rows whose primary key exists already are skipped: re-running a
         step adds nothing.
         """
-        self.check_identifier(con, table, kinds=("table",))
-        before = con.execute(f'select count(*) from "{table}"').fetchall()[0][0]
+        before = self.count_rows(con, table)
         verb = "insert or ignore" if ignore_duplicates else "insert"
         if isinstance(rows, pa.Table):
             if rows.num_rows == 0:
@@ -225,4 +258,4 @@ class Store:
             if not files:
                 return 0
             con.execute(f'{verb} into "{table}" by name select * from read_parquet(?, union_by_name = true)', [files])
-        return con.execute(f'select count(*) from "{table}"').fetchall()[0][0] - before
+        return self.count_rows(con, table) - before

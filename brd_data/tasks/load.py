@@ -22,7 +22,8 @@ from typing import Any
 
 import pyarrow as pa
 
-from ..ingest.normalize import text_hash
+from ..contracts.identity import file_sha256, quarantine_id, text_hash
+from ..contracts.runs import StageRun
 from ..store import Store, query
 from .spec import TaskError, TaskSpec, example_id, load_task_spec, read_records
 
@@ -83,7 +84,6 @@ def read_task_file(
     spec: TaskSpec, path: Path, split: str, limit: int | None, sha256: str
 ) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
     """(task_examples rows without run_id, quarantine rows without run_id) of one file."""
-    from ..ingest.stage_writer import quarantine_id
 
     rows: list[dict[str, Any]] = []
     bad: list[dict[str, Any]] = []
@@ -170,14 +170,13 @@ def _same(existing: list[tuple], rows: list[dict[str, Any]]) -> bool:
 
 def load_tasks(st: Store, cfg: LoadConfig) -> LoadOutcome:
     """Load every file of `cfg` into `task_examples` in one run. Needs the writer lock."""
-    from ..ingest.inputs import sha256_file
 
     prepared = []
     for f in cfg.files:
         spec = load_task_spec(f.task)
         if not f.path.is_file():
             raise TaskError(f"{f.path}: no such file (task {spec.name})")
-        sha = sha256_file(f.path)
+        sha = file_sha256(f.path)
         rows, bad = read_task_file(spec, f.path, cfg.split, cfg.limit, sha)
         if not rows:
             first = f" (first: {bad[0]['location']}: {bad[0]['reason']})" if bad else ""
@@ -207,7 +206,7 @@ def load_tasks(st: Store, cfg: LoadConfig) -> LoadOutcome:
         {"path": str(f.path), "size": f.path.stat().st_size, "sha256": sha, "task": spec.name}
         for spec, f, sha, _, _ in prepared
     ]
-    with st.run("tasks load", config, inputs) as run:
+    with StageRun(st, "tasks load", config, inputs) as run:
         outcome.run_id = run.run_id
         with st.transaction() as con:
             for (spec, f, _, rows, bad), same in zip(prepared, unchanged):

@@ -19,10 +19,11 @@ from typing import Any
 
 import yaml
 
-from ..resources import manifests_dir
+from ..contracts.errors import UserError
+from ..contracts.paths import manifests_dir
 
 
-class TaskError(ValueError):
+class TaskError(UserError):
     """A task template or task file that cannot be used; the message names file, row and field."""
 
 

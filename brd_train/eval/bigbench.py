@@ -21,7 +21,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from .tasks import EvalItem, EvalTask, sha256_file
+from brd_data.contracts.errors import UserError
+from brd_data.contracts.identity import file_sha256
+
+from .tasks import EvalItem, EvalTask
 
 DEFAULTS = {
     "task_prefix": "",
@@ -32,7 +35,7 @@ DEFAULTS = {
 SEED = 42
 
 
-class BigBenchError(ValueError):
+class BigBenchError(UserError):
     """A task.json that cannot be used; the message names the file and the field."""
 
 
@@ -149,7 +152,7 @@ def load_task(task_json: str | Path, limit: int | None = None, name: str | None 
         kind="bigbench",
         metric="multiple_choice_grade",
         source=str(path.resolve()),
-        source_sha256=sha256_file(path),
+        source_sha256=file_sha256(path),
         template_hash=hashlib.sha256(template.encode()).hexdigest()[:16],
         items=items,
         n_skipped=skipped,

@@ -13,6 +13,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from brd_data.contracts.errors import ConfigError
+
 from .tasks import EvalTask
 from .texts import TextRunConfig
 
@@ -26,11 +28,11 @@ class CrossEntropyConfig(TextRunConfig):
     def __post_init__(self) -> None:
         super().__post_init__()
         if not self.students:
-            raise ValueError("give at least one --student")
+            raise ConfigError("give at least one --student")
         if len(set(self.students)) != len(self.students):
-            raise ValueError("--student is given twice with the same model")
+            raise ConfigError("--student is given twice with the same model")
         if self.max_texts < 1:
-            raise ValueError(f"--max-texts must be at least 1, got {self.max_texts}")
+            raise ConfigError(f"--max-texts must be at least 1, got {self.max_texts}")
 
 
 def cross_entropy(teacher_means: Sequence[float], student_means: Sequence[float]) -> float:
@@ -56,8 +58,9 @@ def run_cross_entropy(
 
     import pyarrow as pa
 
+    from brd_data.contracts.runs import LOCK_WAIT_S, StageRun
+
     from .models import fingerprint, load_model
-    from .storeio import ShortLockRun
     from .texts import mean_token_logprobs, sample_texts
 
     texts = {t.name: sample_texts(t, cfg.max_texts, cfg.seed) for t in tasks}
@@ -76,7 +79,7 @@ def run_cross_entropy(
     config = {**cfg.__dict__, "tasks": [t.name for t in tasks], "bigbench_skipped": len(skipped)}
     inputs = [{"path": t.source, "sha256": t.source_sha256, "task": t.name} for t in tasks]
     inputs += [{"path": m, "model_fingerprint": f} for m, f in fingerprints.items()]
-    with ShortLockRun(store, "analyze cross-entropy", config, inputs) as run:
+    with StageRun(store, "analyze cross-entropy", config, inputs, wait_s=LOCK_WAIT_S) as run:
         teacher = score_all(cfg.teacher)
         rows = []
         for student in cfg.students:

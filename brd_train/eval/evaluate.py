@@ -7,6 +7,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from brd_data.contracts.errors import ConfigError
+
 from .models import ModelOptions
 from .scoring import CandidateScore, Request, select
 from .tasks import EvalTask
@@ -26,13 +28,13 @@ class EvalConfig(ModelOptions):
 
         super().__post_init__()
         if self.max_batch_tokens < 1:
-            raise ValueError(f"--max-batch-tokens must be at least 1, got {self.max_batch_tokens}")
+            raise ConfigError(f"--max-batch-tokens must be at least 1, got {self.max_batch_tokens}")
         if self.limit is not None and self.limit < 1:
-            raise ValueError(f"--limit must be at least 1, got {self.limit}")
+            raise ConfigError(f"--limit must be at least 1, got {self.limit}")
         if self.selection not in SELECTORS:
-            raise ValueError(f"--select {self.selection!r}; valid: {', '.join(SELECTORS)}")
+            raise ConfigError(f"--select {self.selection!r}; valid: {', '.join(SELECTORS)}")
         if self.scoring not in SCORERS:
-            raise ValueError(f"--scoring {self.scoring!r}; valid: {', '.join(SCORERS)}")
+            raise ConfigError(f"--scoring {self.scoring!r}; valid: {', '.join(SCORERS)}")
 
 
 @dataclass
@@ -240,12 +242,12 @@ def collect_tasks(task_args: Sequence[str], bigbench: Sequence[str], limit: int 
     seen: dict[str, str] = {}
     for t in tasks:
         if t.name in seen:
-            raise ValueError(
+            raise ConfigError(
                 f"task {t.name} is given twice ({seen[t.name]} and {t.source}); evaluate one source per task and run"
             )
         seen[t.name] = t.source
     if not tasks:
-        raise ValueError("nothing to evaluate: pass --task NAME=PATH and/or --bigbench DIR")
+        raise ConfigError("nothing to evaluate: pass --task NAME=PATH and/or --bigbench DIR")
     return tasks, skipped
 
 
@@ -272,9 +274,10 @@ def run_eval(
 
     import pyarrow as pa
 
+    from brd_data.contracts.runs import LOCK_WAIT_S, StageRun
+
     from .models import Lineage, fingerprint, load_model
     from .scoring import make_scorer, packed_agrees
-    from .storeio import ShortLockRun
 
     started = time.monotonic()
     lineage = Lineage.of(cfg.model)
@@ -300,7 +303,7 @@ def run_eval(
     inputs.append({"path": cfg.model, "model_fingerprint": fp})
     results: list[TaskResult] = []
     rows: list[dict[str, Any]] = []
-    with ShortLockRun(store, "eval", config, inputs, on_wait=warn) as run:
+    with StageRun(store, "eval", config, inputs, wait_s=LOCK_WAIT_S, on_wait=warn) as run:
         common = common_columns(run.run_id, cfg, fp, lineage)
         for task in tasks:
             res = score_task(task, scorer, cfg.selection, progress(task) if progress else None)

@@ -7,11 +7,16 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from brd_data.contracts.errors import ConfigError, UserError
+from brd_data.contracts.models import model_fingerprint as fingerprint
+
+__all__ = ["LINEAGE_FILE", "Lineage", "ModelError", "ModelOptions", "fingerprint", "load_model"]
+
 LINEAGE_FILE = "brd_lineage.json"  # written by `brd train` into every checkpoint folder
 DTYPES = ("auto", "float32", "bfloat16", "float16")
 
 
-class ModelError(ValueError):
+class ModelError(UserError):
     """A model that cannot be loaded; one line for the user."""
 
 
@@ -27,11 +32,11 @@ class ModelOptions:
 
     def __post_init__(self) -> None:
         if self.threads < 0:
-            raise ValueError(f"--threads must be 0 (torch's default) or more, got {self.threads}")
+            raise ConfigError(f"--threads must be 0 (torch's default) or more, got {self.threads}")
         if self.batch_size < 1:
-            raise ValueError(f"--batch-size must be at least 1, got {self.batch_size}")
+            raise ConfigError(f"--batch-size must be at least 1, got {self.batch_size}")
         if self.dtype not in DTYPES:
-            raise ValueError(f"--dtype {self.dtype!r}; valid: {', '.join(DTYPES)}")
+            raise ConfigError(f"--dtype {self.dtype!r}; valid: {', '.join(DTYPES)}")
 
 
 @dataclass(frozen=True)
@@ -73,17 +78,6 @@ class Lineage:
             train_passages=passages,
             step=int(step) if isinstance(step, (int, float)) else None,
         )
-
-
-def fingerprint(model: str | Path) -> str:
-    """The model's identity in the store: a hash of config and weights (hub ids: of the name)."""
-    from brd_data.annotate.teacher import TeacherError
-    from brd_data.annotate.teacher import fingerprint as fp
-
-    try:
-        return fp(model)
-    except TeacherError as exc:
-        raise ModelError(str(exc)) from None
 
 
 def resolve_device(device: str) -> str:

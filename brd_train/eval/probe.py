@@ -9,6 +9,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from brd_data.contracts.errors import ConfigError, UserError
+
 from .tasks import EvalTask
 from .texts import TextRunConfig
 
@@ -22,12 +24,12 @@ class ProbeConfig(TextRunConfig):
     def __post_init__(self) -> None:
         super().__post_init__()
         if self.folds < 2:
-            raise ValueError(f"--folds must be at least 2, got {self.folds}")
+            raise ConfigError(f"--folds must be at least 2, got {self.folds}")
         if not self.c > 0:
-            raise ValueError(f"--c must be positive, got {self.c}")
+            raise ConfigError(f"--c must be positive, got {self.c}")
 
 
-class ProbeError(ValueError):
+class ProbeError(UserError):
     """A task that cannot be probed (too few labelled examples, a single class)."""
 
 
@@ -133,19 +135,20 @@ def run_probe(
 ) -> ProbeOutcome:
     import pyarrow as pa
 
+    from brd_data.contracts.runs import LOCK_WAIT_S, StageRun
+
     from .models import fingerprint, load_model
     from .plots import plot_probes
-    from .storeio import ShortLockRun
 
     if not tasks:
-        raise ValueError("nothing to probe: pass --task NAME=PATH")
+        raise ConfigError("nothing to probe: pass --task NAME=PATH")
     data = {t.name: labelled(t, cfg.folds) for t in tasks}  # validate before loading the model
     fp = fingerprint(cfg.model)
     model, tok = load_model(cfg.model, cfg.device, cfg.dtype, cfg.trust_remote_code, cfg.threads)
     config = {**cfg.__dict__, "tasks": [t.name for t in tasks]}
     inputs = [{"path": t.source, "sha256": t.source_sha256, "task": t.name} for t in tasks]
     inputs.append({"path": cfg.model, "model_fingerprint": fp})
-    with ShortLockRun(store, "analyze probe", config, inputs) as run:
+    with StageRun(store, "analyze probe", config, inputs, wait_s=LOCK_WAIT_S) as run:
         rows = []
         for t in tasks:
             d = data[t.name]

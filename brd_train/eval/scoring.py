@@ -23,8 +23,10 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from brd_data.contracts.errors import ConfigError, UserError
 
-class ScoringError(ValueError):
+
+class ScoringError(UserError):
     """An example that cannot be scored; the message names the example."""
 
 
@@ -132,7 +134,7 @@ def _logprobs_of(logits, targets):
 class _Base:
     def __init__(self, model: Any, tokenizer: Any, batch_size: int = 16, max_batch_tokens: int = 16384):
         if batch_size < 1:
-            raise ValueError("batch_size must be at least 1")
+            raise ConfigError("batch_size must be at least 1")
         self.model = model
         self.encoder = PairEncoder(tokenizer)
         pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id
@@ -308,7 +310,7 @@ SCORERS = {"packed": PackedScorer, "naive": NaiveScorer}
 
 def make_scorer(mode: str, model: Any, tokenizer: Any, batch_size: int = 16, max_batch_tokens: int = 16384) -> _Base:
     if mode not in SCORERS:
-        raise ValueError(f"unknown scoring mode {mode!r}; valid: {', '.join(SCORERS)}")
+        raise ConfigError(f"unknown scoring mode {mode!r}; valid: {', '.join(SCORERS)}")
     return SCORERS[mode](model, tokenizer, batch_size=batch_size, max_batch_tokens=max_batch_tokens)
 
 

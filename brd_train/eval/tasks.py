@@ -3,13 +3,13 @@ from local JSONL/Parquet or a Hugging Face dataset, and BIG-bench tasks (see `bi
 
 from __future__ import annotations
 
-import hashlib
 import os
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from brd_data.contracts.identity import file_sha256
 from brd_data.tasks import TaskError, TaskSpec, load_task_spec, read_records
 
 
@@ -46,14 +46,6 @@ class EvalTask:
     skip_reason: str | None = None
     parent: str | None = None  # BIG-bench subtasks: the task they average into
     extra: dict[str, Any] = field(default_factory=dict)
-
-
-def sha256_file(path: str | os.PathLike) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        while block := f.read(1 << 20):
-            h.update(block)
-    return h.hexdigest()
 
 
 def items_from_records(
@@ -125,7 +117,7 @@ def load_template_task(name: str, source: str | None, limit: int | None = None) 
     else:
         path = Path(source)
         items = items_from_records(spec, read_records(path), limit)
-        ref, digest = str(path.resolve()), sha256_file(path)
+        ref, digest = str(path.resolve()), file_sha256(path)
     if not items:
         raise TaskError(f"{ref}: no examples")
     return EvalTask(

@@ -50,7 +50,7 @@ def corpus_counts(study: Study, store: Store) -> CorpusCounts:
 
 def _token_counter(study: Study):
     """(count function, how) for the teacher's tokenizer, or a characters-per-token estimate."""
-    from brd_data.annotate.teacher import default_teacher_dir, is_prepared
+    from brd_data.contracts.models import default_teacher_dir, is_prepared
 
     path = Path(study.teacher.model) if study.teacher.model else default_teacher_dir()
     if path.is_dir() and (study.teacher.model or is_prepared(path)):

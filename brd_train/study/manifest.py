@@ -9,10 +9,11 @@ from typing import Any
 
 import yaml
 
-from brd_data.resources import manifests_dir, samples_dir
+from brd_data.contracts.errors import UserError
+from brd_data.contracts.paths import manifests_dir, samples_dir
 
 
-class StudyError(ValueError):
+class StudyError(UserError):
     """A study manifest that cannot be used; the message names the file and key."""
 
 

@@ -10,7 +10,7 @@ import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from brd_data.annotate.teacher import default_teacher_dir
+from brd_data.contracts.models import default_teacher_dir
 
 from .manifest import Row, Study
 

@@ -51,7 +51,7 @@ def done_reason(stage: Stage, store: Store) -> str | None:
             )
         return f"{ckpt.name} exists for mixture {current}"
     if stage.kind == "eval":
-        from brd_train.eval.models import fingerprint
+        from brd_data.contracts.models import model_fingerprint as fingerprint
 
         model = stage.argv[stage.argv.index("--model") + 1]
         if not Path(model).exists() or not store.exists():
@@ -107,7 +107,7 @@ def run_study(study: Study, store_root: Path, echo: Echo = print, stream: bool =
 
 
 def labelled_results(study: Study, store: Store, stages: list[Stage]) -> ResultsTable:
-    from brd_train.eval.models import fingerprint
+    from brd_data.contracts.models import model_fingerprint as fingerprint
 
     labelled = []
     for stage in stages:

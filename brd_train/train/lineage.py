@@ -15,6 +15,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+from brd_data.contracts.errors import ConfigError
+
 from .student import LINEAGE_FILE
 
 RUN_FILE = "brd_train.json"
@@ -35,7 +37,7 @@ def read_run_state(out: Path) -> dict[str, Any] | None:
     try:
         return json.loads(path.read_text())
     except ValueError as exc:
-        raise ValueError(f"{path}: not valid JSON ({exc})") from None
+        raise ConfigError(f"{path}: not valid JSON ({exc})") from None
 
 
 def checkpoints(out: Path) -> list[tuple[int, Path]]:

@@ -12,12 +12,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from brd_data.contracts.errors import UserError
+
 KINDS = {"lm": ("text",), "sft": ("prompt", "completion")}
 REQUIRED_KEYS = ("format_version", "name", "kind", "mixture_hash", "tokenizer", "rows")
 FORMAT_VERSION = 1
 
 
-class MixtureError(ValueError):
+class MixtureError(UserError):
     """A mixture folder that cannot be trained on."""
 
 
@@ -54,10 +56,10 @@ class Mixture:
 
     def inputs(self) -> list[dict[str, Any]]:
         """`runs.inputs` entries: the manifest and every data file, with sizes and sha256."""
-        from brd_data.ingest.inputs import sha256_file  # (imports datatrove: only when recording)
+        from brd_data.contracts.identity import file_sha256
 
         paths = [self.root / "manifest.json", *self.files]
-        return [{"path": str(p.resolve()), "size": p.stat().st_size, "sha256": sha256_file(p)} for p in paths]
+        return [{"path": str(p.resolve()), "size": p.stat().st_size, "sha256": file_sha256(p)} for p in paths]
 
     def load_dataset(self, cache_dir: Path):
         """The training columns as a `datasets.Dataset`, rows in file order (the builder's order)."""

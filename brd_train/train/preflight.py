@@ -10,6 +10,8 @@ import uuid
 from dataclasses import dataclass
 from pathlib import Path
 
+from brd_data.contracts.errors import UserError
+
 # AdamW keeps two moments per parameter, in the parameter's dtype; the checkpoint holds them
 # next to the weights, plus the scheduler, RNG states and tokenizer (a few MB, in the margin).
 _OPTIMIZER_STATES = 2
@@ -17,7 +19,7 @@ _MARGIN = 1.10
 _FIXED_BYTES = 64 << 20  # tokenizer, trainer state, RNG states, the datasets cache of a small mixture
 
 
-class OutputError(ValueError):
+class OutputError(UserError):
     """An output folder that cannot hold the run."""
 
 

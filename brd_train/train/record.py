@@ -13,16 +13,14 @@ Training does not hold the writer lock while it trains: a run lasts hours and ot
 
 from __future__ import annotations
 
-import contextlib
 import json
-import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
 
-from brd_data.store import Run, Store, StoreLockedError, query
+from brd_data.contracts.runs import StageRun
+from brd_data.store import StoreLockedError, query
 
 from .lineage import checkpoints, read_checkpoint_lineage
 
@@ -41,52 +39,33 @@ _STATIC = (
 )
 
 
-@contextlib.contextmanager
-def brief_writer(store: Store, command: str, wait_s: float) -> Iterator[Store]:
-    """The writer lock for one short write, retried for up to `wait_s` seconds."""
-    deadline = time.monotonic() + wait_s
-    while True:
-        cm = store.writer(command)
-        try:
-            cm.__enter__()
-            break
-        except StoreLockedError:
-            if time.monotonic() >= deadline:
-                raise
-            time.sleep(min(5.0, max(deadline - time.monotonic(), 0.1)))
-    try:
-        yield store
-    except BaseException as exc:
-        if not cm.__exit__(type(exc), exc, exc.__traceback__):
-            raise
-    else:
-        cm.__exit__(None, None, None)
-
-
 class StoreRecorder:
-    def __init__(self, store_root: str | Path, echo=print):
-        self.store = Store(store_root)
+    """Brings `train_runs` and `train_checkpoints` up to date for one `brd train` command, whose
+    `runs` row is `run` (a StageRun that takes the lock in short windows)."""
+
+    def __init__(self, run: StageRun, echo=print):
+        self.stage = run
+        self.store = run.store
         self.echo = echo
-        self.run: Run | None = None
 
     @property
     def run_id(self) -> str:
-        assert self.run is not None, "start() first"
-        return self.run.run_id
-
-    def start(self, config: dict[str, Any], inputs: list[dict[str, Any]]) -> str:
-        """Record this command's `runs` row; returns its run_id."""
-        with brief_writer(self.store, "train", wait_s=0):
-            self.run = self.store.begin_run("train", config, inputs)
-        return self.run.run_id
+        return self.stage.run_id
 
     def sync(
-        self, run: dict[str, Any], *, status: str, wait_s: float = 0.0, error: str | None = None, finished: bool = False
+        self,
+        run: dict[str, Any],
+        *,
+        status: str,
+        wait_s: float = 0.0,
+        error: str | None = None,
+        finished: bool = False,
     ) -> bool:
         """Bring `train_runs` and `train_checkpoints` up to date with the output folder.
 
         Idempotent: rows come from `brd_train.json` and the checkpoints' `brd_lineage.json`.
-        Returns False (and says so) when the store stayed locked for `wait_s`.
+        With `finished`, the command's `runs` row ends in the same transaction. Returns False
+        (and says so) when the store stayed locked for `wait_s`.
         """
         out = Path(run["output_dir"])
         found = checkpoints(out)
@@ -106,38 +85,42 @@ class StoreRecorder:
                 }
             )
         last_step = max((r["step"] for r in rows), default=0)
+
+        def write(con) -> None:
+            self.store.insert(con, "train_runs", pa.Table.from_pylist([_run_row(run, self.run_id)]))
+            if rows:
+                self.store.insert(con, "train_checkpoints", pa.Table.from_pylist(rows, schema=_CHECKPOINT_SCHEMA))
+            con.execute(
+                query("train/update_run"),
+                [
+                    status,
+                    last_step,
+                    run.get("final_loss"),
+                    run.get("final_checkpoint"),
+                    run.get("loss_plot"),
+                    error,
+                    finished,
+                    run["max_steps"],
+                    json.dumps(run["config"], sort_keys=True, default=str),
+                    self.run_id,
+                    self.run_id,
+                    run["train_run_id"],
+                ],
+            )
+            con.execute(
+                query("train/close_interrupted_runs"),
+                [f"interrupted; the run was resumed by {self.run_id}", run.get("run_ids") or [], self.run_id],
+            )
+            con.execute(
+                query("train/mark_removed_checkpoints"), [run["train_run_id"], [str(f.resolve()) for _, f in found]]
+            )
+            if finished:
+                self.stage.add_counts(checkpoints=len(rows), last_step=last_step)
+                ended = status if status in ("failed", "interrupted") else "succeeded"
+                self.stage.finish(ended, error=error, con=con)
+
         try:
-            with brief_writer(self.store, "train", wait_s=wait_s), self.store.transaction() as con:
-                self.store.insert(con, "train_runs", pa.Table.from_pylist([_run_row(run, self.run_id)]))
-                if rows:
-                    self.store.insert(con, "train_checkpoints", pa.Table.from_pylist(rows, schema=_CHECKPOINT_SCHEMA))
-                con.execute(
-                    query("train/update_run"),
-                    [
-                        status,
-                        last_step,
-                        run.get("final_loss"),
-                        run.get("final_checkpoint"),
-                        run.get("loss_plot"),
-                        error,
-                        finished,
-                        run["max_steps"],
-                        json.dumps(run["config"], sort_keys=True, default=str),
-                        self.run_id,
-                        self.run_id,
-                        run["train_run_id"],
-                    ],
-                )
-                con.execute(
-                    query("train/close_interrupted_runs"),
-                    [f"interrupted; the run was resumed by {self.run_id}", run.get("run_ids") or [], self.run_id],
-                )
-                con.execute(
-                    query("train/mark_removed_checkpoints"), [run["train_run_id"], [str(f.resolve()) for _, f in found]]
-                )
-                if finished and self.run is not None:
-                    self.run.add_counts(checkpoints=len(rows), last_step=last_step)
-                    self.run.finish("failed" if status == "failed" else "succeeded", error=error, con=con)
+            self.stage.commit(write, wait_s=wait_s)
         except StoreLockedError as exc:
             self.echo(f"warning: {exc}; the store will be brought up to date later")
             return False

@@ -15,7 +15,8 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
-from brd_data import code_version
+from brd_data.contracts.errors import ConfigError, UserError
+from brd_data.contracts.identity import code_version
 
 from .config import RESUME_INVARIANT, TrainConfig
 from .lineage import RUN_FILE, checkpoints, library_versions, read_checkpoint_lineage, read_run_state, write_json
@@ -34,7 +35,7 @@ from .student import (
 Echo = Callable[[str], None]
 
 
-class ResumeError(ValueError):
+class ResumeError(UserError):
     """--resume, or its absence, does not fit what the output folder holds."""
 
 
@@ -77,7 +78,7 @@ def config_from_options(options: dict[str, Any], out: Path, resume: bool) -> Tra
     merged = {**base, **given, "out": out, "resume": resume}
     for key in ("mix", "student"):
         if merged.get(key) is None:
-            raise ValueError(f"--{key} is required (only --resume reads it from the output folder)")
+            raise ConfigError(f"--{key} is required (only --resume reads it from the output folder)")
     return TrainConfig(**merged)
 
 
@@ -265,28 +266,30 @@ def run_training(
 ) -> dict[str, Any]:
     """Train and record; returns the final brd_train.json. Only the main process writes lineage
     and the store; every process trains."""
+    from brd_data.contracts.runs import StageRun
+    from brd_data.store import Store
+
     from .record import StoreRecorder
 
     world_size, rank = launch_topology()
     main = rank == 0
     prep = prepare(cfg, world_size=world_size)
     cfg = prep.cfg
-    recorder = StoreRecorder(store_root, echo=echo) if main else None
+    store = Store(store_root)
 
     if prep.resume_from is not None and prep.saved and prep.saved.get("last_step", 0) >= cfg.max_steps:
         # Finished already: only record it (e.g. the store was locked when it ended).
         run = run_state(prep, None)
         if main:
-            recorder.start(cfg.lineage(), prep.mixture.inputs())
-            recorder.sync(run, status=run.get("status", "succeeded"), finished=True, wait_s=finish_wait_s)
-            echo(
-                f"run {run['train_run_id']} already reached step {run['last_step']}; "
-                f"recorded it in {recorder.store.root}"
-            )
+            with StageRun(store, "train", cfg.lineage(), prep.mixture.inputs()) as stage:
+                StoreRecorder(stage, echo=echo).sync(
+                    run, status=run.get("status", "succeeded"), finished=True, wait_s=finish_wait_s
+                )
+            echo(f"run {run['train_run_id']} already reached step {run['last_step']}; recorded it in {store.root}")
         return run
 
     with _output_lock(cfg.out, main):
-        return _train(prep, recorder, main, echo, finish_wait_s, extra_callbacks)
+        return _train(prep, store, main, echo, finish_wait_s, extra_callbacks)
 
 
 @contextlib.contextmanager
@@ -309,9 +312,13 @@ def _output_lock(out: Path, main: bool):
         lock.release()
 
 
-def _train(prep: Prepared, recorder, main: bool, echo: Echo, finish_wait_s: float, extra_callbacks) -> dict[str, Any]:
+def _train(prep: Prepared, store, main: bool, echo: Echo, finish_wait_s: float, extra_callbacks) -> dict[str, Any]:
+    from brd_data.contracts.errors import Terminated, one_line
+    from brd_data.contracts.runs import StageRun
+
     from .callbacks import LineageCallback, StopAtStep, last_logged_loss
     from .plot import plot_loss
+    from .record import StoreRecorder
 
     cfg = prep.cfg
     model = load_student_model(prep)
@@ -328,67 +335,74 @@ def _train(prep: Prepared, recorder, main: bool, echo: Echo, finish_wait_s: floa
         )
         check_disk(cfg.out, est)
 
-    run: dict[str, Any] = {}
-    run_id = None
-    if main:
-        run_id = recorder.start(cfg.lineage(), [*prep.mixture.inputs(), _student_input(prep.student)])
-        run = run_state(prep, train_run_id=run_id)
-        run.update(status="running", error=None)
-        run["run_ids"] = [*run.get("run_ids", []), run_id]
-        write_json(cfg.out / RUN_FILE, run)
-        recorder.sync(run, status="running")
-        verb = "resuming" if prep.resume_from else "training"
-        echo(
-            f"{verb} run {run['train_run_id']}: {prep.mixture.kind} mixture {prep.mixture.name} "
-            f"({prep.mixture.rows} rows), student {cfg.student} ({n_params / 1e6:.1f}M parameters), "
-            f"{cfg.max_steps} steps, batch {cfg.batch_size}, max length {cfg.max_length}, "
-            f"packing {cfg.packing_strategy or 'off'}, {prep.precision}, {prep.world_size} process(es)"
-        )
-
-    tokens_before = _tokens_at(prep.resume_from)
-    trainer = None
-    callbacks = [*extra_callbacks]
-    if cfg.stop_at_step is not None:
-        callbacks.append(StopAtStep(cfg.stop_at_step))
-    if main:
-        callbacks.append(
-            LineageCallback(run, run_id, recorder, tokens_seen=lambda: _tokens_seen(trainer, tokens_before))
-        )
-    try:
-        trainer = build_trainer(prep, model, callbacks)
-        trainer.train(resume_from_checkpoint=str(prep.resume_from) if prep.resume_from else None)
-    except BaseException as exc:
+    inputs = [*prep.mixture.inputs(), _student_input(prep.student)] if main else []
+    # Only the main process records the run; it takes the lock for short windows only.
+    stage = StageRun(store, "train", cfg.lineage(), inputs) if main else contextlib.nullcontext()
+    with stage:
+        run: dict[str, Any] = {}
+        run_id = None
+        recorder = None
         if main:
-            reason = f"{type(exc).__name__}: {exc}".splitlines()[0] if str(exc) else type(exc).__name__
-            run.update(status="failed", error=reason)
+            recorder = StoreRecorder(stage, echo=echo)
+            run_id = stage.run_id
+            run = run_state(prep, train_run_id=run_id)
+            run.update(status="running", error=None)
+            run["run_ids"] = [*run.get("run_ids", []), run_id]
             write_json(cfg.out / RUN_FILE, run)
-            recorder.sync(run, status="failed", error=reason, finished=True, wait_s=min(finish_wait_s, 30))
-        raise
+            recorder.sync(run, status="running")
+            verb = "resuming" if prep.resume_from else "training"
+            echo(
+                f"{verb} run {run['train_run_id']}: {prep.mixture.kind} mixture {prep.mixture.name} "
+                f"({prep.mixture.rows} rows), student {cfg.student} ({n_params / 1e6:.1f}M parameters), "
+                f"{cfg.max_steps} steps, batch {cfg.batch_size}, max length {cfg.max_length}, "
+                f"packing {cfg.packing_strategy or 'off'}, {prep.precision}, {prep.world_size} process(es)"
+            )
 
-    if not main:
+        tokens_before = _tokens_at(prep.resume_from)
+        trainer = None
+        callbacks = [*extra_callbacks]
+        if cfg.stop_at_step is not None:
+            callbacks.append(StopAtStep(cfg.stop_at_step))
+        if main:
+            callbacks.append(
+                LineageCallback(run, run_id, recorder, tokens_seen=lambda: _tokens_seen(trainer, tokens_before))
+            )
+        try:
+            trainer = build_trainer(prep, model, callbacks)
+            trainer.train(resume_from_checkpoint=str(prep.resume_from) if prep.resume_from else None)
+        except BaseException as exc:
+            if main:
+                reason = one_line(exc)
+                status = "interrupted" if isinstance(exc, (KeyboardInterrupt, Terminated)) else "failed"
+                run.update(status=status, error=reason)
+                write_json(cfg.out / RUN_FILE, run)
+                recorder.sync(run, status=status, error=reason, finished=True, wait_s=min(finish_wait_s, 30))
+            raise
+
+        if not main:
+            return run
+        step = trainer.state.global_step
+        status = "succeeded" if step >= cfg.max_steps else "stopped"
+        final = cfg.out / f"checkpoint-{step}"
+        plot = plot_loss(
+            trainer.state.log_history,
+            cfg.out / "loss.png",
+            f"{prep.mixture.name} ({prep.mixture.kind}) -> {Path(cfg.student).name}, run {run['train_run_id']}",
+        )
+        run.update(
+            status=status,
+            last_step=step,
+            final_loss=last_logged_loss(trainer.state.log_history),
+            final_checkpoint=str(final.resolve()) if final.is_dir() else None,
+            loss_plot=str(plot.resolve()) if plot else None,
+            checkpoints=[{"step": s, "path": str(p.resolve())} for s, p in checkpoints(cfg.out)],
+            tokens=_tokens_seen(trainer, tokens_before),
+        )
+        write_json(cfg.out / RUN_FILE, run)
+        recorded = recorder.sync(run, status=status, finished=True, wait_s=finish_wait_s)
+        if not recorded:
+            echo(f"warning: the store stayed locked; record this run later with `brd train --resume --out {cfg.out}`")
         return run
-    step = trainer.state.global_step
-    status = "succeeded" if step >= cfg.max_steps else "stopped"
-    final = cfg.out / f"checkpoint-{step}"
-    plot = plot_loss(
-        trainer.state.log_history,
-        cfg.out / "loss.png",
-        f"{prep.mixture.name} ({prep.mixture.kind}) -> {Path(cfg.student).name}, run {run['train_run_id']}",
-    )
-    run.update(
-        status=status,
-        last_step=step,
-        final_loss=last_logged_loss(trainer.state.log_history),
-        final_checkpoint=str(final.resolve()) if final.is_dir() else None,
-        loss_plot=str(plot.resolve()) if plot else None,
-        checkpoints=[{"step": s, "path": str(p.resolve())} for s, p in checkpoints(cfg.out)],
-        tokens=_tokens_seen(trainer, tokens_before),
-    )
-    write_json(cfg.out / RUN_FILE, run)
-    recorded = recorder.sync(run, status=status, finished=True, wait_s=finish_wait_s)
-    if not recorded:
-        echo(f"warning: the store stayed locked; record this run later with `brd train --resume --out {cfg.out}`")
-    return run
 
 
 def launch_topology() -> tuple[int, int]:

@@ -8,14 +8,15 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from brd_data.tokenizers import tokenizer_fingerprint
+from brd_data.contracts.errors import UserError
+from brd_data.contracts.tokenizers import tokenizer_fingerprint
 
 LINEAGE_FILE = "brd_lineage.json"
 # Config attributes that hold a model's context length, by model family.
 _CONTEXT_ATTRS = ("max_position_embeddings", "n_positions", "max_sequence_length", "seq_length", "n_ctx")
 
 
-class StudentError(ValueError):
+class StudentError(UserError):
     """A student model or tokenizer that does not fit the run."""
 
 
@@ -48,7 +49,7 @@ def resolve_student(name: str, trust_remote_code: bool = False) -> Student:
     """Read the student's config (not its weights) and its lineage, if it is a brd checkpoint."""
     from transformers import AutoConfig
 
-    from brd_data.annotate.teacher import fingerprint
+    from brd_data.contracts.models import model_fingerprint as fingerprint
 
     path = Path(name)
     local = path.is_dir()

@@ -9,11 +9,11 @@ create or replace view d_qra_no_sent as
 with slots as (
     select
         passage_sentences.*,
-        qra.annotation_text as piece,
-        coalesce(qra.status, 'missing') as status,
-        case when qra.status = 'ok' then qra.annotation_run_id end as piece_run_id,
-        case when qra.status = 'ok' then qra.prompt_hash end as piece_prompt_hash,
-        case when qra.status = 'ok' then qra.teacher_fingerprint end as piece_teacher_fingerprint
+        {'piece': qra.annotation_text,
+         'status': coalesce(qra.status, 'missing'),
+         'run_id': case when qra.status = 'ok' then qra.annotation_run_id end,
+         'prompt_hash': case when qra.status = 'ok' then qra.prompt_hash end,
+         'teacher_fingerprint': case when qra.status = 'ok' then qra.teacher_fingerprint end} as qra
     from passage_sentences
     left join qra_without_sentiment as qra using (text_hash)
 ),
@@ -23,32 +23,41 @@ grouped as (
         passage_id,
         any_value(lang) as lang,
         any_value(passage_run_id) as passage_run_id,
-        list_sort(list({'position': sentence_position, 'text': text, 'piece': piece, 'status': status,
-                        'sentence_run_id': sentence_run_id, 'run_id': piece_run_id,
-                        'prompt_hash': piece_prompt_hash, 'teacher_fingerprint': piece_teacher_fingerprint})) as sl,
-        coalesce(getvariable('brd_sep'), '<sep>') as sep
+        list_sort(list({'position': sentence_position, 'text': text, 'sentence_run_id': sentence_run_id,
+                        'qra': qra})) as sl
     from slots
     group by passage_id
+),
+
+composed as (
+    select
+        passage_id,
+        lang,
+        passage_run_id,
+        len(sl)::integer as n_sentences,
+        list_transform(sl, lambda s: s.sentence_run_id) as sentence_run_ids,
+        behaviour_passage('d_qra_no_sent', list_transform(sl, lambda s: s.text),
+                          list_transform(sl, lambda s: s.qra),
+                              coalesce(getvariable('brd_sep'), '<sep>')) as r
+    from grouped
 ),
 
 final as (
     select
         passage_id,
         passage_id as unit_id,
-        'd_qra_no_sent' as component,
+        r.component,
         lang,
-        array_to_string(list_transform(sl, lambda s: s.text || coalesce(sep || s.piece, '')),
-                        coalesce(getvariable('brd_sep'), '<sep>')) as text,
-        list_sort(list_distinct(list_transform(sl, lambda s: s.sentence_run_id)
-                                || list_transform(sl, lambda s: s.run_id) || [passage_run_id])) as run_ids,
-        list_sort(list_distinct(list_transform(sl, lambda s: s.prompt_hash))) as prompt_hashes,
-        list_sort(list_distinct(list_transform(sl, lambda s: s.teacher_fingerprint))) as teacher_fingerprints,
-        len(sl)::integer as n_sentences,
-        len(list_filter(sl, lambda s: s.status = 'ok'))::integer as n_annotated,
-        len(list_filter(sl, lambda s: s.status = 'unusable'))::integer as n_unusable,
-        len(list_filter(sl, lambda s: s.status = 'filtered'))::integer as n_filtered,
-        len(list_filter(sl, lambda s: s.status = 'missing'))::integer as n_missing
-    from grouped
+        r.text,
+        list_sort(list_distinct(sentence_run_ids || r.run_ids || [passage_run_id])) as run_ids,
+        list_sort(list_distinct(r.prompt_hashes)) as prompt_hashes,
+        list_sort(list_distinct(r.teacher_fingerprints)) as teacher_fingerprints,
+        n_sentences,
+        r.n_annotated::integer as n_annotated,
+        r.n_unusable::integer as n_unusable,
+        r.n_filtered::integer as n_filtered,
+        r.n_missing::integer as n_missing
+    from composed
 )
 
 select *

@@ -14,14 +14,8 @@ with units as (
         unnest(list_filter([
             {'component': 'sentence_ori', 'text': text, 'run_id': null::varchar,
              'prompt_hash': null::varchar, 'teacher_fingerprint': null::varchar, 'ok': true},
-            {'component': 'sentence_ner',
-             'text': text || coalesce(getvariable('brd_sep'), '<sep>') || ner_piece, 'run_id': ner_run_id,
-             'prompt_hash': ner_prompt_hash, 'teacher_fingerprint': ner_teacher_fingerprint,
-             'ok': ner_status = 'ok'},
-            {'component': 'sentence_qra',
-             'text': text || coalesce(getvariable('brd_sep'), '<sep>') || qra_piece, 'run_id': qra_run_id,
-             'prompt_hash': qra_prompt_hash, 'teacher_fingerprint': qra_teacher_fingerprint,
-             'ok': qra_status = 'ok'}
+            behaviour_sentence('sentence_ner', text, ner, coalesce(getvariable('brd_sep'), '<sep>')),
+            behaviour_sentence('sentence_qra', text, qra, coalesce(getvariable('brd_sep'), '<sep>'))
         ], lambda u: u.ok)) as u
     from sentence_annotated
 ),

@@ -2,10 +2,10 @@
 --   d_ori: s1 <sep> s2 <sep> s3
 --   d_ner: s1 <sep> NER(s1) <sep> s2 <sep> NER(s2) <sep> s3 <sep> NER(s3)
 --   d_qra: s1 <sep> QRA(s1) <sep> s2 <sep> QRA(s2) <sep> s3 <sep> QRA(s3)
--- NER(s) / QRA(s) is the chosen annotation's raw_text (chosen_annotations). <sep> is the
--- delimiter: variable brd_sep, default '<sep>', inserted verbatim (no spaces added).
--- A sentence without a usable annotation keeps its place with nothing after it and is counted
--- (n_unusable, n_missing); d_ner and d_qra keep only rows with n_annotated > 0.
+-- NER(s) / QRA(s) is the chosen annotation's text (sentence_annotated); each behaviour's form is
+-- the macro behaviour_passage. <sep> is the delimiter: variable brd_sep, default '<sep>', inserted
+-- verbatim (no spaces added). A sentence without a usable annotation keeps its place with nothing
+-- after it and is counted (n_unusable, n_missing); d_ner and d_qra keep only rows with n_annotated > 0.
 -- grain: one row per (passage, component) for d_ori, d_ner, d_qra; key: (passage_id, component)
 create or replace view passage_texts as
 with grouped as (
@@ -16,12 +16,8 @@ with grouped as (
         -- one list per passage, sorted by position (the first field): cheaper than ordered aggregates
         list_sort(list({
             'position': sentence_position, 'text': text, 'sentence_run_id': sentence_run_id,
-            'ner_piece': ner_piece, 'ner_status': ner_status, 'ner_run_id': ner_run_id,
-            'ner_prompt_hash': ner_prompt_hash, 'ner_teacher_fingerprint': ner_teacher_fingerprint,
-            'qra_piece': qra_piece, 'qra_status': qra_status, 'qra_run_id': qra_run_id,
-            'qra_prompt_hash': qra_prompt_hash, 'qra_teacher_fingerprint': qra_teacher_fingerprint
-        })) as sl,
-        coalesce(getvariable('brd_sep'), '<sep>') as sep
+            'ner': ner, 'qra': qra
+        })) as sl
     from sentence_annotated
     group by passage_id
 ),
@@ -37,27 +33,11 @@ composed as (
              'text': array_to_string(list_transform(sl, lambda s: s.text),
                                      coalesce(getvariable('brd_sep'), '<sep>')),
              'run_ids': []::varchar[], 'prompt_hashes': []::varchar[], 'teacher_fingerprints': []::varchar[],
-             'n_annotated': 0, 'n_unusable': 0, 'n_missing': 0},
-            {'component': 'd_ner',
-             'text': array_to_string(
-                 list_transform(sl, lambda s: s.text || coalesce(sep || s.ner_piece, '')),
-                 coalesce(getvariable('brd_sep'), '<sep>')),
-             'run_ids': list_transform(sl, lambda s: s.ner_run_id),
-             'prompt_hashes': list_transform(sl, lambda s: s.ner_prompt_hash),
-             'teacher_fingerprints': list_transform(sl, lambda s: s.ner_teacher_fingerprint),
-             'n_annotated': len(list_filter(sl, lambda s: s.ner_status = 'ok')),
-             'n_unusable': len(list_filter(sl, lambda s: s.ner_status = 'unusable')),
-             'n_missing': len(list_filter(sl, lambda s: s.ner_status = 'missing'))},
-            {'component': 'd_qra',
-             'text': array_to_string(
-                 list_transform(sl, lambda s: s.text || coalesce(sep || s.qra_piece, '')),
-                 coalesce(getvariable('brd_sep'), '<sep>')),
-             'run_ids': list_transform(sl, lambda s: s.qra_run_id),
-             'prompt_hashes': list_transform(sl, lambda s: s.qra_prompt_hash),
-             'teacher_fingerprints': list_transform(sl, lambda s: s.qra_teacher_fingerprint),
-             'n_annotated': len(list_filter(sl, lambda s: s.qra_status = 'ok')),
-             'n_unusable': len(list_filter(sl, lambda s: s.qra_status = 'unusable')),
-             'n_missing': len(list_filter(sl, lambda s: s.qra_status = 'missing'))}
+             'n_annotated': 0, 'n_unusable': 0, 'n_filtered': 0, 'n_missing': 0},
+            behaviour_passage('d_ner', list_transform(sl, lambda s: s.text), list_transform(sl, lambda s: s.ner),
+                              coalesce(getvariable('brd_sep'), '<sep>')),
+            behaviour_passage('d_qra', list_transform(sl, lambda s: s.text), list_transform(sl, lambda s: s.qra),
+                              coalesce(getvariable('brd_sep'), '<sep>'))
         ]) as r
     from grouped
 ),
@@ -75,7 +55,7 @@ final as (
         n_sentences,
         r.n_annotated::integer as n_annotated,
         r.n_unusable::integer as n_unusable,
-        0 as n_filtered,
+        r.n_filtered::integer as n_filtered,
         r.n_missing::integer as n_missing
     from composed
 )

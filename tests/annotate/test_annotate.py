@@ -269,7 +269,7 @@ def test_kill_9_then_the_same_command_resumes_without_duplicates_or_gaps(tmp_pat
             for r in fake.requests[asked_before:]
         }
         assert not asked_again & by_run1 and len(asked_again) == 48 - len(by_run1)
-        assert dict(rows(store, "select run_id, status from runs where command = 'annotate'"))[run1] == "failed"
+        assert dict(rows(store, "select run_id, status from runs where command = 'annotate'"))[run1] == "interrupted"
         assert not list((store / "staging").glob("*"))
     finally:
         fake.stop()

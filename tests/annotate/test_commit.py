@@ -56,7 +56,7 @@ def test_commit_keeps_one_row_per_key_and_replaces_only_failed(tmp_path):
     folder = tmp_path / "parts"
     folder.mkdir()
     with st.writer("annotate"):
-        run = st.begin_run("annotate", {}, [])
+        run = st.begin_run("annotate", {}, [], code_version="test")
         total = CommitCounts()
         first = [("h1", "ner", "ok", "first"), ("h2", "ner", "failed", None), ("h3", "qra", "unparsed", "blah")]
         got = commit_parts(st, run.run_id, [part(folder / "a.parquet", run.run_id, first)], total)

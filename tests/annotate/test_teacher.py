@@ -6,7 +6,8 @@ import json
 
 import pytest
 
-from brd_data.annotate.teacher import fingerprint, is_prepared, prepare
+from brd_data.contracts.models import is_prepared, prepare
+from brd_data.contracts.models import model_fingerprint as fingerprint
 
 
 @pytest.fixture(scope="session")

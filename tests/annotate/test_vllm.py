@@ -11,7 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from brd_data.annotate.teacher import fingerprint, prepare
+from brd_data.contracts.models import model_fingerprint as fingerprint
+from brd_data.contracts.models import prepare
 from tests.conftest import REPO, brd_cmd
 
 from .conftest import make_store, rows

@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from brd_data.resources import samples_dir
+from brd_data.contracts.paths import samples_dir
 from tests.annotate.conftest import annotate_args, fake_teacher, rows  # noqa: F401  (fixtures and helpers)
 from tests.train.conftest import ENV, SMALL, teacher_dir, tiny_student, train  # noqa: F401
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from brd_data.ingest.normalize import text_hash
+from brd_data.contracts.identity import text_hash
 from brd_data.tasks import load_task_spec
 
 from .conftest import TASKS, rows, write_jsonl

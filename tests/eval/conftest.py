@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from brd_data.resources import samples_dir
+from brd_data.contracts.paths import samples_dir
 
 TASKS_DIR = samples_dir() / "tasks"
 BIGBENCH_DIR = samples_dir() / "bigbench"
@@ -17,7 +17,7 @@ def build_tiny(out: Path, seed: int) -> Path:
     import torch
     from transformers import AutoTokenizer, LlamaConfig, LlamaForCausalLM
 
-    from brd_data.annotate.teacher import prepare
+    from brd_data.contracts.models import prepare
 
     tok = AutoTokenizer.from_pretrained(prepare())
     torch.manual_seed(seed)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from brd_data.ingest.normalize import text_hash
+from brd_data.contracts.identity import text_hash
 from brd_data.ingest.passages import chunk_positions
 from brd_data.ingest.segment import SentenceSegmenter, bounded
 

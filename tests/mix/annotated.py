@@ -120,8 +120,8 @@ def annotate_store(root: Path) -> Annotated:
                 "select text_hash, any_value(text order by sentence_id) from sentences "
                 "group by text_hash order by text_hash"
             ).fetchall()
-        run_a = st.begin_run("annotate", {"teacher": "teacher-a"})
-        run_b = st.begin_run("annotate", {"teacher": "teacher-b"})
+        run_a = st.begin_run("annotate", {"teacher": "teacher-a"}, code_version="test")
+        run_b = st.begin_run("annotate", {"teacher": "teacher-b"}, code_version="test")
         for i, (h, text) in enumerate(sentences):
             k = _kinds(i)
             if "missing" in k:

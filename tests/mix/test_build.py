@@ -10,7 +10,7 @@ import duckdb
 import pyarrow.parquet as pq
 from tokenizers import Tokenizer
 
-from brd_data.annotate.teacher import default_teacher_dir
+from brd_data.contracts.models import default_teacher_dir
 from brd_data.mix.shards import LM_SCHEMA
 from tests.conftest import run_brd
 

@@ -10,6 +10,7 @@ import duckdb
 import pyarrow as pa
 import pytest
 
+from brd_data.contracts.runs import StageRun
 from brd_data.store import Store, StoreError, StoreLockedError
 from brd_data.store.migrations import latest_version
 from brd_data.store.sqlfiles import migrations
@@ -166,10 +167,10 @@ def test_identifiers_are_checked_against_the_catalogue(store_dir, name):
 def test_run_records_lineage_and_failure(store_dir):
     st = Store(store_dir)
     with st.writer("test"):
-        with st.run("ok-step", {"a": 1}, [{"path": "x", "size": 1, "sha256": "ab"}]) as run:
+        with StageRun(st, "ok-step", {"a": 1}, [{"path": "x", "size": 1, "sha256": "ab"}]) as run:
             run.add_counts(rows=3)
         with pytest.raises(ValueError):
-            with st.run("bad-step", {}):
+            with StageRun(st, "bad-step", {}):
                 raise ValueError("bad input")
     with st.reader() as con:
         rows = con.execute(

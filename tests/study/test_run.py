@@ -26,7 +26,7 @@ def teacher():
 
 @pytest.fixture(scope="module")
 def tiny(tmp_path_factory) -> Path:
-    from brd_data.annotate.teacher import prepare
+    from brd_data.contracts.models import prepare
     from brd_train.train.tiny import make_tiny_student
 
     return make_tiny_student(tmp_path_factory.mktemp("student") / "tiny", prepare(), context=256)

@@ -36,7 +36,7 @@ for k, v in ENV.items():
 
 @pytest.fixture(scope="session")
 def teacher_dir() -> Path:
-    from brd_data.annotate.teacher import prepare
+    from brd_data.contracts.models import prepare
 
     return prepare()
 

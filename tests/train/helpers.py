@@ -10,7 +10,7 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from brd_data.resources import samples_dir
+from brd_data.contracts.paths import samples_dir
 
 SAMPLE = samples_dir() / "cc100" / "en.txt"
 SEP = "\n"

@@ -6,8 +6,8 @@ from __future__ import annotations
 import json
 import shutil
 
+from brd_data.contracts.tokenizers import tokenizer_fingerprint
 from brd_data.mix.tokens import load_token_counter
-from brd_data.tokenizers import tokenizer_fingerprint
 
 
 def test_mix_and_train_fingerprints_agree(teacher_dir):

@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Iterator
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
+
+from .errors import ConfigError
 
 EXECUTORS = ("local", "slurm", "ray")
 
@@ -24,13 +29,13 @@ class ExecutorConfig:
 
     def __post_init__(self) -> None:
         if self.kind not in EXECUTORS:
-            raise ValueError(f"executor {self.kind!r} is not one of {', '.join(EXECUTORS)}")
+            raise ConfigError(f"executor {self.kind!r} is not one of {', '.join(EXECUTORS)}")
         if self.tasks < 1:
-            raise ValueError(f"--tasks must be at least 1, got {self.tasks}")
+            raise ConfigError(f"--tasks must be at least 1, got {self.tasks}")
         if self.workers < 1 and self.workers != -1:
-            raise ValueError(f"--workers must be at least 1 (or -1 for all tasks at once), got {self.workers}")
+            raise ConfigError(f"--workers must be at least 1 (or -1 for all tasks at once), got {self.workers}")
         if self.kind == "slurm" and not self.partition:
-            raise ValueError("--executor slurm needs --partition")
+            raise ConfigError("--executor slurm needs --partition")
 
     def check_available(self) -> None:
         """Fail with one clear line when the chosen executor's engine is missing on this machine."""
@@ -38,9 +43,9 @@ class ExecutorConfig:
         import shutil
 
         if self.kind == "slurm" and shutil.which("sbatch") is None:
-            raise ValueError("--executor slurm: `sbatch` is not on PATH (run this on a Slurm login node)")
+            raise ConfigError("--executor slurm: `sbatch` is not on PATH (run this on a Slurm login node)")
         if self.kind == "ray" and importlib.util.find_spec("ray") is None:
-            raise ValueError("--executor ray needs the ray package: pip install 'ray[default]'")
+            raise ConfigError("--executor ray needs the ray package: pip install 'ray[default]'")
 
 
 def build_executor(pipeline: list, cfg: ExecutorConfig, logging_dir: str, job_name: str, depends: Any = None):
@@ -83,3 +88,14 @@ def build_executor(pipeline: list, cfg: ExecutorConfig, logging_dir: str, job_na
         depends=depends,
         **cfg.extra,
     )
+
+
+@contextlib.contextmanager
+def quiet_datatrove(log_path: Path, verbose: bool) -> Iterator[None]:
+    """datatrove logs every task to stderr; keep that in the run's log file unless --verbose."""
+    if verbose:
+        yield
+        return
+    log_path.parent.mkdir(parents=True, exist_ok=True)
+    with open(log_path, "a", encoding="utf-8") as sink, contextlib.redirect_stderr(sink):
+        yield
