@@ -41,8 +41,8 @@ def build_store(root: Path) -> None:
 
 def requests_for(store: Path, n: int) -> tuple[list[tuple[str, str]], int, int]:
     """The (prompt name, rendered prompt) list `brd annotate --limit n` sends, in its order."""
-    from brd_data.annotate.prompts import resolve
     from brd_data.annotate.work import plan
+    from brd_data.contracts.schemas.prompt import resolve
     from brd_data.store import Store, query
 
     prompts = resolve(["ner", "qra"])
@@ -56,7 +56,7 @@ def offline(args: argparse.Namespace) -> dict:
     """vllm.LLM.generate over the same requests (runs in its own process: see main)."""
     from vllm import LLM, SamplingParams
 
-    from brd_data.annotate.prompts import resolve
+    from brd_data.contracts.schemas.prompt import resolve
 
     prompts = {p.name: p for p in resolve(["ner", "qra"])}
     reqs = json.loads(Path(args.offline).read_text())

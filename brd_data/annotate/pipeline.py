@@ -27,10 +27,10 @@ from datatrove.pipeline.readers import ParquetReader
 from ..contracts.errors import ConfigError, UserError
 from ..contracts.executors import ExecutorConfig, build_executor, quiet_datatrove
 from ..contracts.runs import StageRun
+from ..contracts.schemas.prompt import Prompt
 from ..store import Store, query
 from .commit import AnnotateCommit, CommitCounts, PartCommitter, recover_interrupted
 from .engine import AnnotationRunner, EngineConfig
-from .prompts import Prompt
 from .rollout import RetryPolicy, RolloutContext, SamplingConfig, annotate_rollout
 from .work import Pending, plan, write_work
 from .writer import AnnotationPartWriter

@@ -24,8 +24,8 @@ from typing import Any
 from datatrove.pipeline.inference.types import InferenceError, InferenceResult, ServerError
 
 from ..contracts.errors import ConfigError
+from ..contracts.schemas.prompt import Prompt
 from .parsers import judge
-from .prompts import Prompt
 
 POLICIES = ("sample", "give-up")
 

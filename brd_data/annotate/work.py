@@ -22,8 +22,8 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from ..contracts.errors import ConfigError
+from ..contracts.schemas.prompt import Prompt
 from ..store import query
-from .prompts import Prompt
 
 WORK_SCHEMA = pa.schema(
     [

@@ -157,7 +157,7 @@ def annotate(
     already answered is skipped, so the same command resumes after a kill. A new prompt or teacher
     adds new rows. Bad answers are kept with a status and reason and also go to `quarantine`.
     """
-    from ..annotate import prompts as prompt_files
+    from ..contracts.schemas import prompt as prompt_files
 
     dirs = list(prompt_dir or [])
     if list_prompts:

@@ -1,8 +1,7 @@
 """Training mixtures: manifests (manifests/mixtures, manifests/filters), the deterministic export of
 the store's views into Parquet shards, and Hugging Face Hub publishing."""
 
-from .build import BuildOptions, BuildResult, MixError, build_mixture
-from .manifest import (
+from ..contracts.schemas.mixture import (
     FilterSpec,
     ManifestError,
     MixtureSpec,
@@ -12,6 +11,7 @@ from .manifest import (
     load_filter,
     load_mixture,
 )
+from .build import BuildOptions, BuildResult, MixError, build_mixture
 
 __all__ = [
     "BuildOptions",

@@ -49,9 +49,9 @@ import pyarrow.compute as pc
 from ..contracts.errors import UserError
 from ..contracts.identity import code_version, file_sha256
 from ..contracts.runs import StageRun
+from ..contracts.schemas.mixture import FilterSpec, MixtureSpec, Source, available_filters, load_filter
 from ..store import Store, query
 from ..store.sqlfiles import run_sql
-from .manifest import FilterSpec, MixtureSpec, Source, available_filters, load_filter
 from .shards import LM_SCHEMA, SFT_SCHEMA, Shard, ShardWriter
 from .tokens import TokenCounter, load_token_counter
 

@@ -9,8 +9,8 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
+from ..contracts.schemas.mixture import ManifestError
 from ..contracts.tokenizers import tokenizer_fingerprint
-from .manifest import ManifestError
 
 
 @dataclass

@@ -62,7 +62,7 @@ def _token_counter(study: Study):
 
 
 def annotate_estimate(study: Study, counts: CorpusCounts) -> tuple[str, float]:
-    from brd_data.annotate.prompts import resolve
+    from brd_data.contracts.schemas.prompt import resolve
 
     count, how = _token_counter(study)
     t = study.teacher

@@ -259,7 +259,7 @@ def load_study(name_or_path: str | Path) -> Study:
 def _check_names(study: Study, path: Path) -> None:
     """Mixture and task names must exist in the catalogue (manifests/), so a typo fails before
     hours of annotation rather than at the mix or eval stage."""
-    from brd_data.mix.manifest import available_mixtures
+    from brd_data.contracts.schemas.mixture import available_mixtures
     from brd_data.tasks.spec import available_tasks
 
     mixtures, tasks = available_mixtures(), available_tasks()

@@ -6,7 +6,7 @@ import hashlib
 
 import pytest
 
-from brd_data.annotate.prompts import PromptError, default_prompt_dir, discover, load_prompt, resolve
+from brd_data.contracts.schemas.prompt import PromptError, default_prompt_dir, discover, load_prompt, resolve
 
 GOOD = """behaviour: summary
 mode: completion

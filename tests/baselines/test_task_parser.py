@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from brd_data.annotate.parsers import judge, parse_task
-from brd_data.annotate.prompts import PromptError, load_prompt, resolve
+from brd_data.contracts.schemas.prompt import PromptError, load_prompt, resolve
 
 CANDIDATES = ["Yes", "No", "Maybe"]
 

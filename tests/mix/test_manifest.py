@@ -38,31 +38,43 @@ def write(tmp_path: Path, text: str, name: str = "m.yaml") -> Path:
 @pytest.mark.parametrize(
     "text, message",
     [
-        ("name: x\nsources: [{view: d_ori, weight: -1}]\n", "weight -1 is negative"),
+        (
+            "name: x\nsources: [{view: d_ori, weight: -1}]\n",
+            "sources[0].weight: must be a finite number of 0 or more, got -1",
+        ),
         ("name: x\nsources: [{view: d_ori, weight: 0}, {view: d_ner, weight: 0}]\n", "every weight is 0"),
-        ("name: x\nsources: [{view: d_ori, weight: 1, tokens: 10}]\n", "not both"),
-        ("name: x\nsources: [{view: d_ori, tokens: 0}]\n", "tokens 0 must be a positive integer"),
-        ("name: x\nsources: [{view: d_ori, weight: .nan}]\n", "is not a number"),
+        (
+            "name: x\nsources: [{view: d_ori, weight: 1, tokens: 10}]\n",
+            "sources[0]: give `weight` or `tokens`, not both",
+        ),
+        ("name: x\nsources: [{view: d_ori, tokens: 0}]\n", "sources[0].tokens: must be a positive integer, got 0"),
+        ("name: x\nsources: [{view: d_ori, weight: .nan}]\n", "weight: must be a finite number of 0 or more, got nan"),
         ("name: x\nsources: []\n", "`sources` is empty"),
         ("name: x\nsources: [d_ori, d_ori]\n", "d_ori listed twice"),
         ('name: x\nsources: [{view: "d_ori; drop table runs"}]\n', "not a plain SQL identifier"),
-        ("name: x\nsources: [{view: d_ori, wieght: 2}]\n", "unknown key(s) wieght"),
-        ("name: x\nsource: [d_ori]\n", "unknown key(s) source"),
-        ("name: x\nsources: [d_ori]\npassages: -5\n", "passages -5 must be a positive integer"),
-        ("name: x\nsources: [d_ori]\ndelimiter: ''\n", "delimiter must be a non-empty string"),
+        (
+            "name: x\nsources: [{view: d_ori, wieght: 2}]\n",
+            "sources[0]: unknown key 'wieght'; allowed: tokens, view, weight",
+        ),
+        ("name: x\nsource: [d_ori]\n", "unknown key 'source'; allowed: corpus, delimiter"),
+        ("name: x\nsources: [d_ori]\npassages: -5\n", "passages: should be greater than 0 (got -5)"),
+        ("name: x\nsources: [d_ori]\ndelimiter: ''\n", "delimiter: String should have at least 1 character"),
         ('name: x\nsources: [d_ori]\nteacher: "x\' or 1=1"\n', "is not a teacher fingerprint"),
-        ("name: x\nsources: [d_ori]\nprompts: {task: abcd}\n", "can pin ner and qra, not task"),
+        ("name: x\nsources: [d_ori]\nprompts: {task: abcd}\n", "prompts.task: should be 'ner' or 'qra' (got 'task')"),
         ("name: X Y\nsources: [d_ori]\n", "must be lowercase"),
-        ("name: x\nkind: chat\nsources: [d_ori]\n", "kind 'chat' is not one of lm, sft"),
+        ("name: x\nkind: chat\nsources: [d_ori]\n", "kind: should be 'lm' or 'sft' (got 'chat')"),
         (
             "name: x\nkind: sft\nsources: [d_sft]\npassages: 10\n",
             "`passages` selects passages; a kind sft mixture has none",
         ),
         ("name: x\nkind: sft\nsources: [d_sft]\ncorpus: {paths: ['*']}\n", "`corpus` selects passages"),
         ("name: x\nsources: [d_train]\ncorpus: {}\n", "corpus: give `paths`"),
-        ("name: x\nsources: [d_train]\ncorpus: {paths: ['']}\n", "paths must be non-empty strings"),
-        ("name: x\nsources: [d_train]\ncorpus: {files: ['a']}\n", "unknown key(s) files"),
-        ("name: x\nsources: [d_train]\ncorpus: [a]\n", "expected a mapping with `paths`"),
+        ("name: x\nsources: [d_train]\ncorpus: {paths: ['']}\n", "corpus.paths: must be non-empty strings"),
+        (
+            "name: x\nsources: [d_train]\ncorpus: {files: ['a']}\n",
+            "corpus: unknown key 'files'; allowed: paths, run_ids",
+        ),
+        ("name: x\nsources: [d_train]\ncorpus: [a]\n", "corpus: should be a mapping"),
         ("- just a list\n", "expected a mapping"),
         ("name: x\nsources: [d_ori\n", "m.yaml"),
     ],
@@ -92,8 +104,8 @@ def test_every_paper_dataset_has_a_manifest():
 
 
 def test_weights_default_to_one_and_hash_is_stable():
-    a = MixtureSpec(name="a", sources=(Source("d_ori"), Source("d_qra", weight=2)))
-    b = MixtureSpec(name="a", sources=(Source("d_ori"), Source("d_qra", weight=2)), description="other words")
+    a = MixtureSpec(name="a", sources=(Source(view="d_ori"), Source(view="d_qra", weight=2)))
+    b = MixtureSpec(name="a", sources=(Source(view="d_ori"), Source(view="d_qra", weight=2)), description="other words")
     assert a.sources[0].share == 1.0 and a.config_hash == b.config_hash
 
 
@@ -125,5 +137,5 @@ def test_bad_filter_terms(tmp_path, terms, message):
 
 def test_bad_filter_field(tmp_path):
     p = write(tmp_path, "name: s\nrules:\n  - field: sentence\n    terms: [a]\n", "f.yaml")
-    with pytest.raises(ManifestError, match="field 'sentence' is not one of question, answer"):
+    with pytest.raises(ManifestError, match=r"rules\[0\]\.field: should be 'question' or 'answer' \(got 'sentence'\)"):
         load_filter(str(p))

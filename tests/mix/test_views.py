@@ -9,8 +9,8 @@ import shutil
 import duckdb
 import pytest
 
+from brd_data.contracts.schemas.mixture import normalise_words
 from brd_data.mix import load_filter
-from brd_data.mix.manifest import normalise_words
 from brd_data.store import Store, StoreError
 from brd_data.store.sqlfiles import views
 from tests.conftest import run_brd

@@ -13,65 +13,84 @@ directly and the engine never needs to know where inputs come from.
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import yaml
+from pydantic import Field, field_validator, model_validator
 
-from ..contracts.errors import UserError
-from ..contracts.paths import manifests_dir
+from ..errors import UserError
+from ..paths import manifests_dir
+from .base import Schema, validate
 
 MODES = ("completion", "chat")
 PARSERS = ("ner", "qra", "raw", "task")
 INPUTS = ("sentence", "task")
 SLOT = "{input}"
 _BEHAVIOUR_CHARS = set("abcdefghijklmnopqrstuvwxyz0123456789_-")
-_KEYS = {"format_version", "behaviour", "mode", "parser", "input", "max_tokens", "stop", "system", "template"}
 
 
 class PromptError(UserError):
     """A prompt file that cannot be used; the message names the file and the field."""
 
 
-@dataclass(frozen=True)
-class Prompt:
+class Prompt(Schema):
     name: str  # the file's stem, e.g. "ner"
     behaviour: str  # what the outputs are: ner, qra, task or a user's own
-    mode: str  # completion | chat
-    parser: str  # ner | qra | raw | task
+    mode: Literal["completion", "chat"]
+    parser: Literal["ner", "qra", "raw", "task"]
     template: str  # with exactly one {input}
-    max_tokens: int
+    max_tokens: int = Field(gt=0)
     stop: tuple[str, ...] = ()
-    input: str = "sentence"  # the kind of unit the prompt reads
+    input: Literal["sentence", "task"] = "sentence"  # the kind of unit the prompt reads
     system: str | None = None  # chat mode only: an optional system turn
+    format_version: Literal[1] = 1
     prompt_hash: str = ""
     source_file: str = ""
-    text: str = field(default="", repr=False)  # the file's full text, stored in `prompts`
+    text: str = Field(default="", repr=False)  # the file's full text, stored in `prompts`
 
-    def __post_init__(self) -> None:
-        where = self.source_file or self.name
-        if not self.behaviour or not set(self.behaviour) <= _BEHAVIOUR_CHARS:
-            raise PromptError(f"{where}: behaviour {self.behaviour!r} must be lowercase letters, digits, - or _")
-        if self.mode not in MODES:
-            raise PromptError(f"{where}: mode {self.mode!r} is not one of {', '.join(MODES)}")
-        if self.parser not in PARSERS:
-            raise PromptError(f"{where}: parser {self.parser!r} is not one of {', '.join(PARSERS)}")
-        if self.input not in INPUTS:
-            raise PromptError(f"{where}: input {self.input!r} is not one of {', '.join(INPUTS)}")
+    @model_validator(mode="before")
+    @classmethod
+    def _stop_list(cls, data: Any) -> Any:
+        if isinstance(data, dict):
+            stop = data.get("stop")
+            if stop is None:
+                data = {**data, "stop": ()}
+            elif isinstance(stop, (str, list)):
+                data = {**data, "stop": tuple([stop] if isinstance(stop, str) else stop)}
+        return data
+
+    @field_validator("behaviour")
+    @classmethod
+    def _behaviour(cls, v: str) -> str:
+        if not v or not set(v) <= _BEHAVIOUR_CHARS:
+            raise ValueError(f"{v!r} must be lowercase letters, digits, - or _")
+        return v
+
+    @field_validator("template")
+    @classmethod
+    def _one_slot(cls, v: str) -> str:
+        if v.count(SLOT) != 1:
+            raise ValueError(f"must contain {SLOT} exactly once (found {v.count(SLOT)})")
+        return v
+
+    @field_validator("stop")
+    @classmethod
+    def _stops(cls, v: tuple[str, ...]) -> tuple[str, ...]:
+        if any(not s for s in v):
+            raise ValueError("stop strings must be non-empty")
+        return v
+
+    @model_validator(mode="after")
+    def _consistent(self) -> Prompt:
         if self.parser == "task" and self.input != "task":
-            raise PromptError(
-                f"{where}: parser task needs input task (it maps the answer onto the task "
-                f"example's candidates), got input {self.input}"
+            raise ValueError(
+                "parser task needs input task (it maps the answer onto the task example's candidates), "
+                f"got input {self.input}"
             )
-        if self.template.count(SLOT) != 1:
-            raise PromptError(f"{where}: template must contain {SLOT} exactly once (found {self.template.count(SLOT)})")
-        if not isinstance(self.max_tokens, int) or isinstance(self.max_tokens, bool) or self.max_tokens < 1:
-            raise PromptError(f"{where}: max_tokens must be a positive integer, got {self.max_tokens!r}")
-        if any(not isinstance(s, str) or not s for s in self.stop):
-            raise PromptError(f"{where}: stop strings must be non-empty strings")
         if self.system is not None and self.mode != "chat":
-            raise PromptError(f"{where}: `system` only applies to mode chat")
+            raise ValueError("`system` only applies to mode chat")
+        return self
 
     @property
     def prefix(self) -> str:
@@ -118,35 +137,11 @@ def load_prompt(path: str | Path) -> Prompt:
         raise PromptError(f"{path}: not a UTF-8 YAML prompt file ({first})") from None
     if not isinstance(data, dict):
         raise PromptError(f"{path}: expected a mapping with behaviour, mode, parser, max_tokens, template")
-    unknown = set(data) - _KEYS
-    if unknown:
-        raise PromptError(f"{path}: unknown field(s) {', '.join(sorted(unknown))}; known: {', '.join(sorted(_KEYS))}")
-    if data.get("format_version", 1) != 1:
-        raise PromptError(f"{path}: format_version {data['format_version']!r} is not supported (1)")
-    for key in ("behaviour", "mode", "parser", "max_tokens", "template"):
-        if key not in data:
-            raise PromptError(f"{path}: field {key!r} is missing")
-    stop = data.get("stop") or []
-    if isinstance(stop, str):
-        stop = [stop]
-    if not isinstance(stop, list):
-        raise PromptError(f"{path}: stop must be a list of strings")
-    if not isinstance(data["template"], str):
-        raise PromptError(f"{path}: template must be text")
-    return Prompt(
-        name=path.stem,
-        behaviour=str(data["behaviour"]),
-        mode=str(data["mode"]),
-        parser=str(data["parser"]),
-        template=data["template"],
-        max_tokens=data["max_tokens"],
-        stop=tuple(stop),
-        input=str(data.get("input", "sentence")),
-        system=data.get("system"),
-        prompt_hash=hashlib.sha256(raw).hexdigest()[:16],
-        source_file=str(path),
-        text=text,
-    )
+    extra = {"name": path.stem, "prompt_hash": hashlib.sha256(raw).hexdigest()[:16], "source_file": str(path)}
+    clash = sorted(set(extra) & set(data))
+    if clash:
+        raise PromptError(f"{path}: {clash[0]}: set by brd, not by the prompt file")
+    return validate(Prompt, {**data, **extra, "text": text}, str(path), PromptError)
 
 
 def default_prompt_dir() -> Path:
