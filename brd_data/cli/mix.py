@@ -83,14 +83,12 @@ def build(
     """Export a mixture: the rows of its source views in seeded order, as Parquet shards
     (text + lineage columns) and manifest.json (hash, rows and tokens per component, lineage).
     Building twice from the same store and manifest gives byte-identical shards."""
-    import dataclasses
-
     from ..mix import BuildOptions, build_mixture, load_mixture
     from ..store import Store
 
     spec = load_mixture(name)
     overrides = {k: v for k, v in (("shard_rows", shard_rows), ("window_passages", window_passages)) if v is not None}
-    spec = dataclasses.replace(spec, **overrides)
+    spec = spec.replace(**overrides)
     st = Store(store)
     st.require()
     opts = BuildOptions(memory_limit=memory_limit, threads=threads, progress=not quiet)

@@ -18,7 +18,7 @@ def status_sections(con) -> list[tuple[str, list[str], list[tuple]]]:
     sections = []
     tables = sorted(Store.catalogue(con, kinds=("table",)) - {"schema_migrations"})
     # Table names come from DuckDB's own catalogue, never from the user.
-    counts = [(t, con.execute(f'select count(*) from "{t}"').fetchall()[0][0]) for t in tables]
+    counts = [(t, Store.count_rows(con, t)) for t in tables]
     sections.append(("Tables", ["table", "rows"], counts))
     for path in sorted(sql_path("queries", "status").glob("*.sql")):
         text = path.read_text(encoding="utf-8")

@@ -49,13 +49,19 @@ import pyarrow.compute as pc
 from ..contracts.errors import UserError
 from ..contracts.identity import code_version, file_sha256
 from ..contracts.runs import StageRun
-from ..contracts.schemas.mixture import FilterSpec, MixtureSpec, Source, available_filters, load_filter
+from ..contracts.schemas.mixture import (
+    FORMAT_VERSION,
+    FilterSpec,
+    MixtureSpec,
+    Source,
+    available_filters,
+    load_filter,
+)
 from ..store import Store, query
 from ..store.sqlfiles import run_sql
 from .shards import LM_SCHEMA, SFT_SCHEMA, Shard, ShardWriter
 from .tokens import TokenCounter, load_token_counter
 
-FORMAT_VERSION = 1
 # Columns every source view must have (the d_* views' lineage contract), by mixture kind.
 LINEAGE_COLUMNS = ("passage_id", "unit_id", "component", "run_ids", "prompt_hashes", "teacher_fingerprints")
 REQUIRED_COLUMNS = ("text", *LINEAGE_COLUMNS)
@@ -218,8 +224,7 @@ def passage_windows(con, spec: MixtureSpec) -> list[tuple[int, int]]:
 
 
 def set_window(con, window: tuple[int, int]) -> None:
-    con.execute("set variable brd_passage_key_lo = $v::uhugeint", {"v": str(window[0])})
-    con.execute("set variable brd_passage_key_hi = $v::uhugeint", {"v": str(window[1])})
+    run_sql(con, query("mix/set_window"), {"lo": str(window[0]), "hi": str(window[1])}).fetchall()
 
 
 def plan_sources(con, spec: MixtureSpec, windows: list[tuple[int, int]]) -> list[SourcePlan]:
@@ -415,10 +420,11 @@ def _memory_errors(spec: MixtureSpec, opts: BuildOptions):
 
 
 def _configure(con, opts: BuildOptions, tmp: Path) -> None:
-    con.execute("set memory_limit = $v", {"v": opts.memory_limit})
-    con.execute("set temp_directory = $v", {"v": str(tmp)})
+    run_sql(
+        con, query("mix/build_settings"), {"memory_limit": opts.memory_limit, "temp_directory": str(tmp)}
+    ).fetchall()
     if opts.threads:
-        con.execute("set threads = $v", {"v": opts.threads})
+        con.execute(query("mix/build_threads"), {"threads": opts.threads})
 
 
 def _check_out(out: Path) -> None:

@@ -21,7 +21,7 @@ from pathlib import Path
 
 from .errors import StoreLockedError
 
-_held: dict[str, str] = {}  # lock file -> command, for the locks this process holds
+_held: dict[str, tuple[str, str]] = {}  # lock file -> (command, since), for the locks this process holds
 _held_guard = threading.Lock()
 
 
@@ -44,8 +44,10 @@ class WriterLock:
         key = str(self.path.resolve())
         with _held_guard:
             if key in _held:
+                command, since = _held[key]
                 raise StoreLockedError(
-                    f"store {self.path.parent} is locked by this process (pid {os.getpid()}, {_held[key]})"
+                    f"store {self.path.parent} is locked by pid {os.getpid()} ({command}, since {since}); "
+                    "wait for it to finish or stop it"
                 )
             fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
             try:
@@ -54,15 +56,11 @@ class WriterLock:
                 err = self._busy(fd)
                 os.close(fd)
                 raise err from None
-            _held[key] = self.command
+            since = time.strftime("%Y-%m-%dT%H:%M:%S")
+            _held[key] = (self.command, since)
         self._key = key
         os.ftruncate(fd, 0)
-        info = {
-            "pid": os.getpid(),
-            "host": socket.gethostname(),
-            "command": self.command,
-            "since": time.strftime("%Y-%m-%dT%H:%M:%S"),
-        }
+        info = {"pid": os.getpid(), "host": socket.gethostname(), "command": self.command, "since": since}
         os.pwrite(fd, json.dumps(info).encode(), 0)
         self._fd = fd
 

@@ -209,11 +209,12 @@ class Store:
         return run
 
     # -- loading ----------------------------------------------------------------------------
+    @classmethod
     def check_identifier(
-        self, con: duckdb.DuckDBPyConnection, name: str, kinds: Sequence[str] = ("table", "view")
+        cls, con: duckdb.DuckDBPyConnection, name: str, kinds: Sequence[str] = ("table", "view")
     ) -> str:
         """Return `name` if it is a table or view in the catalogue, else a one-line error listing them."""
-        names = self.catalogue(con, kinds)
+        names = cls.catalogue(con, kinds)
         if not _IDENT.match(name or "") or name not in names:
             raise StoreError(f"unknown {'/'.join(kinds)} {name!r}; valid: {', '.join(sorted(names))}")
         return name
@@ -225,9 +226,10 @@ class Store:
             names |= {r[0] for r in con.execute(query(f"store/{kind}s")).fetchall()}
         return names
 
-    def count_rows(self, con: duckdb.DuckDBPyConnection, table: str) -> int:
+    @classmethod
+    def count_rows(cls, con: duckdb.DuckDBPyConnection, table: str) -> int:
         """Rows in a table of the catalogue."""
-        self.check_identifier(con, table, kinds=("table",))
+        cls.check_identifier(con, table, kinds=("table",))
         return con.execute(query("store/count_rows"), {"table": table}).fetchall()[0][0]
 
     def insert(

@@ -24,8 +24,8 @@ import pyarrow as pa
 
 from ..contracts.identity import file_sha256, quarantine_id, text_hash
 from ..contracts.runs import StageRun
+from ..contracts.schemas.task import TaskError, TaskSpec, example_id, load_task_spec, read_records
 from ..store import Store, query
-from .spec import TaskError, TaskSpec, example_id, load_task_spec, read_records
 
 _SPLIT = re.compile(r"^[a-z0-9][a-z0-9_.-]*$")
 

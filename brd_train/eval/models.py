@@ -9,10 +9,10 @@ from typing import Any
 
 from brd_data.contracts.errors import ConfigError, UserError
 from brd_data.contracts.models import model_fingerprint as fingerprint
+from brd_data.contracts.schemas.lineage import LINEAGE_FILE, read_checkpoint_lineage
 
 __all__ = ["LINEAGE_FILE", "Lineage", "ModelError", "ModelOptions", "fingerprint", "load_model"]
 
-LINEAGE_FILE = "brd_lineage.json"  # written by `brd train` into every checkpoint folder
 DTYPES = ("auto", "float32", "bfloat16", "float16")
 
 
@@ -51,15 +51,9 @@ class Lineage:
 
     @classmethod
     def of(cls, model: str | Path) -> Lineage:
-        path = Path(model) / LINEAGE_FILE
-        if not path.is_file():
+        raw = read_checkpoint_lineage(model) if Path(model).is_dir() else None
+        if raw is None:
             return cls()
-        try:
-            raw = json.loads(path.read_text(encoding="utf-8"))
-        except (OSError, json.JSONDecodeError) as exc:
-            raise ModelError(f"{path}: unreadable lineage file ({exc})") from None
-        if not isinstance(raw, dict):
-            raise ModelError(f"{path}: expected a JSON object")
         passages = None
         mixture_dir = raw.get("mixture_dir")
         if mixture_dir:

@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from brd_data.contracts.identity import file_sha256
-from brd_data.tasks import TaskError, TaskSpec, load_task_spec, read_records
+from brd_data.contracts.schemas.task import TaskError, TaskSpec, load_task_spec, read_records
 
 
 @dataclass(frozen=True)

@@ -78,7 +78,8 @@ def study(
     Ingest, annotate, build mixtures, train a student per mixture, evaluate every
     model, and print the results table. Each stage is the `brd` command shown, run in turn;
     what the store already holds is skipped, so a second run resumes."""
-    from .manifest import load_study
+    from brd_data.contracts.schemas.study import load_study
+
     from .run import run_study
 
     s = load_study(manifest)

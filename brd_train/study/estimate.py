@@ -10,9 +10,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from brd_data.store import Store
+from brd_data.contracts.schemas.study import Study
+from brd_data.store import Store, query
 
-from .manifest import Study
 from .plan import Stage
 
 CHARS_PER_TOKEN = 4.0
@@ -30,14 +30,12 @@ def corpus_counts(study: Study, store: Store) -> CorpusCounts:
     c = study.corpus
     if store.exists():
         with store.reader() as con:
-            n, uniq, mean = con.execute(
-                "select count(*), count(distinct text_hash), coalesce(avg(n_chars), 0) from sentences"
-            ).fetchall()[0]
+            n, uniq, mean = con.execute(query("study/sentence_counts")).fetchall()[0]
         if n:
             if c.passages:
                 # the manifest's passage budget, at the store's sentences-per-passage and dedup rate
                 with store.reader() as con:
-                    n_pass, n_sent = con.execute("select count(*), sum(n_sentences) from passages").fetchall()[0]
+                    n_pass, n_sent = con.execute(query("study/passage_counts")).fetchall()[0]
                 scale = min(1.0, c.passages / n_pass) if n_pass else 1.0
                 return CorpusCounts(int(n_sent * scale), int(uniq * scale), float(mean), "store")
             return CorpusCounts(int(n), int(uniq), float(mean), "store")

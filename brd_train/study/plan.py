@@ -11,8 +11,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from brd_data.contracts.models import default_teacher_dir
-
-from .manifest import Row, Study
+from brd_data.contracts.schemas.study import Row, Study
 
 
 @dataclass

@@ -11,9 +11,9 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from brd_data.store import Store
+from brd_data.contracts.schemas.study import Study, StudyError
+from brd_data.store import Store, query
 
-from .manifest import Study, StudyError
 from .plan import Stage, build_stages
 from .results import ResultsTable, results_table, write_markdown
 
@@ -59,12 +59,8 @@ def done_reason(stage: Stage, store: Store) -> str | None:
         tasks = [a.split("=", 1)[0] for i, a in enumerate(stage.argv) if i and stage.argv[i - 1] == "--task"]
         fp = fingerprint(model)
         with store.reader() as con:
-            have = {
-                r[0]
-                for r in con.execute(
-                    "select distinct task from eval_results where model_fingerprint = ?", [fp]
-                ).fetchall()
-            }
+            rows = con.execute(query("study/evaluated_tasks"), {"model_fingerprint": fp}).fetchall()
+        have = {r[0] for r in rows}
         wanted_bigbench = "--bigbench" in stage.argv
         if set(tasks) <= have and (not wanted_bigbench or any(t.startswith("bigbench:") for t in have)):
             return f"the store holds results of {Path(model).name} on these tasks"

@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 
+from brd_data.contracts.errors import ConfigError
+
 # Appendix A.1: "learning rate = 0.0003, batch size = 8, and max input length = 2048, for a
 # maximum of 40000 steps. We save the model every 1000 steps."
 PAPER_LEARNING_RATE = 3e-4
@@ -63,28 +65,28 @@ class TrainConfig:
         self.mix = Path(self.mix)
         self.out = Path(self.out)
         if not self.learning_rate > 0:
-            raise ValueError(f"--learning-rate must be positive, got {self.learning_rate}")
+            raise ConfigError(f"--learning-rate must be positive, got {self.learning_rate}")
         for name in ("batch_size", "grad_accum", "max_steps", "save_steps", "logging_steps"):
             if getattr(self, name) < 1:
-                raise ValueError(f"--{name.replace('_', '-')} must be at least 1, got {getattr(self, name)}")
+                raise ConfigError(f"--{name.replace('_', '-')} must be at least 1, got {getattr(self, name)}")
         if self.max_length < 16:
-            raise ValueError(f"--max-length must be at least 16 tokens, got {self.max_length}")
+            raise ConfigError(f"--max-length must be at least 16 tokens, got {self.max_length}")
         if self.batch_size % self.grad_accum:
-            raise ValueError(f"--batch-size {self.batch_size} is not a multiple of --grad-accum {self.grad_accum}")
+            raise ConfigError(f"--batch-size {self.batch_size} is not a multiple of --grad-accum {self.grad_accum}")
         if self.save_total_limit is not None and self.save_total_limit < 1:
-            raise ValueError(f"--save-total-limit must be at least 1, got {self.save_total_limit}")
+            raise ConfigError(f"--save-total-limit must be at least 1, got {self.save_total_limit}")
         if self.packing_strategy is not None and self.packing_strategy not in PACKING_STRATEGIES:
-            raise ValueError(
+            raise ConfigError(
                 f"--packing-strategy {self.packing_strategy!r} is not one of {', '.join(PACKING_STRATEGIES)}"
             )
         if self.precision not in PRECISIONS:
-            raise ValueError(f"--precision {self.precision!r} is not one of {', '.join(PRECISIONS)}")
+            raise ConfigError(f"--precision {self.precision!r} is not one of {', '.join(PRECISIONS)}")
         if self.lr_scheduler not in SCHEDULERS:
-            raise ValueError(f"--lr-scheduler {self.lr_scheduler!r} is not one of {', '.join(SCHEDULERS)}")
+            raise ConfigError(f"--lr-scheduler {self.lr_scheduler!r} is not one of {', '.join(SCHEDULERS)}")
         if self.warmup_steps < 0:
-            raise ValueError(f"--warmup-steps must be 0 or more, got {self.warmup_steps}")
+            raise ConfigError(f"--warmup-steps must be 0 or more, got {self.warmup_steps}")
         if self.stop_at_step is not None and not 1 <= self.stop_at_step <= self.max_steps:
-            raise ValueError(
+            raise ConfigError(
                 f"--stop-at-step must be between 1 and --max-steps ({self.max_steps}), got {self.stop_at_step}"
             )
 
@@ -98,7 +100,7 @@ class TrainConfig:
     def per_device_batch_size(self, world_size: int) -> int:
         per_step = self.batch_size // self.grad_accum
         if per_step % world_size:
-            raise ValueError(
+            raise ConfigError(
                 f"--batch-size {self.batch_size} / --grad-accum {self.grad_accum} = {per_step} sequences per "
                 f"micro-step cannot be split evenly over {world_size} processes"
             )

@@ -1,10 +1,5 @@
-"""What a training run leaves next to its weights (contract 3).
-
-- `OUT/brd_train.json`: the run: its id, mixture, student origin, resolved config, status and
-  checkpoints. `--resume` reads it back.
-- `OUT/checkpoint-N/brd_lineage.json`: one per checkpoint, so a checkpoint copied anywhere still
-  says which data and which model made it. Evaluation reads it to fill `train_run_id`.
-"""
+"""Writing what a training run leaves next to its weights (contract 3; the files' schemas and
+readers are `brd_data.contracts.schemas.lineage`)."""
 
 from __future__ import annotations
 
@@ -15,11 +10,9 @@ import time
 from pathlib import Path
 from typing import Any
 
-from brd_data.contracts.errors import ConfigError
+from brd_data.contracts.schemas.lineage import LINEAGE_FILE, RUN_FILE, read_checkpoint_lineage, read_run_state
 
-from .student import LINEAGE_FILE
-
-RUN_FILE = "brd_train.json"
+__all__ = ["LINEAGE_FILE", "RUN_FILE", "checkpoints", "read_checkpoint_lineage", "read_run_state", "write_json"]
 _CHECKPOINT = re.compile(r"^checkpoint-(\d+)$")
 
 
@@ -28,16 +21,6 @@ def write_json(path: Path, data: dict[str, Any]) -> None:
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     tmp.write_text(json.dumps(data, indent=1, sort_keys=True, default=str, ensure_ascii=False) + "\n")
     os.replace(tmp, path)
-
-
-def read_run_state(out: Path) -> dict[str, Any] | None:
-    path = Path(out) / RUN_FILE
-    if not path.is_file():
-        return None
-    try:
-        return json.loads(path.read_text())
-    except ValueError as exc:
-        raise ConfigError(f"{path}: not valid JSON ({exc})") from None
 
 
 def checkpoints(out: Path) -> list[tuple[int, Path]]:
@@ -79,13 +62,6 @@ def checkpoint_lineage(
 
 def write_checkpoint_lineage(folder: Path, lineage: dict[str, Any]) -> None:
     write_json(Path(folder) / LINEAGE_FILE, lineage)
-
-
-def read_checkpoint_lineage(folder: Path) -> dict[str, Any] | None:
-    path = Path(folder) / LINEAGE_FILE
-    if not path.is_file():
-        return None
-    return json.loads(path.read_text())
 
 
 def library_versions() -> dict[str, str]:

@@ -7,16 +7,14 @@ model is loaded, with one line naming the file and the field.
 from __future__ import annotations
 
 import hashlib
-import json
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from brd_data.contracts.errors import UserError
+from brd_data.contracts.schemas.mixture import COLUMNS, read_mixture_manifest
 
-KINDS = {"lm": ("text",), "sft": ("prompt", "completion")}
-REQUIRED_KEYS = ("format_version", "name", "kind", "mixture_hash", "tokenizer", "rows")
-FORMAT_VERSION = 1
+KINDS = COLUMNS
 
 
 class MixtureError(UserError):
@@ -82,22 +80,8 @@ def read_mixture(root: str | Path) -> Mixture:
     if not manifest_path.is_file():
         raise MixtureError(f"{root} is not a built mixture: no manifest.json (build it with `brd mix build`)")
     raw = manifest_path.read_bytes()
-    try:
-        manifest = json.loads(raw)
-    except ValueError as exc:
-        raise MixtureError(f"{manifest_path}: not valid JSON ({exc})") from None
-    if not isinstance(manifest, dict):
-        raise MixtureError(f"{manifest_path}: expected a JSON object")
-    missing = [k for k in REQUIRED_KEYS if k not in manifest]
-    if missing:
-        raise MixtureError(f"{manifest_path}: missing key(s) {', '.join(missing)}")
-    if manifest["format_version"] != FORMAT_VERSION:
-        raise MixtureError(
-            f"{manifest_path}: format_version {manifest['format_version']!r}; this brd reads {FORMAT_VERSION}"
-        )
+    _checked, manifest = read_mixture_manifest(manifest_path, MixtureError)
     kind = manifest["kind"]
-    if kind not in KINDS:
-        raise MixtureError(f"{manifest_path}: kind {kind!r} is not one of {', '.join(KINDS)}")
 
     files = tuple(sorted((root / "data").glob("train-*.parquet")))
     if not files:

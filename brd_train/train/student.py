@@ -3,15 +3,14 @@ the one the mixture was measured with."""
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from brd_data.contracts.errors import UserError
+from brd_data.contracts.schemas.lineage import read_checkpoint_lineage
 from brd_data.contracts.tokenizers import tokenizer_fingerprint
 
-LINEAGE_FILE = "brd_lineage.json"
 # Config attributes that hold a model's context length, by model family.
 _CONTEXT_ATTRS = ("max_position_embeddings", "n_positions", "max_sequence_length", "seq_length", "n_ctx")
 
@@ -59,9 +58,7 @@ def resolve_student(name: str, trust_remote_code: bool = False) -> Student:
         config = AutoConfig.from_pretrained(name, trust_remote_code=trust_remote_code)
     except (OSError, ValueError) as exc:
         raise StudentError(f"--student {name}: cannot load its config ({_first_line(exc)})") from None
-    parent = None
-    if local and (path / LINEAGE_FILE).is_file():
-        parent = json.loads((path / LINEAGE_FILE).read_text())
+    parent = read_checkpoint_lineage(path) if local else None
     return Student(
         name=name,
         local=local,

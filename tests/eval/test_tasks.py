@@ -9,6 +9,7 @@ import shutil
 import numpy as np
 import pytest
 
+from brd_data.contracts.errors import UserError
 from brd_data.tasks import TaskError, load_task_spec
 from brd_train.eval.bigbench import BigBenchError, NotMultipleChoice, discover, load_task, load_task_folder
 from brd_train.eval.evaluate import TaskResult, collect_tasks, parent_rows
@@ -154,7 +155,7 @@ def test_an_empty_candidate(tmp_path):
         load_task(path)
     spec = tmp_path / "mine.yaml"
     spec.write_text("name: mine\ntemplate: '{sentence} Answer:'\ncandidates: ['good', '']\nfields: [sentence]\n")
-    with pytest.raises(TaskError, match=r"mine.yaml: candidate 1 is empty"):
+    with pytest.raises(TaskError, match=r"mine.yaml: candidates: candidate 1 is empty"):
         load_template_task(str(spec), str(TASKS_DIR / "sst2.jsonl"))
 
 
@@ -183,7 +184,7 @@ def test_task_arguments():
         parse_task_arg("xnli=")
     with pytest.raises(TaskError, match=r"task xnli: the hub is offline"):
         load_template_task("xnli", None)  # tests run with HF_HUB_OFFLINE=1
-    with pytest.raises(ValueError, match="task sst2 is given twice"):
+    with pytest.raises(UserError, match="task sst2 is given twice"):
         collect_tasks([f"sst2={TASKS_DIR / 'sst2.jsonl'}"] * 2, [], None)
 
 

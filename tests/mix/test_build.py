@@ -93,7 +93,8 @@ def test_a_view_name_that_injects_sql_never_reaches_duckdb(annotated, tmp_path):
 
 def test_negative_and_all_zero_weights(annotated, tmp_path):
     m = manifest(tmp_path, "neg", "sources: [{view: d_ori, weight: -0.5}]\n")
-    assert "weight -0.5 is negative" in one_line_error(build(annotated.root, m, tmp_path / "o", check=False))
+    err = one_line_error(build(annotated.root, m, tmp_path / "o", check=False))
+    assert "weight: must be a finite number of 0 or more, got -0.5" in err
     m = manifest(tmp_path, "zero", "sources: [{view: d_ori, weight: 0}, {view: d_qra, weight: 0.0}]\n")
     assert "every weight is 0" in one_line_error(build(annotated.root, m, tmp_path / "o", check=False))
 

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from brd_train.study.manifest import StudyError, load_study
+from brd_data.contracts.schemas.study import StudyError, load_study
 from brd_train.study.plan import build_stages
 
 
@@ -67,7 +67,10 @@ def test_dry_run_prints_the_plan_with_costs_and_creates_nothing(brd, tmp_path):
 
 BAD = [
     ("rows: []\n", "`rows` is empty"),
-    ("rows: [{label: A}]\nevaluation: {tasks: {rte: sample}}\nteachr: {}\n", "unknown key(s) teachr"),
+    (
+        "rows: [{label: A}]\nevaluation: {tasks: {rte: sample}}\nteachr: {}\n",
+        "unknown key 'teachr'; allowed: corpus, data_size_curve",
+    ),
     ("rows: [{label: A, mixture: brd-typo}]\nevaluation: {tasks: {rte: sample}}\n", "unknown mixture 'brd-typo'"),
     ("rows: [{label: A}]\nevaluation: {tasks: {mnli: sample}}\n", "unknown task 'mnli'"),
     ("rows: [{label: A}]\nevaluation: {tasks: {rte: sample}}\ntraining: {max_steps: 0}\n", "training.max_steps"),

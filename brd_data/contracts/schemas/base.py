@@ -24,6 +24,10 @@ class Schema(BaseModel):
 
     model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
 
+    def replace(self: M, **changes: Any) -> M:
+        """A copy with `changes`, checked like the original."""
+        return type(self).model_validate({**self.__dict__, **changes})
+
 
 class LineageSchema(BaseModel):
     """A file brd writes for itself: typed, but a newer brd may add keys an older one ignores."""
@@ -76,7 +80,7 @@ def _known_keys(model: type[BaseModel], loc: tuple[Any, ...]) -> list[str] | Non
     fields = getattr(current, "model_fields", None)
     if fields is None:
         return None
-    return sorted(f.alias or name for name, f in fields.items())
+    return sorted(f.alias or name for name, f in fields.items() if not f.exclude)  # excluded: set by brd
 
 
 def _plain(wanted: str) -> str:

@@ -45,9 +45,9 @@ class Prompt(Schema):
     input: Literal["sentence", "task"] = "sentence"  # the kind of unit the prompt reads
     system: str | None = None  # chat mode only: an optional system turn
     format_version: Literal[1] = 1
-    prompt_hash: str = ""
-    source_file: str = ""
-    text: str = Field(default="", repr=False)  # the file's full text, stored in `prompts`
+    prompt_hash: str = Field(default="", exclude=True)
+    source_file: str = Field(default="", exclude=True)
+    text: str = Field(default="", repr=False, exclude=True)  # the file's full text, stored in `prompts`
 
     @model_validator(mode="before")
     @classmethod

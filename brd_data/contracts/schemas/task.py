@@ -13,14 +13,15 @@ import hashlib
 import json
 import string
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import yaml
+from pydantic import Field, field_validator, model_validator
 
-from ..contracts.errors import UserError
-from ..contracts.paths import manifests_dir
+from ..errors import UserError
+from ..paths import manifests_dir
+from .base import Schema, read_yaml, validate
 
 
 class TaskError(UserError):
@@ -35,32 +36,52 @@ class Example:
     gold: str | None  # a candidate, or None when the file has no label
 
 
-@dataclass(frozen=True)
-class TaskSpec:
+class TaskSpec(Schema):
     name: str
     template: str
     candidates: tuple[str, ...]
     fields: tuple[str, ...]
     label_field: tuple[str, ...] = ("label",)
-    labels: dict[Any, str] = field(default_factory=dict)
+    labels: dict[int | str, str] = Field(default_factory=dict)
     answer_prefix: str = " "
     hf_dataset: dict[str, Any] | None = None
     source: str = ""
 
-    def __post_init__(self) -> None:
-        where = self.source or self.name
-        if not self.candidates:
-            raise TaskError(f"{where}: `candidates` is empty")
-        for i, c in enumerate(self.candidates):
-            if not isinstance(c, str) or not c.strip():
-                raise TaskError(f"{where}: candidate {i} is empty")
+    @model_validator(mode="before")
+    @classmethod
+    def _yaml_lists(cls, data: Any) -> Any:
+        if isinstance(data, dict):
+            data = dict(data)
+            for key in ("candidates", "fields", "label_field"):
+                value = data.get(key)
+                if isinstance(value, str) and key == "label_field":
+                    data[key] = (value,)
+                elif isinstance(value, list):
+                    data[key] = tuple(value)
+            if data.get("labels") is None:
+                data.pop("labels", None)
+        return data
+
+    @field_validator("candidates")
+    @classmethod
+    def _candidates(cls, v: tuple[str, ...]) -> tuple[str, ...]:
+        if not v:
+            raise ValueError("is empty")
+        for i, c in enumerate(v):
+            if not c.strip():
+                raise ValueError(f"candidate {i} is empty")
+        return v
+
+    @model_validator(mode="after")
+    def _consistent(self) -> TaskSpec:
         placeholders = {f for _, f, _, _ in string.Formatter().parse(self.template) if f}
         undeclared = placeholders - set(self.fields)
         if undeclared:
-            raise TaskError(f"{where}: template uses {sorted(undeclared)} not listed in `fields`")
+            raise ValueError(f"template uses {sorted(undeclared)} not listed in `fields`")
         for raw, label in self.labels.items():
             if label not in self.candidates:
-                raise TaskError(f"{where}: label {raw!r} maps to {label!r}, not a candidate {list(self.candidates)}")
+                raise ValueError(f"label {raw!r} maps to {label!r}, not a candidate {list(self.candidates)}")
+        return self
 
     @property
     def template_hash(self) -> str:
@@ -113,27 +134,8 @@ def load_task_spec(name_or_path: str) -> TaskSpec:
         path = tasks_dir() / f"{name_or_path}.yaml"
         if not path.is_file():
             raise TaskError(f"unknown task {name_or_path!r}; valid: {', '.join(available_tasks())}")
-    try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except (OSError, yaml.YAMLError) as exc:
-        raise TaskError(f"{path}: {str(exc).splitlines()[0]}") from None
-    if not isinstance(raw, dict):
-        raise TaskError(f"{path}: expected a mapping")
-    missing = [k for k in ("name", "template", "candidates", "fields") if k not in raw]
-    if missing:
-        raise TaskError(f"{path}: missing key(s) {', '.join(missing)}")
-    label_field = raw.get("label_field", "label")
-    return TaskSpec(
-        name=raw["name"],
-        template=raw["template"],
-        candidates=tuple(raw["candidates"]),
-        fields=tuple(raw["fields"]),
-        label_field=tuple(label_field) if isinstance(label_field, list) else (label_field,),
-        labels=dict(raw.get("labels") or {}),
-        answer_prefix=raw.get("answer_prefix", " "),
-        hf_dataset=raw.get("hf_dataset"),
-        source=str(path),
-    )
+    raw = read_yaml(path, TaskError)
+    return validate(TaskSpec, {**raw, "source": str(path)}, str(path), TaskError)
 
 
 def read_records(path: str | Path) -> Iterator[tuple[str, dict[str, Any]]]:

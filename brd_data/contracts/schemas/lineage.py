@@ -1,0 +1,74 @@
+"""What a training run leaves next to its weights (contract 3), read by train, eval and study.
+
+- `OUT/brd_train.json`: the run as a whole: its id, mixture, student origin, resolved config,
+  status and checkpoints. `brd train --resume` reads it back.
+- `OUT/checkpoint-N/brd_lineage.json`: one per checkpoint, so a checkpoint copied anywhere still
+  says which data and which model made it. Evaluation reads it to fill `train_run_id`, and
+  `brd train --student CHECKPOINT` (BRD², BRD then SFT) to record the parent run.
+
+brd writes both; a newer brd may add keys, which these models ignore.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from ..errors import UserError
+from .base import LineageSchema, read_json, validate
+
+LINEAGE_FILE = "brd_lineage.json"
+RUN_FILE = "brd_train.json"
+
+
+class LineageError(UserError):
+    """A lineage file next to a model that cannot be read; the message names the file and field."""
+
+
+class CheckpointLineage(LineageSchema):
+    """brd writes every key; a hand-made file for a model trained elsewhere needs only the run and step."""
+
+    train_run_id: str
+    step: int
+    mixture_hash: str | None = None
+    mixture_dir: str | None = None
+    student_origin: dict[str, Any] | str | None = None
+    config: dict[str, Any] | None = None
+    code_version: str | None = None
+    run_id: str | None = None
+    mixture_name: str | None = None
+    mixture_kind: str | None = None
+    loss: float | None = None
+    tokens: int | None = None
+
+
+class TrainRunState(LineageSchema):
+    train_run_id: str | None
+    mixture_hash: str
+    mixture_dir: str
+    student: str
+    config: dict[str, Any]
+    max_steps: int
+    run_ids: list[str] = []
+    status: str | None = None
+    last_step: int | None = None
+
+
+def _read(path: Path, model: type[LineageSchema]) -> dict[str, Any] | None:
+    if not path.is_file():
+        return None
+    raw = read_json(path, LineageError)
+    if not isinstance(raw, dict):
+        raise LineageError(f"{path}: expected a JSON object")
+    validate(model, raw, str(path), LineageError)
+    return raw
+
+
+def read_checkpoint_lineage(folder: str | Path) -> dict[str, Any] | None:
+    """A checkpoint's brd_lineage.json (checked), or None when the folder has none."""
+    return _read(Path(folder) / LINEAGE_FILE, CheckpointLineage)
+
+
+def read_run_state(out: str | Path) -> dict[str, Any] | None:
+    """An output folder's brd_train.json (checked), or None when there is none."""
+    return _read(Path(out) / RUN_FILE, TrainRunState)

@@ -1,0 +1,2 @@
+-- The tasks the store holds results for, for one model (the runner skips an eval stage by it).
+select distinct task from eval_results where model_fingerprint = $model_fingerprint
