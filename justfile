@@ -13,8 +13,14 @@ default:
 setup:
     @scripts/setup.sh
 
-# Run the test suite (pass pytest arguments through, e.g. `just test -k store -x`)
-test *args: setup
+# Check style and the architecture's import boundaries (ruff, import-linter)
+lint: setup
+    .venv/bin/ruff check .
+    .venv/bin/ruff format --check .
+    PYTHONPATH={{justfile_directory()}} .venv/bin/lint-imports
+
+# Lint, then run the test suite (pass pytest arguments through, e.g. `just test -k store -x`)
+test *args: lint
     HF_HUB_OFFLINE=1 {{python}} -m pytest {{args}}
 
 # Run the whole BRD study on the embedded default: sample corpus, SmolLM2 teacher, tiny students
