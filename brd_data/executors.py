@@ -3,9 +3,18 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from enum import StrEnum
 from typing import Any
 
-EXECUTORS = ("local", "slurm", "ray")
+from .choices import check_choice
+
+
+class ExecutorKind(StrEnum):
+    """datatrove's executors (`--executor`)."""
+
+    LOCAL = "local"
+    SLURM = "slurm"
+    RAY = "ray"
 
 
 @dataclass
@@ -23,8 +32,7 @@ class ExecutorConfig:
     extra: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
-        if self.kind not in EXECUTORS:
-            raise ValueError(f"executor {self.kind!r} is not one of {', '.join(EXECUTORS)}")
+        self.kind = check_choice(ExecutorKind, self.kind, "executor")
         if self.tasks < 1:
             raise ValueError(f"--tasks must be at least 1, got {self.tasks}")
         if self.workers < 1 and self.workers != -1:

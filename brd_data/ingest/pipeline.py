@@ -8,6 +8,7 @@ from pathlib import Path
 
 from datatrove.pipeline.base import PipelineStep
 
+from ..choices import check_choice
 from ..executors import ExecutorConfig, build_executor
 from ..store import Store, query
 from .commit import CommitResult, StoreCommit, commit_ingest
@@ -15,7 +16,7 @@ from .inputs import InputFile
 from .passages import PassageBuilder
 from .read_cc100 import Cc100Reader
 from .read_records import RecordReader
-from .segment import BACKENDS, SentenceSegmenter
+from .segment import Segmenter, SentenceSegmenter
 from .stage_writer import StageWriter
 
 
@@ -33,8 +34,7 @@ class IngestConfig:
     def __post_init__(self) -> None:
         if self.passage_sentences < 1:
             raise ValueError(f"--passage-sentences must be at least 1, got {self.passage_sentences}")
-        if self.segmenter not in BACKENDS:
-            raise ValueError(f"--segmenter {self.segmenter!r} is not one of {', '.join(BACKENDS)}")
+        self.segmenter = check_choice(Segmenter, self.segmenter, "--segmenter")
         if self.max_sentence_chars < 16:
             raise ValueError(f"--max-sentence-chars must be at least 16, got {self.max_sentence_chars}")
         if not all(self.text_fields):

@@ -7,8 +7,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from brd_data.choices import Dtype, check_choice
+
 LINEAGE_FILE = "brd_lineage.json"  # written by `brd train` into every checkpoint folder
-DTYPES = ("auto", "float32", "bfloat16", "float16")
 
 
 class ModelError(ValueError):
@@ -21,7 +22,7 @@ class ModelOptions:
 
     batch_size: int = 8
     device: str = "auto"
-    dtype: str = "auto"
+    dtype: str = Dtype.AUTO.value
     trust_remote_code: bool = False
     threads: int = 0  # CPU threads for torch; 0 keeps torch's default
 
@@ -30,8 +31,7 @@ class ModelOptions:
             raise ValueError(f"--threads must be 0 (torch's default) or more, got {self.threads}")
         if self.batch_size < 1:
             raise ValueError(f"--batch-size must be at least 1, got {self.batch_size}")
-        if self.dtype not in DTYPES:
-            raise ValueError(f"--dtype {self.dtype!r}; valid: {', '.join(DTYPES)}")
+        object.__setattr__(self, "dtype", check_choice(Dtype, self.dtype, "--dtype"))  # frozen
 
 
 @dataclass(frozen=True)
@@ -75,6 +75,11 @@ class Lineage:
         )
 
 
+def model_ref(model: str) -> str:
+    """A local model folder as an absolute path (what the store records); a Hub id as given."""
+    return str(Path(model).resolve()) if Path(model).exists() else model
+
+
 def fingerprint(model: str | Path) -> str:
     """The model's identity in the store: a hash of config and weights (hub ids: of the name)."""
     from brd_data.annotate.teacher import TeacherError
@@ -97,9 +102,11 @@ def resolve_device(device: str) -> str:
 def resolve_dtype(dtype: str, device: str):
     import torch
 
-    if dtype not in DTYPES:
-        raise ModelError(f"--dtype {dtype!r}; valid: {', '.join(DTYPES)}")
-    if dtype == "auto":
+    try:
+        dtype = check_choice(Dtype, dtype, "--dtype")
+    except ValueError as exc:
+        raise ModelError(str(exc)) from None
+    if dtype == Dtype.AUTO:
         # CPUs here have no bf16 matrix units: float32 is faster and exact; GPUs use bf16.
         return torch.bfloat16 if device.startswith("cuda") and torch.cuda.is_bf16_supported() else torch.float32
     return getattr(torch, dtype)

@@ -10,6 +10,7 @@ from typing import Any
 import yaml
 
 from brd_data.resources import manifests_dir, samples_dir
+from brd_train.train.config import train_option
 
 
 class StudyError(ValueError):
@@ -89,14 +90,23 @@ class Student:
             raise ValueError("student.gpus must be at least 1")
 
 
+# The `brd train` options a study sets for every row; their defaults are TrainConfig's.
+TRAINING_OPTIONS = ("max_steps", "batch_size", "learning_rate", "max_length", "save_steps")
+
+
 @dataclass
 class Training:
-    max_steps: int = 40_000
-    batch_size: int = 8
-    learning_rate: float = 3e-4
-    max_length: int = 2048
-    save_steps: int = 1_000
-    extra_args: list[str] = field(default_factory=list)
+    max_steps: int = train_option("max_steps").default
+    batch_size: int = train_option("batch_size").default
+    learning_rate: float = train_option("learning_rate").default
+    max_length: int = train_option("max_length").default
+    save_steps: int = train_option("save_steps").default
+    extra_args: list[str] = field(default_factory=list)  # any other `brd train` options
+
+    def argv(self, max_steps: int | None = None) -> list[str]:
+        """These settings as `brd train` options (`max_steps`: a row's own)."""
+        values = {**{n: getattr(self, n) for n in TRAINING_OPTIONS}, "max_steps": max_steps or self.max_steps}
+        return [a for n in TRAINING_OPTIONS for a in train_option(n).argv(values[n])] + list(self.extra_args)
 
     def __post_init__(self) -> None:
         for name in ("max_steps", "batch_size", "max_length", "save_steps"):

@@ -134,17 +134,7 @@ def build_stages(study: Study, store: Path) -> list[Stage]:
             str(out),
             "--store",
             s,
-            "--max-steps",
-            str(row.max_steps or tr.max_steps),
-            "--batch-size",
-            str(tr.batch_size),
-            "--learning-rate",
-            f"{tr.learning_rate:g}",
-            "--max-length",
-            str(tr.max_length),
-            "--save-steps",
-            str(tr.save_steps),
-            *tr.extra_args,
+            *tr.argv(row.max_steps),
         ]
         launcher = []
         if study.student.gpus > 1:  # one node, several GPUs: DDP through accelerate (README: training)
