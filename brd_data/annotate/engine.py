@@ -19,9 +19,9 @@ from urllib.parse import urlparse
 from datatrove.pipeline.inference.run_inference import InferenceConfig, InferenceRunner
 from datatrove.pipeline.inference.servers import EndpointServer
 
+from ..contracts.choices import Dtype, check_choice
 from ..contracts.errors import ConfigError
 
-DTYPES = ("auto", "bfloat16", "float16", "float32")
 _LOCAL_HOSTS = ("localhost", "127.0.0.1", "::1")
 
 
@@ -70,6 +70,42 @@ def served_models(endpoint: str, timeout: float = 10.0) -> list[str]:
     return ids
 
 
+def build_engine(
+    teacher: str | None,
+    endpoint: str | None,
+    served_name: str | None,
+    *,
+    max_concurrency: int | None = None,
+    dtype: str = Dtype.AUTO.value,
+    **settings: Any,
+) -> tuple[EngineConfig, str]:
+    """The engine for a teacher, and the teacher's fingerprint.
+
+    With `endpoint`, the teacher is what that server serves: `served_name`, or the first model its
+    /v1/models lists (`teacher` then only names it). Without, `teacher` is a model folder or hub id
+    (None: the embedded teacher, prepared on first use). `max_concurrency` None: 128 requests in
+    flight on CPU, 512 on GPU; `dtype` auto is resolved for the server brd starts (default_dtype).
+    `settings`: the other EngineConfig fields."""
+    from .teacher import fingerprint, resolve_teacher
+
+    if endpoint:
+        served = served_name or served_models(endpoint)[0]
+        teacher_id = teacher or served
+        fp = fingerprint(teacher_id)
+    else:
+        path = resolve_teacher(teacher)
+        teacher_id, served, fp = str(path), None, fingerprint(path)
+    engine = EngineConfig(
+        teacher=teacher_id,
+        endpoint=endpoint,
+        served_name=served,
+        max_concurrency=max_concurrency or (128 if on_cpu() else 512),
+        dtype=dtype if endpoint else default_dtype(dtype, teacher_id),
+        **settings,
+    )
+    return engine, fp
+
+
 @dataclass
 class EngineConfig:
     teacher: str  # a model folder or hub id (the served model)
@@ -80,7 +116,7 @@ class EngineConfig:
     max_concurrency: int = 64  # requests in flight from one worker
     max_num_seqs: int | None = None  # vLLM's batch bound (default: max_concurrency)
     max_model_len: int = 2048
-    dtype: str = "auto"
+    dtype: str = Dtype.AUTO.value
     kv_cache_gib: float | None = None  # vLLM CPU: VLLM_CPU_KVCACHE_SPACE
     cpu_threads: str | None = None  # vLLM CPU: VLLM_CPU_OMP_THREADS_BIND ("0-1", "all")
     enforce_eager: bool | None = None  # None: eager on CPU (torch.compile costs minutes on small machines)
@@ -99,8 +135,7 @@ class EngineConfig:
             raise ConfigError(f"--max-num-seqs must be at least 1, got {self.max_num_seqs}")
         if self.max_model_len < 64:
             raise ConfigError(f"--max-model-len must be at least 64, got {self.max_model_len}")
-        if self.dtype not in DTYPES:
-            raise ConfigError(f"--dtype {self.dtype!r} is not one of {', '.join(DTYPES)}")
+        self.dtype = check_choice(Dtype, self.dtype, "--dtype")
         if self.kv_cache_gib is not None and self.kv_cache_gib <= 0:
             raise ConfigError(f"--kv-cache-gib must be > 0, got {self.kv_cache_gib}")
         if self.endpoint is not None:

@@ -23,11 +23,10 @@ from typing import Any
 
 from datatrove.pipeline.inference.types import InferenceError, InferenceResult, ServerError
 
+from ..contracts.choices import OnBadOutput, check_choice
 from ..contracts.errors import ConfigError
 from ..contracts.schemas.prompt import Prompt
 from .parsers import judge
-
-POLICIES = ("sample", "give-up")
 
 
 @dataclass
@@ -52,7 +51,7 @@ class SamplingConfig:
 class RetryPolicy:
     """What happens when an answer is bad or a request fails."""
 
-    on_bad_output: str = "sample"  # sample: ask again with sampling; give-up: keep the bad answer
+    on_bad_output: str = OnBadOutput.SAMPLE.value
     max_retries: int = 1  # extra requests for a bad answer
     retry_temperature: float = 0.7
     http_retries: int = 4  # extra requests after an HTTP error or a timeout
@@ -64,8 +63,7 @@ class RetryPolicy:
     probe_interval_s: float | None = None  # default: dead_after_s / 4, at most 5 s
 
     def __post_init__(self) -> None:
-        if self.on_bad_output not in POLICIES:
-            raise ConfigError(f"--on-bad-output {self.on_bad_output!r} is not one of {', '.join(POLICIES)}")
+        self.on_bad_output = check_choice(OnBadOutput, self.on_bad_output, "--on-bad-output")
         for name in ("max_retries", "http_retries"):
             if getattr(self, name) < 0:
                 raise ConfigError(f"--{name.replace('_', '-')} must be >= 0, got {getattr(self, name)}")

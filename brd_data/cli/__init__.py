@@ -27,10 +27,18 @@ app = typer.Typer(
 for module in (ingest, tasks, annotate, mix, publish, sql, status, migrate, teacher):
     module.register(app)
 
-# Command groups from other packages (brd_train) plug in through entry points, so brd_data
-# never imports them.
-for ep in entry_points(group="brd.commands"):
-    ep.load()(app)
+_plugged: list[str] = []
+
+
+def plug_in() -> typer.Typer:
+    """Add the command groups of other packages (brd_train), which plug in through the
+    `brd.commands` entry point so that brd_data never imports them. Done once, when `brd` runs,
+    not when this package is imported: their modules import brd_data.cli.options."""
+    if not _plugged:
+        for ep in entry_points(group="brd.commands"):
+            ep.load()(app)
+            _plugged.append(ep.name)
+    return app
 
 
 def _click_classes(name: str) -> tuple[type[BaseException], ...]:
@@ -58,7 +66,7 @@ def main() -> None:
     disk, a read-only folder) print one line; anything else is a bug and prints its traceback."""
     signal.signal(signal.SIGTERM, _on_sigterm)
     try:
-        rc = app(prog_name="brd", standalone_mode=False)
+        rc = plug_in()(prog_name="brd", standalone_mode=False)
     except _EXIT as exc:
         rc = getattr(exc, "exit_code", 0)
     except _CLICK_ERROR as exc:

@@ -7,7 +7,18 @@ from typing import Annotated
 
 import typer
 
-from .options import DEFAULT_STORE_PATH, ExecutorOpt, PartitionOpt, StoreOpt, TasksOpt, VerboseOpt, WorkersOpt
+from ..contracts.choices import Dtype, OnBadOutput, PromptMode
+from ..contracts.executors import ExecutorKind
+from .options import (
+    DEFAULT_STORE_PATH,
+    ExecutorOpt,
+    PartitionOpt,
+    StoreOpt,
+    TasksOpt,
+    VerboseOpt,
+    WorkersOpt,
+    existing_store,
+)
 
 
 def _kv(values: list[str] | None) -> dict:
@@ -45,15 +56,20 @@ def annotate(
         ),
     ] = None,
     mode: Annotated[
-        str | None,
+        PromptMode | None,
         typer.Option(
             help="Pick each behaviour's prompt in this mode: completion (raw few-shot text) or chat. "
-            "Default: completion."
+            "Default: completion.",
+            show_default=False,
         ),
     ] = None,
     prompt_dir: Annotated[
         list[Path] | None,
-        typer.Option(help="Extra folder (or file) of prompt YAML files; repeatable. manifests/prompts is always read."),
+        typer.Option(
+            help="Extra folder (or file) of prompt YAML files; repeatable. manifests/prompts is always read.",
+            exists=True,
+            readable=True,
+        ),
     ] = None,
     endpoint: Annotated[
         str | None,
@@ -77,12 +93,13 @@ def annotate(
     ] = None,
     max_model_len: Annotated[int, typer.Option(help="vLLM context length (prompt + answer).")] = 2048,
     dtype: Annotated[
-        str,
+        Dtype,
         typer.Option(
-            help="auto, bfloat16, float16 or float32. auto: the model's, except float32 on CPUs without "
-            "bf16 instructions (where bf16 is slower)."
+            help=f"{', '.join(Dtype)}. auto: the model's, except float32 on CPUs without bf16 instructions "
+            "(where bf16 is slower).",
+            metavar="<dtype>",  # the choices are in the help: listed here they would squeeze the columns
         ),
-    ] = "auto",
+    ] = Dtype.AUTO,
     kv_cache_gib: Annotated[
         float | None, typer.Option(help="vLLM CPU: KV-cache size in GiB (VLLM_CPU_KVCACHE_SPACE; default 2).")
     ] = None,
@@ -117,8 +134,9 @@ def annotate(
         typer.Option(help="Answer length bound for every behaviour. Default: each prompt file's max_tokens."),
     ] = None,
     on_bad_output: Annotated[
-        str, typer.Option(help="Unparsed, empty or truncated answer: sample (ask again with sampling) or give-up.")
-    ] = "sample",
+        OnBadOutput,
+        typer.Option(help="Unparsed, empty or truncated answer: sample (ask again with sampling) or give-up."),
+    ] = OnBadOutput.SAMPLE,
     max_retries: Annotated[int, typer.Option(min=0, help="Extra requests for a bad answer.")] = 1,
     retry_temperature: Annotated[float, typer.Option(help="Temperature of those retries.")] = 0.7,
     http_retries: Annotated[int, typer.Option(min=0, help="Extra requests after an HTTP error or timeout.")] = 4,
@@ -133,7 +151,12 @@ def annotate(
     ] = 1,
     server_script: Annotated[
         Path | None,
-        typer.Option(help="A Python script serving the OpenAI API on --port, instead of brd's vLLM launcher."),
+        typer.Option(
+            help="A Python script serving the OpenAI API on --port, instead of brd's vLLM launcher.",
+            exists=True,
+            dir_okay=False,
+            readable=True,
+        ),
     ] = None,
     chunk_size: Annotated[
         int,
@@ -144,7 +167,7 @@ def annotate(
     ] = 5.0,
     list_prompts: Annotated[bool, typer.Option("--list-prompts", help="List the known prompt files and exit.")] = False,
     progress: Annotated[bool, typer.Option(help="Show the progress bar.")] = True,
-    executor: ExecutorOpt = "local",
+    executor: ExecutorOpt = ExecutorKind.LOCAL,
     tasks: TasksOpt = 1,
     workers: WorkersOpt = 1,
     partition: PartitionOpt = None,
@@ -168,35 +191,25 @@ def annotate(
             )
         return
     chosen = prompt_files.resolve([b.strip() for b in behaviours.split(",") if b.strip()], dirs, mode)
+    if served_model_name and not endpoint:
+        raise typer.BadParameter("--served-model-name only applies with --endpoint")
 
-    from ..annotate.engine import EngineConfig, default_dtype, on_cpu, served_models
+    from ..annotate.engine import build_engine
     from ..annotate.pipeline import AnnotateConfig, run_annotate
     from ..annotate.rollout import RetryPolicy, SamplingConfig
-    from ..annotate.teacher import resolve_teacher
+    from ..annotate.summary import outcome_lines
     from ..contracts.executors import ExecutorConfig
-    from ..contracts.models import model_fingerprint as fingerprint
-    from ..store import Store
 
-    if endpoint:
-        served = served_model_name or served_models(endpoint)[0]
-        teacher_id = teacher or served
-        fp = fingerprint(teacher_id)
-    else:
-        if served_model_name:
-            raise typer.BadParameter("--served-model-name only applies with --endpoint")
-        path = resolve_teacher(teacher)
-        teacher_id, served, fp = str(path), None, fingerprint(path)
-    cpu = on_cpu()
-    engine = EngineConfig(
-        teacher=teacher_id,
-        endpoint=endpoint,
-        served_name=served,
+    engine, fp = build_engine(
+        teacher,
+        endpoint,
+        served_model_name,
+        max_concurrency=max_concurrency,
+        dtype=dtype,
         tp=tp,
         dp=dp,
-        max_concurrency=max_concurrency or (128 if cpu else 512),
         max_num_seqs=max_num_seqs,
         max_model_len=max_model_len,
-        dtype=default_dtype(dtype, teacher_id) if not endpoint else dtype,
         kv_cache_gib=kv_cache_gib,
         cpu_threads=cpu_threads,
         enforce_eager=enforce_eager,
@@ -230,40 +243,11 @@ def annotate(
             kind=executor, tasks=tasks, workers=workers, partition=partition, gpus_per_task=gpus_per_task
         ),
     )
-    st = Store(store)
-    st.require()
+    st = existing_store(store)
     with st.writer("annotate"):
         out = run_annotate(st, cfg, verbose=verbose)
-    for run_id, added in [r for r in out.recovered if r[1]]:
-        typer.echo(f"recovered {added} annotation(s) left staged by interrupted run {run_id}")
-    if any(p.prompt.input == "sentence" for p in out.pending):
-        saved = out.n_sentences - out.n_unique
-        typer.echo(
-            f"corpus: {out.n_sentences} sentences, {out.n_unique} unique "
-            f"(dedup saves {saved} of {out.n_sentences} requests per behaviour, "
-            f"{saved / max(out.n_sentences, 1):.1%})"
-        )
-    for p in out.pending:
-        typer.echo(
-            f"  {p.prompt.behaviour} ({p.prompt.name}, {p.prompt.mode}, prompt {p.prompt.prompt_hash}): "
-            f"{p.considered} considered, {p.done} already answered, {p.n_todo} to annotate"
-        )
-    if out.run_id is None:
-        typer.echo(f"nothing to do: teacher {fp} has answered every requested input in {st.root}")
-        return
-    if out.submitted:
-        typer.echo(f"submitted run {out.run_id} to {executor}; its commit job loads it into {st.root}")
-        return
-    c = out.counts
-    tokens = c.completion_tokens
-    gen_s = sum(t.generate_s for t in out.passes)
-    startup = [f"{t.startup_s:.1f}s" for t in out.passes if t.startup_s is not None]
-    by_status = ", ".join(f"{k} {v}" for k, v in sorted(c.by_status.items()))
-    typer.echo(
-        f"run {out.run_id}: {c.added} annotation(s) added ({by_status}) "
-        f"in {out.wall_s:.1f}s; {tokens} output tokens, {tokens / max(gen_s, 1e-9):.1f} tokens/s after server start-up"
-        + (f" (start-up {', '.join(startup)})" if startup else "")
-    )
+    for line in outcome_lines(out, fp, st.root, executor):
+        typer.echo(line)
 
 
 def register(app: typer.Typer) -> None:

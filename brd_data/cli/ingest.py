@@ -7,6 +7,8 @@ from typing import Annotated
 
 import typer
 
+from ..contracts.choices import InputFormat, Segmenter
+from ..contracts.executors import ExecutorKind
 from .options import DEFAULT_STORE_PATH, ExecutorOpt, PartitionOpt, StoreOpt, TasksOpt, VerboseOpt, WorkersOpt
 
 
@@ -27,16 +29,18 @@ def ingest(
     passage_sentences: Annotated[
         int, typer.Option(min=1, help="Sentences per passage (the paper uses 3). Passages never cross documents.")
     ] = 3,
-    fmt: Annotated[str, typer.Option("--format", help="auto, cc100, jsonl or parquet.")] = "auto",
+    fmt: Annotated[
+        InputFormat, typer.Option("--format", help="Input format; auto: from each file's name (.jsonl, .parquet).")
+    ] = InputFormat.AUTO,
     text_field: Annotated[
         str, typer.Option(help="JSONL/Parquet field(s) holding the text, comma-separated; each becomes a paragraph.")
     ] = "text",
     limit_docs: Annotated[int, typer.Option(help="Stop after this many documents per task (-1: all).")] = -1,
-    segmenter: Annotated[str, typer.Option(help="Sentence segmenter: sentencex or blingfire.")] = "sentencex",
+    segmenter: Annotated[Segmenter, typer.Option(help="Sentence segmenter.")] = Segmenter.SENTENCEX,
     max_sentence_chars: Annotated[
         int, typer.Option(help="Sentences longer than this are cut (at white space when possible) and flagged.")
     ] = 1000,
-    executor: ExecutorOpt = "local",
+    executor: ExecutorOpt = ExecutorKind.LOCAL,
     tasks: TasksOpt = 1,
     workers: WorkersOpt = 1,
     partition: PartitionOpt = None,

@@ -4,16 +4,14 @@ from __future__ import annotations
 
 import typer
 
-from .options import DEFAULT_STORE_PATH, StoreOpt
+from .options import DEFAULT_STORE_PATH, StoreOpt, existing_store
 
 
 def migrate(store: StoreOpt = DEFAULT_STORE_PATH) -> None:
     """Apply pending schema migrations (write commands do this on their own)."""
-    from ..store import Store
     from ..store.migrations import latest_version
 
-    st = Store(store)
-    st.require()
+    st = existing_store(store)
     with st.writer("migrate"):
         pass
     typer.echo(f"{st.root}: schema version {latest_version()}")

@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from .options import DEFAULT_STORE_PATH, StoreOpt
+from .options import DEFAULT_STORE_PATH, StoreOpt, existing_store
 
 app = typer.Typer(
     help="Training mixtures: SQL views of the store exported as Parquet shards + manifest.json.", no_args_is_help=True
@@ -84,13 +84,11 @@ def build(
     (text + lineage columns) and manifest.json (hash, rows and tokens per component, lineage).
     Building twice from the same store and manifest gives byte-identical shards."""
     from ..mix import BuildOptions, build_mixture, load_mixture
-    from ..store import Store
 
     spec = load_mixture(name)
     overrides = {k: v for k, v in (("shard_rows", shard_rows), ("window_passages", window_passages)) if v is not None}
     spec = spec.replace(**overrides)
-    st = Store(store)
-    st.require()
+    st = existing_store(store)
     opts = BuildOptions(memory_limit=memory_limit, threads=threads, progress=not quiet)
     result = build_mixture(st, spec, out or Path("mixtures") / spec.name, opts)
     m = result.manifest
@@ -113,18 +111,10 @@ def build(
 def sync(store: StoreOpt = DEFAULT_STORE_PATH) -> None:
     """Load manifests/filters/*.yaml (e.g. the sentiment word lists d_qra_no_sent applies) into the
     store. `brd mix build` does this itself; run it to query d_train_no_sent with `brd sql`."""
-    from ..contracts.runs import StageRun
-    from ..mix import available_filters, load_filter
-    from ..mix.build import sync_filters
-    from ..store import Store
+    from ..mix.build import sync_all_filters
 
-    st = Store(store)
-    st.require()
-    filters = [load_filter(n) for n in available_filters()]
-    config = {"filters": {f.name: f.file_hash for f in filters}}
-    with st.writer("mix sync"), StageRun(st, "mix sync", config) as run:
-        with st.transaction() as con:
-            sync_filters(st, con, filters, run.run_id)
+    st = existing_store(store)
+    filters = sync_all_filters(st)
     for f in filters:
         typer.echo(f"filter {f.name}: {len(f.rows())} terms loaded (manifest {f.file_hash})")
 

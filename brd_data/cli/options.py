@@ -7,6 +7,8 @@ from typing import Annotated
 
 import typer
 
+from ..contracts.executors import ExecutorKind
+
 StoreOpt = Annotated[
     Path,
     typer.Option(
@@ -19,7 +21,15 @@ StoreOpt = Annotated[
 ]
 DEFAULT_STORE_PATH = Path("brd-store")
 
-ExecutorOpt = Annotated[str, typer.Option("--executor", help="datatrove executor: local, slurm or ray.")]
+
+def existing_store(path: Path):
+    """The store at `path`, for commands that need one with data in it (a user error otherwise)."""
+    from ..store import Store
+
+    return Store(path).require()
+
+
+ExecutorOpt = Annotated[ExecutorKind, typer.Option("--executor", help="datatrove executor.")]
 TasksOpt = Annotated[
     int, typer.Option("--tasks", min=1, help="How many shards (datatrove tasks) to split the work into.")
 ]

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import tempfile
 from pathlib import Path
 from typing import Annotated
 
@@ -15,7 +14,10 @@ def publish(
     dirs: Annotated[
         list[Path],
         typer.Argument(
-            help="Mixture folders (brd mix build --out), or folders holding them (e.g. mixtures/).", show_default=False
+            help="Mixture folders (brd mix build --out), or folders holding them (e.g. mixtures/).",
+            show_default=False,
+            exists=True,
+            file_okay=False,
         ),
     ],
     repo_id: Annotated[str, typer.Option("--repo-id", help="The dataset repository, ORG/NAME.", show_default=False)],
@@ -42,7 +44,8 @@ def publish(
     teacher names come from the store when it exists. Pushes with huggingface_hub, retrying
     transient failures; the token is huggingface_hub's (HF_TOKEN or `hf auth login`) and is never
     printed or written."""
-    from ..mix.publish import gather, push, stage
+    from ..mix.publish import gather, stage
+    from ..mix.publish import publish as push_staged
     from ..store import Store
 
     st = Store(store)
@@ -55,12 +58,9 @@ def publish(
             "nothing was pushed"
         )
         return
-    # next to the mixtures, so the shards are hard-linked rather than copied
-    with tempfile.TemporaryDirectory(prefix=".brd-publish-", dir=contents.mixtures[0].folder.parent) as tmp:
-        folder = stage(contents, Path(tmp) / "repo")
-        url = push(
-            folder, repo_id, private, log=lambda msg: typer.echo(msg, err=True), attempts=retries, first_wait=retry_wait
-        )
+    url = push_staged(
+        contents, private, log=lambda msg: typer.echo(msg, err=True), attempts=retries, first_wait=retry_wait
+    )
     typer.echo(f"published {names} to {url}{' (private)' if private else ''}")
 
 

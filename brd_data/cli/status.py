@@ -10,24 +10,6 @@ import typer
 from .options import DEFAULT_STORE_PATH, StoreOpt
 
 
-def status_sections(con) -> list[tuple[str, list[str], list[tuple]]]:
-    """(title, columns, rows) for the table counts and each sql/queries/status/*.sql section."""
-    from ..store import Store
-    from ..store.sqlfiles import sql_path
-
-    sections = []
-    tables = sorted(Store.catalogue(con, kinds=("table",)) - {"schema_migrations"})
-    # Table names come from DuckDB's own catalogue, never from the user.
-    counts = [(t, Store.count_rows(con, t)) for t in tables]
-    sections.append(("Tables", ["table", "rows"], counts))
-    for path in sorted(sql_path("queries", "status").glob("*.sql")):
-        text = path.read_text(encoding="utf-8")
-        title = text.splitlines()[0].lstrip("- ").strip() if text.startswith("--") else path.stem
-        rel = con.sql(text)
-        sections.append((title, rel.columns, rel.fetchall()))
-    return sections
-
-
 def status(
     store: StoreOpt = DEFAULT_STORE_PATH,
     as_json: Annotated[bool, typer.Option("--json", help="Print the sections as JSON.")] = False,
@@ -36,11 +18,11 @@ def status(
     from rich.console import Console
     from rich.table import Table
 
+    from ..explore import store_status
     from ..store import Store
 
     st = Store(store)
-    with st.reader() as con:
-        sections = status_sections(con)
+    sections = store_status(st)
     if as_json:
         out = {title: [dict(zip(cols, r)) for r in rows] for title, cols, rows in sections}
         typer.echo(json.dumps(out, default=str, indent=1, ensure_ascii=False))

@@ -13,7 +13,8 @@ app = typer.Typer(help="The embedded default teacher (SmolLM2-135M-Instruct, off
 @app.command("prepare")
 def prepare(
     out: Annotated[
-        Path | None, typer.Option(help="Target folder. Default: $BRD_CACHE/teachers/smollm2-135m-instruct.")
+        Path | None,
+        typer.Option(help="Target folder. Default: $BRD_CACHE/teachers/smollm2-135m-instruct.", file_okay=False),
     ] = None,
     force: Annotated[bool, typer.Option(help="Convert again even if the folder is prepared.")] = False,
 ) -> None:

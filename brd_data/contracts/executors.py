@@ -5,12 +5,20 @@ from __future__ import annotations
 import contextlib
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
+from .choices import check_choice
 from .errors import ConfigError
 
-EXECUTORS = ("local", "slurm", "ray")
+
+class ExecutorKind(StrEnum):
+    """datatrove's executors (`--executor`)."""
+
+    LOCAL = "local"
+    SLURM = "slurm"
+    RAY = "ray"
 
 
 @dataclass
@@ -28,8 +36,7 @@ class ExecutorConfig:
     extra: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
-        if self.kind not in EXECUTORS:
-            raise ConfigError(f"executor {self.kind!r} is not one of {', '.join(EXECUTORS)}")
+        self.kind = check_choice(ExecutorKind, self.kind, "executor")
         if self.tasks < 1:
             raise ConfigError(f"--tasks must be at least 1, got {self.tasks}")
         if self.workers < 1 and self.workers != -1:

@@ -7,11 +7,11 @@ import re
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
+from ..contracts.choices import InputFormat, check_choice
 from ..contracts.errors import UserError
 from ..contracts.identity import file_sha256
 from ..contracts.paths import samples_dir
 
-FORMATS = ("cc100", "jsonl", "parquet")
 _JSONL_SUFFIXES = (".jsonl", ".jsonl.gz", ".jsonl.xz", ".ndjson", ".json")
 _CORPUS_SUFFIXES = (".txt", ".txt.xz", ".xz", ".txt.gz", ".gz", ".parquet") + _JSONL_SUFFIXES
 # CC-100 names its files by language: en.txt.xz, zh-Hans.txt.xz, sw.txt.xz
@@ -87,6 +87,10 @@ def expand(args: list[str]) -> list[Path]:
 
 def resolve(args: list[str], fmt: str = "auto", lang: str | None = None) -> list[InputFile]:
     """Expand, hash and type every input. Identical contents are kept once."""
+    try:
+        fmt = check_choice(InputFormat, fmt, "--format")
+    except ValueError as exc:
+        raise InputError(str(exc)) from None
     files: list[InputFile] = []
     seen: set[str] = set()
     for path in expand(args):
@@ -98,9 +102,7 @@ def resolve(args: list[str], fmt: str = "auto", lang: str | None = None) -> list
         if digest in seen:
             continue
         seen.add(digest)
-        f_fmt = detect_format(path) if fmt == "auto" else fmt
-        if f_fmt not in FORMATS:
-            raise InputError(f"--format {fmt!r} is not one of: auto, {', '.join(FORMATS)}")
+        f_fmt = detect_format(path) if fmt == InputFormat.AUTO else fmt
         # Only CC-100 files carry their language in the name (en.txt.xz); task files do not (rte.jsonl).
         f_lang = lang or (lang_from_name(path) if f_fmt == "cc100" else None)
         if not f_lang:

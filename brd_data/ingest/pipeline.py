@@ -7,6 +7,7 @@ from pathlib import Path
 
 from datatrove.pipeline.base import PipelineStep
 
+from ..contracts.choices import check_choice
 from ..contracts.errors import ConfigError
 from ..contracts.executors import ExecutorConfig, build_executor, quiet_datatrove
 from ..contracts.runs import StageRun
@@ -16,7 +17,7 @@ from .inputs import InputFile
 from .passages import PassageBuilder
 from .read_cc100 import Cc100Reader
 from .read_records import RecordReader
-from .segment import BACKENDS, SentenceSegmenter
+from .segment import Segmenter, SentenceSegmenter
 from .stage_writer import StageWriter
 
 
@@ -34,8 +35,7 @@ class IngestConfig:
     def __post_init__(self) -> None:
         if self.passage_sentences < 1:
             raise ConfigError(f"--passage-sentences must be at least 1, got {self.passage_sentences}")
-        if self.segmenter not in BACKENDS:
-            raise ConfigError(f"--segmenter {self.segmenter!r} is not one of {', '.join(BACKENDS)}")
+        self.segmenter = check_choice(Segmenter, self.segmenter, "--segmenter")
         if self.max_sentence_chars < 16:
             raise ConfigError(f"--max-sentence-chars must be at least 16, got {self.max_sentence_chars}")
         if not all(self.text_fields):

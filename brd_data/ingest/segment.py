@@ -12,9 +12,8 @@ from collections.abc import Callable
 from datatrove.data import DocumentsPipeline
 from datatrove.pipeline.base import PipelineStep
 
+from ..contracts.choices import Segmenter, check_choice
 from .documents import is_marker
-
-BACKENDS = ("sentencex", "blingfire")
 
 
 def _sentencex() -> Callable[[str, str], list[str]]:
@@ -64,8 +63,7 @@ class SentenceSegmenter(PipelineStep):
 
     def __init__(self, backend: str = "sentencex", max_sentence_chars: int = 1000):
         super().__init__()
-        if backend not in BACKENDS:
-            raise ValueError(f"segmenter backend {backend!r} is not one of {', '.join(BACKENDS)}")
+        backend = check_choice(Segmenter, backend, "segmenter backend")
         if max_sentence_chars < 16:
             raise ValueError("max_sentence_chars must be at least 16")
         self.backend = backend

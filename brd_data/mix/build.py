@@ -128,6 +128,16 @@ def sync_filters(st: Store, con, filters: list[FilterSpec], run_id: str) -> None
         st.insert(con, "mix_filter_terms", pa.Table.from_pylist(rows))
 
 
+def sync_all_filters(st: Store) -> list[FilterSpec]:
+    """`brd mix sync`: every filter manifest (manifests/filters) into the store, as one run."""
+    filters = [load_filter(n) for n in available_filters()]
+    config = {"filters": {f.name: f.file_hash for f in filters}}
+    with st.writer("mix sync"), StageRun(st, "mix sync", config) as run:
+        with st.transaction() as con:
+            sync_filters(st, con, filters, run.run_id)
+    return filters
+
+
 def check_views(st: Store, con, spec: MixtureSpec) -> None:
     views = st.catalogue(con, kinds=("view",))
     required = KIND_COLUMNS[spec.kind]

@@ -376,6 +376,23 @@ def redact(text: str) -> str:
     return text
 
 
+def publish(
+    contents: RepoContents,
+    private: bool,
+    log: Callable[[str], None] = print,
+    attempts: int = 5,
+    first_wait: float = 2.0,
+) -> str:
+    """Stage `contents` and push them (see `push`); returns the repository's URL. The staged folder
+    is made next to the mixtures, so that the shards are hard-linked rather than copied, and removed
+    after the push."""
+    import tempfile
+
+    with tempfile.TemporaryDirectory(prefix=".brd-publish-", dir=contents.mixtures[0].folder.parent) as tmp:
+        folder = stage(contents, Path(tmp) / "repo")
+        return push(folder, contents.repo_id, private, log=log, attempts=attempts, first_wait=first_wait)
+
+
 def push(
     folder: Path,
     repo_id: str,

@@ -7,10 +7,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from brd_data.contracts.choices import check_choice
 from brd_data.contracts.errors import ConfigError
 
 from .models import ModelOptions
-from .scoring import CandidateScore, Request, select
+from .scoring import CandidateScore, Request, Scoring, Selection, select
 from .tasks import EvalTask
 
 
@@ -20,21 +21,18 @@ class EvalConfig(ModelOptions):
     batch_size: int = 16
     max_batch_tokens: int = 16384
     limit: int | None = None
-    selection: str = "mean"
-    scoring: str = "packed"
+    selection: str = Selection.MEAN.value
+    scoring: str = Scoring.PACKED.value
 
     def __post_init__(self) -> None:
-        from .scoring import SCORERS, SELECTORS
-
         super().__post_init__()
         if self.max_batch_tokens < 1:
             raise ConfigError(f"--max-batch-tokens must be at least 1, got {self.max_batch_tokens}")
         if self.limit is not None and self.limit < 1:
             raise ConfigError(f"--limit must be at least 1, got {self.limit}")
-        if self.selection not in SELECTORS:
-            raise ConfigError(f"--select {self.selection!r}; valid: {', '.join(SELECTORS)}")
-        if self.scoring not in SCORERS:
-            raise ConfigError(f"--scoring {self.scoring!r}; valid: {', '.join(SCORERS)}")
+        # frozen: the checked values replace what was given (an Enum member becomes its string)
+        object.__setattr__(self, "selection", check_choice(Selection, self.selection, "--select"))
+        object.__setattr__(self, "scoring", check_choice(Scoring, self.scoring, "--scoring"))
 
 
 @dataclass
@@ -224,7 +222,7 @@ def bigbench_average(rows: Sequence[dict[str, Any]]) -> float | None:
     return sum(grades) / len(grades) if grades else None
 
 
-def collect_tasks(task_args: Sequence[str], bigbench: Sequence[str], limit: int | None):
+def collect_tasks(task_args: Sequence[str], bigbench: Sequence[str | Path], limit: int | None):
     """Every task named on the command line, validated before any model loads.
     Returns (tasks, skipped BIG-bench tasks)."""
     from .bigbench import discover

@@ -11,9 +11,9 @@ from brd_data.contracts.errors import ConfigError, UserError
 from brd_data.contracts.models import model_fingerprint as fingerprint
 from brd_data.contracts.schemas.lineage import LINEAGE_FILE, read_checkpoint_lineage
 
-__all__ = ["LINEAGE_FILE", "Lineage", "ModelError", "ModelOptions", "fingerprint", "load_model"]
+__all__ = ["LINEAGE_FILE", "Lineage", "ModelError", "ModelOptions", "fingerprint", "load_model", "model_ref"]
 
-DTYPES = ("auto", "float32", "bfloat16", "float16")
+from brd_data.contracts.choices import Dtype, check_choice
 
 
 class ModelError(UserError):
@@ -26,7 +26,7 @@ class ModelOptions:
 
     batch_size: int = 8
     device: str = "auto"
-    dtype: str = "auto"
+    dtype: str = Dtype.AUTO.value
     trust_remote_code: bool = False
     threads: int = 0  # CPU threads for torch; 0 keeps torch's default
 
@@ -35,8 +35,7 @@ class ModelOptions:
             raise ConfigError(f"--threads must be 0 (torch's default) or more, got {self.threads}")
         if self.batch_size < 1:
             raise ConfigError(f"--batch-size must be at least 1, got {self.batch_size}")
-        if self.dtype not in DTYPES:
-            raise ConfigError(f"--dtype {self.dtype!r}; valid: {', '.join(DTYPES)}")
+        object.__setattr__(self, "dtype", check_choice(Dtype, self.dtype, "--dtype"))  # frozen
 
 
 @dataclass(frozen=True)
@@ -74,6 +73,11 @@ class Lineage:
         )
 
 
+def model_ref(model: str) -> str:
+    """A local model folder as an absolute path (what the store records); a Hub id as given."""
+    return str(Path(model).resolve()) if Path(model).exists() else model
+
+
 def resolve_device(device: str) -> str:
     import torch
 
@@ -85,9 +89,11 @@ def resolve_device(device: str) -> str:
 def resolve_dtype(dtype: str, device: str):
     import torch
 
-    if dtype not in DTYPES:
-        raise ModelError(f"--dtype {dtype!r}; valid: {', '.join(DTYPES)}")
-    if dtype == "auto":
+    try:
+        dtype = check_choice(Dtype, dtype, "--dtype")
+    except ValueError as exc:
+        raise ModelError(str(exc)) from None
+    if dtype == Dtype.AUTO:
         # CPUs here have no bf16 matrix units: float32 is faster and exact; GPUs use bf16.
         return torch.bfloat16 if device.startswith("cuda") and torch.cuda.is_bf16_supported() else torch.float32
     return getattr(torch, dtype)

@@ -21,8 +21,10 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from enum import StrEnum
 from typing import Any
 
+from brd_data.contracts.choices import check_choice
 from brd_data.contracts.errors import ConfigError, UserError
 
 
@@ -55,10 +57,25 @@ class CandidateScore:
         return self.logprob_sum / self.n_chars
 
 
+class Selection(StrEnum):
+    """The score that picks the prediction (`--select`)."""
+
+    MEAN = "mean"  # per-token average (§3.3)
+    SUM = "sum"
+    CHAR = "char"  # per character
+
+
+class Scoring(StrEnum):
+    """How candidates are scored (`--scoring`): the two give the same numbers."""
+
+    PACKED = "packed"  # the prompt computed once per example, batched
+    NAIVE = "naive"  # one forward pass per candidate: the reference
+
+
 SELECTORS: dict[str, Callable[[CandidateScore], float]] = {
-    "mean": lambda c: c.logprob_mean,
-    "sum": lambda c: c.logprob_sum,
-    "char": lambda c: c.logprob_per_char,
+    Selection.MEAN: lambda c: c.logprob_mean,
+    Selection.SUM: lambda c: c.logprob_sum,
+    Selection.CHAR: lambda c: c.logprob_per_char,
 }
 
 
@@ -305,12 +322,11 @@ class PackedScorer(_Base):
         return results  # type: ignore[return-value]
 
 
-SCORERS = {"packed": PackedScorer, "naive": NaiveScorer}
+SCORERS = {Scoring.PACKED: PackedScorer, Scoring.NAIVE: NaiveScorer}
 
 
 def make_scorer(mode: str, model: Any, tokenizer: Any, batch_size: int = 16, max_batch_tokens: int = 16384) -> _Base:
-    if mode not in SCORERS:
-        raise ConfigError(f"unknown scoring mode {mode!r}; valid: {', '.join(SCORERS)}")
+    mode = check_choice(Scoring, mode, "scoring mode")
     return SCORERS[mode](model, tokenizer, batch_size=batch_size, max_batch_tokens=max_batch_tokens)
 
 

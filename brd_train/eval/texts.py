@@ -7,6 +7,8 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from brd_data.contracts.errors import ConfigError
+
 from .models import ModelOptions
 from .scoring import leading_special
 from .tasks import EvalTask
@@ -22,7 +24,7 @@ class TextRunConfig(ModelOptions):
     def __post_init__(self) -> None:
         super().__post_init__()
         if self.max_length < 2:
-            raise ValueError(f"--max-length must be at least 2, got {self.max_length}")
+            raise ConfigError(f"--max-length must be at least 2, got {self.max_length}")
 
 
 def start_token(tokenizer: Any) -> list[int]:

@@ -13,7 +13,7 @@ from pathlib import Path
 from brd_data.contracts.schemas.study import Study
 from brd_data.store import Store, query
 
-from .plan import Stage
+from .plan import Stage, build_stages
 
 CHARS_PER_TOKEN = 4.0
 
@@ -141,3 +141,18 @@ def estimate(study: Study, store: Store, stages: list[Stage]) -> None:
             stage.estimate = "CPU only (DuckDB export)"
         elif stage.kind == "eval":
             stage.estimate, stage.gpu_hours = eval_estimate(study)
+
+
+def estimated_plan(study: Study, store: Path) -> list[Stage]:
+    """`brd study --dry-run`: every stage of the study, each with its estimated cost."""
+    stages = build_stages(study, store)
+    estimate(study, Store(store), stages)
+    return stages
+
+
+def gpu_hours_by_kind(stages: list[Stage]) -> dict[str, float]:
+    """Estimated GPU-hours per kind of stage (annotate, train, eval ...), in stage order."""
+    by_kind: dict[str, float] = {}
+    for s in stages:
+        by_kind[s.kind] = by_kind.get(s.kind, 0.0) + s.gpu_hours
+    return by_kind

@@ -11,7 +11,16 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from brd_data.contracts.models import default_teacher_dir
-from brd_data.contracts.schemas.study import Row, Study
+from brd_data.contracts.schemas.study import Row, Study, Training
+
+
+def training_argv(training: Training, max_steps: int | None = None) -> list[str]:
+    """The study's training settings as `brd train` options (`max_steps`: a row's own)."""
+    values = {n: getattr(training, n) for n in Training.OPTIONS}
+    values["max_steps"] = max_steps or values["max_steps"]
+    return [a for n in Training.OPTIONS for a in (f"--{n.replace('_', '-')}", f"{values[n]:g}")] + list(
+        training.extra_args
+    )
 
 
 @dataclass
@@ -133,17 +142,7 @@ def build_stages(study: Study, store: Path) -> list[Stage]:
             str(out),
             "--store",
             s,
-            "--max-steps",
-            str(row.max_steps or tr.max_steps),
-            "--batch-size",
-            str(tr.batch_size),
-            "--learning-rate",
-            f"{tr.learning_rate:g}",
-            "--max-length",
-            str(tr.max_length),
-            "--save-steps",
-            str(tr.save_steps),
-            *tr.extra_args,
+            *training_argv(tr, row.max_steps),
         ]
         launcher = []
         if study.student.gpus > 1:  # one node, several GPUs: DDP through accelerate (README: training)

@@ -18,7 +18,7 @@ from typing import Any
 from brd_data.contracts.errors import ConfigError, UserError
 from brd_data.contracts.identity import code_version
 
-from .config import RESUME_INVARIANT, TrainConfig
+from .config import RESUME_INVARIANT, RESUME_NOT_INHERITED, TrainConfig
 from .lineage import RUN_FILE, checkpoints, library_versions, read_checkpoint_lineage, read_run_state, write_json
 from .mixture import Mixture, read_mixture
 from .preflight import check_disk, check_writable, estimate_disk, free_bytes
@@ -64,9 +64,9 @@ def config_from_options(options: dict[str, Any], out: Path, resume: bool) -> Tra
         saved = read_run_state(out)
         if saved is None:
             raise ResumeError(f"nothing to resume in {out}: no {RUN_FILE} (start the run without --resume)")
-        base = {k: v for k, v in saved["config"].items() if k in TrainConfig.field_names()}
-        base.pop("stop_at_step", None)  # a planned stop applies to the command that asked for it
-        base.pop("trust_remote_code", None)  # never inherited: each command must ask for it
+        base = {
+            k: v for k, v in saved["config"].items() if k in TrainConfig.field_names() and k not in RESUME_NOT_INHERITED
+        }
         base["mix"] = saved["mixture_dir"]
         base["student"] = saved["student"]
         for k, v in given.items():
@@ -218,43 +218,30 @@ def run_state(prep: Prepared, train_run_id: str | None) -> dict[str, Any]:
     return base
 
 
+def fixed_sft_settings(kind: str) -> dict[str, Any]:
+    """The SFTConfig settings that are no option of `brd train` (the options: TrainConfig.sft_kwargs)."""
+    import torch
+
+    return {
+        # Without an accelerator the trainer must be told, or several processes (torchrun on CPU)
+        # each train alone instead of forming one data-parallel group over gloo.
+        "use_cpu": not torch.accelerator.is_available(),
+        "logging_first_step": True,
+        "save_strategy": "steps",
+        "dataset_text_field": "text",
+        # lm: every token of the passage; sft: the completion only (TRL masks the prompt's labels).
+        "completion_only_loss": kind == "sft",
+        # a causal LM uses every parameter in each forward: no extra autograd traversal under DDP
+        "ddp_find_unused_parameters": False,
+    }
+
+
 def build_trainer(prep: Prepared, model, callbacks=()):
     """TRL's SFTTrainer on the mixture, with the run's settings."""
-    import torch
     from trl import SFTConfig, SFTTrainer
 
     cfg = prep.cfg
-    args = SFTConfig(
-        output_dir=str(cfg.out),
-        # Without an accelerator the trainer must be told, or several processes (torchrun on CPU)
-        # each train alone instead of forming one data-parallel group over gloo.
-        use_cpu=not torch.accelerator.is_available(),
-        max_steps=cfg.max_steps,
-        per_device_train_batch_size=prep.per_device_batch_size,
-        gradient_accumulation_steps=cfg.grad_accum,
-        learning_rate=cfg.learning_rate,
-        lr_scheduler_type=cfg.lr_scheduler,
-        warmup_steps=cfg.warmup_steps,
-        logging_steps=cfg.logging_steps,
-        logging_first_step=True,
-        save_strategy="steps",
-        save_steps=cfg.save_steps,
-        save_total_limit=cfg.save_total_limit,
-        seed=cfg.seed,
-        data_seed=cfg.seed,
-        bf16=prep.precision == "bf16",
-        fp16=prep.precision == "fp16",
-        gradient_checkpointing=cfg.gradient_checkpointing,
-        max_length=cfg.max_length,
-        packing=cfg.packing,
-        packing_strategy=cfg.packing_strategy or "bfd",
-        dataset_text_field="text",
-        # lm: every token of the passage; sft: the completion only (TRL masks the prompt's labels).
-        completion_only_loss=prep.mixture.kind == "sft",
-        report_to=cfg.report_to,
-        # a causal LM uses every parameter in each forward: no extra autograd traversal under DDP
-        ddp_find_unused_parameters=False,
-    )
+    args = SFTConfig(**cfg.sft_kwargs(prep), **fixed_sft_settings(prep.mixture.kind))
     dataset = prep.mixture.load_dataset(cache_dir=cfg.out / ".datasets-cache")
     return SFTTrainer(
         model=model, args=args, train_dataset=dataset, processing_class=prep.tokenizer, callbacks=list(callbacks)

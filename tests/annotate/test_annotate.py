@@ -24,7 +24,6 @@ def test_bad_input_fails_with_one_line(brd, tmp_path, fake_teacher):
         (["annotate", "--store", str(tmp_path / "nostore"), "--endpoint", fake_teacher.url], "no store at"),
         (annotate_args(store, fake_teacher.url, "--behaviours", "ner,sentiment"), "behaviour 'sentiment'"),
         (annotate_args(store, fake_teacher.url, "--limit", "-2"), "--limit must be"),
-        (annotate_args(store, fake_teacher.url, "--on-bad-output", "shrug"), "--on-bad-output"),
         (annotate_args(store, fake_teacher.url, "--temperature", "-1"), "--temperature"),
         (["annotate", "--store", str(store), "--endpoint", "ftp://x"], "--endpoint"),
         (["annotate", "--store", str(store), "--endpoint", "http://127.0.0.1:9"], "cannot list its models"),
@@ -54,6 +53,9 @@ def test_bad_input_fails_with_one_line(brd, tmp_path, fake_teacher):
         assert out.returncode == 1, (args, out.stdout, out.stderr)
         assert out.stderr.startswith("error: ") and message in out.stderr, (args, out.stderr)
         assert "Traceback" not in out.stderr
+    # a value outside a fixed set of choices is a usage error, refused while parsing
+    out = brd(*annotate_args(store, fake_teacher.url, "--on-bad-output", "shrug"), check=False)
+    assert out.returncode == 2 and "'shrug' is not one of 'sample', 'give-up'" in out.stderr, out.stderr
     assert rows(store, "select count(*) from runs where command = 'annotate' and status = 'failed'") == [(0,)]
 
 

@@ -9,6 +9,7 @@ import json
 import pytest
 
 from brd_data.annotate.engine import EngineConfig, RemoteEndpoint, cpu_has_bf16, default_dtype, on_cpu
+from brd_data.contracts.errors import UserError
 
 
 @pytest.mark.parametrize(
@@ -23,7 +24,7 @@ from brd_data.annotate.engine import EngineConfig, RemoteEndpoint, cpu_has_bf16,
     ],
 )
 def test_bad_engine_settings_are_refused(kwargs, message):
-    with pytest.raises(ValueError, match=message):
+    with pytest.raises(UserError, match=message):
         EngineConfig(teacher="m", **kwargs)
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from brd_data.contracts.errors import UserError
 from brd_data.contracts.identity import text_hash
 from brd_data.ingest.passages import chunk_positions
 from brd_data.ingest.segment import SentenceSegmenter, bounded
@@ -57,7 +58,7 @@ def test_blingfire_backend_also_splits():
 
 
 def test_unknown_backend_is_refused():
-    with pytest.raises(ValueError, match="not one of sentencex, blingfire"):
+    with pytest.raises(UserError, match="not one of sentencex, blingfire"):
         SentenceSegmenter("nltk")
 
 

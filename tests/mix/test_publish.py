@@ -40,12 +40,14 @@ def test_bad_input_is_one_line(mixtures, tmp_path):
         ([mix, "--repo-id", "no-slash"], "--repo-id 'no-slash': expected ORG/NAME"),
         ([mix, "--repo-id", "org/a b"], "expected ORG/NAME"),
         ([tmp_path, "--repo-id", "org/x"], "no mixture folder (with manifest.json)"),
-        ([tmp_path / "missing", "--repo-id", "org/x"], "no such folder"),
     ):
         proc = run_brd("publish", *args, "--store", store, "--dry-run", tmp_path / "out", check=False)
         assert proc.returncode == 1 and message in proc.stderr and len(proc.stderr.strip().splitlines()) == 1, (
             proc.stderr
         )
+    # a folder that does not exist is a usage error, refused while parsing
+    proc = run_brd("publish", tmp_path / "missing", "--repo-id", "org/x", "--store", store, check=False)
+    assert proc.returncode == 2 and "does not exist" in proc.stderr and "Traceback" not in proc.stderr
     taken = tmp_path / "taken"
     taken.mkdir()
     (taken / "keep.txt").write_text("x")

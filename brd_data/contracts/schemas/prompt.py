@@ -19,11 +19,12 @@ from typing import Any, Literal
 import yaml
 from pydantic import Field, field_validator, model_validator
 
+from ..choices import PromptMode
 from ..errors import UserError
 from ..paths import manifests_dir
 from .base import Schema, validate
 
-MODES = ("completion", "chat")
+MODES = tuple(m.value for m in PromptMode)
 PARSERS = ("ner", "qra", "raw", "task")
 INPUTS = ("sentence", "task")
 SLOT = "{input}"
@@ -37,7 +38,7 @@ class PromptError(UserError):
 class Prompt(Schema):
     name: str  # the file's stem, e.g. "ner"
     behaviour: str  # what the outputs are: ner, qra, task or a user's own
-    mode: Literal["completion", "chat"]
+    mode: Literal[MODES]  # completion | chat
     parser: Literal["ner", "qra", "raw", "task"]
     template: str  # with exactly one {input}
     max_tokens: int = Field(gt=0)

@@ -5,11 +5,13 @@ checked against the catalogue (manifests/), so a typo fails before hours of anno
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, ClassVar, Literal
 
 from pydantic import Field, field_validator, model_validator
 
+from .. import paper
 from ..errors import UserError
+from ..executors import ExecutorKind
 from ..paths import manifests_dir, samples_dir
 from .base import Schema, read_yaml, validate
 
@@ -62,12 +64,17 @@ class Student(_Section):
 
 
 class Training(_Section):
-    max_steps: int = Field(default=40_000, ge=1)
-    batch_size: int = Field(default=8, ge=1)
-    learning_rate: float = Field(default=3e-4, gt=0)
-    max_length: int = Field(default=2048, ge=1)
-    save_steps: int = Field(default=1_000, ge=1)
-    extra_args: list[str] = Field(default_factory=list)
+    """The `brd train` options every row of the study uses; the defaults are `brd train`'s, the
+    paper's (contracts/paper.py)."""
+
+    max_steps: int = Field(default=paper.MAX_STEPS, ge=1)
+    batch_size: int = Field(default=paper.BATCH_SIZE, ge=1)
+    learning_rate: float = Field(default=paper.LEARNING_RATE, gt=0)
+    max_length: int = Field(default=paper.MAX_LENGTH, ge=1)
+    save_steps: int = Field(default=paper.SAVE_STEPS, ge=1)
+    extra_args: list[str] = Field(default_factory=list)  # any other `brd train` options
+
+    OPTIONS: ClassVar[tuple[str, ...]] = ("max_steps", "batch_size", "learning_rate", "max_length", "save_steps")
 
 
 class Row(Schema):
@@ -112,7 +119,7 @@ class Evaluation(_Section):
 class Executor(_Section):
     """Where ingest and annotation run (datatrove's executors); training uses student.gpus."""
 
-    kind: Literal["local", "slurm", "ray"] = "local"
+    kind: Literal[tuple(k.value for k in ExecutorKind)] = "local"
     tasks: int = Field(default=1, ge=1)  # ingest shards
     workers: int = Field(default=1, ge=1)  # ingest shards running at once
     partition: str | None = None  # Slurm partition for ingest (CPU)

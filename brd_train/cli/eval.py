@@ -8,6 +8,8 @@ from typing import Annotated
 import typer
 
 from brd_data.cli.options import DEFAULT_STORE_PATH, StoreOpt
+from brd_data.contracts.choices import Dtype
+from brd_train.eval.scoring import Scoring, Selection
 
 TaskOpt = Annotated[
     list[str] | None,
@@ -21,19 +23,27 @@ TaskOpt = Annotated[
     ),
 ]
 BigBenchOpt = Annotated[
-    list[str] | None,
+    list[Path] | None,
     typer.Option(
         "--bigbench",
         help="A folder of BIG-bench task folders (like bigbench/benchmark_tasks) or one task folder. "
         "Multiple-choice tasks are scored; the others are skipped and counted. Repeatable.",
         show_default=False,
+        exists=True,
+        file_okay=False,
     ),
 ]
 LimitOpt = Annotated[
     int | None, typer.Option(help="Score at most this many examples per task (default: all).", show_default=False)
 ]
 DeviceOpt = Annotated[str, typer.Option(help="auto (cuda if present, else cpu), cpu, cuda, cuda:1 ...")]
-DtypeOpt = Annotated[str, typer.Option(help="auto (float32 on CPU, bfloat16 on GPU), float32, bfloat16, float16.")]
+DtypeOpt = Annotated[
+    Dtype,
+    typer.Option(
+        help=f"{', '.join(Dtype)}; auto: float32 on CPU, bfloat16 on GPU.",
+        metavar="<dtype>",  # the choices are in the help: listed here they would squeeze the columns
+    ),
+]
 TrustOpt = Annotated[bool, typer.Option(help="Allow the model repository's own Python code to run (off by default).")]
 ThreadsOpt = Annotated[
     int,
@@ -68,11 +78,6 @@ def _progress():
     )
 
 
-def _model_ref(model: str) -> str:
-    """A local model folder as an absolute path (what the store records); a Hub id as given."""
-    return str(Path(model).resolve()) if Path(model).exists() else model
-
-
 def _pct(x: float | None) -> str:
     return "" if x is None else f"{100 * x:.1f}"
 
@@ -90,21 +95,21 @@ def eval_cmd(
         int, typer.Option(min=1, help="Cap on padded tokens per forward pass (rows x longest row).")
     ] = 16384,
     select: Annotated[
-        str,
+        Selection,
         typer.Option(
             "--select",
             help="Score that picks the prediction: mean (per-token average, §3.3), sum, or char (per character).",
         ),
-    ] = "mean",
+    ] = Selection.MEAN,
     scoring: Annotated[
-        str,
+        Scoring,
         typer.Option(
             help="packed (prompt computed once per example, batched) or naive "
             "(one forward per candidate; the reference)."
         ),
-    ] = "packed",
+    ] = Scoring.PACKED,
     device: DeviceOpt = "auto",
-    dtype: DtypeOpt = "auto",
+    dtype: DtypeOpt = Dtype.AUTO,
     trust_remote_code: TrustOpt = False,
     threads: ThreadsOpt = 0,
 ) -> None:
@@ -118,11 +123,11 @@ def eval_cmd(
     from rich.table import Table
 
     from brd_data.store import Store
-
-    from .evaluate import EvalConfig, bigbench_average, collect_tasks, run_eval
+    from brd_train.eval.evaluate import EvalConfig, bigbench_average, collect_tasks, run_eval
+    from brd_train.eval.models import model_ref
 
     cfg = EvalConfig(
-        model=_model_ref(model),
+        model=model_ref(model),
         batch_size=batch_size,
         max_batch_tokens=max_batch_tokens,
         limit=limit,
@@ -191,7 +196,7 @@ def cross_entropy_cmd(
     batch_size: Annotated[int, typer.Option(min=1, help="Texts per forward pass.")] = 8,
     max_length: Annotated[int, typer.Option(min=2, help="Truncate texts to this many tokens.")] = 1024,
     device: DeviceOpt = "auto",
-    dtype: DtypeOpt = "auto",
+    dtype: DtypeOpt = Dtype.AUTO,
     trust_remote_code: TrustOpt = False,
     threads: ThreadsOpt = 0,
 ) -> None:
@@ -201,13 +206,13 @@ def cross_entropy_cmd(
     own tokenisation of text i. Lower is closer to the teacher. Stored in `eval_cross_entropy`.
     """
     from brd_data.store import Store
-
-    from .crossentropy import CrossEntropyConfig, run_cross_entropy, table5
-    from .evaluate import collect_tasks
+    from brd_train.eval.crossentropy import CrossEntropyConfig, run_cross_entropy, table5
+    from brd_train.eval.evaluate import collect_tasks
+    from brd_train.eval.models import model_ref
 
     cfg = CrossEntropyConfig(
-        teacher=_model_ref(teacher),
-        students=tuple(_model_ref(s) for s in student),
+        teacher=model_ref(teacher),
+        students=tuple(model_ref(s) for s in student),
         max_texts=max_texts,
         seed=seed,
         batch_size=batch_size,
@@ -246,10 +251,13 @@ def probe_cmd(
     batch_size: Annotated[int, typer.Option(min=1, help="Texts per forward pass.")] = 8,
     max_length: Annotated[int, typer.Option(min=2, help="Truncate texts to this many tokens.")] = 1024,
     plot: Annotated[
-        Path | None, typer.Option(help="PNG to write (default: STORE/reports/probe-RUN_ID.png).", show_default=False)
+        Path | None,
+        typer.Option(
+            help="PNG to write (default: STORE/reports/probe-RUN_ID.png).", show_default=False, dir_okay=False
+        ),
     ] = None,
     device: DeviceOpt = "auto",
-    dtype: DtypeOpt = "auto",
+    dtype: DtypeOpt = Dtype.AUTO,
     trust_remote_code: TrustOpt = False,
     threads: ThreadsOpt = 0,
 ) -> None:
@@ -259,12 +267,12 @@ def probe_cmd(
     layer; its cross-validated accuracy per layer is printed, plotted and stored in `eval_probes`.
     """
     from brd_data.store import Store
-
-    from .evaluate import collect_tasks
-    from .probe import ProbeConfig, probe_table, run_probe
+    from brd_train.eval.evaluate import collect_tasks
+    from brd_train.eval.models import model_ref
+    from brd_train.eval.probe import ProbeConfig, probe_table, run_probe
 
     cfg = ProbeConfig(
-        model=_model_ref(model),
+        model=model_ref(model),
         folds=folds,
         c=c,
         seed=seed,
@@ -294,7 +302,8 @@ def probe_cmd(
 def report_cmd(
     store: StoreOpt = DEFAULT_STORE_PATH,
     out: Annotated[
-        Path | None, typer.Option(help="Folder for the PNGs (default: STORE/reports).", show_default=False)
+        Path | None,
+        typer.Option(help="Folder for the PNGs (default: STORE/reports).", show_default=False, file_okay=False),
     ] = None,
     baseline: Annotated[
         str | None,
@@ -315,8 +324,7 @@ def report_cmd(
     training data size (passages). Figure 4: the latest layer-wise probes.
     """
     from brd_data.store import Store
-
-    from .report import write_report
+    from brd_train.eval.report import write_report
 
     st = Store(store)
     written, notes = write_report(st, out or st.root / "reports", baseline=baseline, model=model)

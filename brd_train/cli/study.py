@@ -16,14 +16,10 @@ DEMO_STORE = Path("brd-demo")
 def _print_plan(study, store: Path) -> None:
     from rich.console import Console
 
-    from brd_data.store import Store
-
-    from .estimate import estimate
-    from .plan import build_stages
+    from brd_train.study.estimate import estimated_plan, gpu_hours_by_kind
 
     console = Console()
-    stages = build_stages(study, store)
-    estimate(study, Store(store), stages)
+    stages = estimated_plan(study, store)
     console.print(f"[bold]study {study.name}[/bold]: {study.description}")
     console.print(f"manifest {study.source}; store {store}; {len(stages)} stages\n")
     for i, stage in enumerate(stages, 1):
@@ -32,9 +28,7 @@ def _print_plan(study, store: Path) -> None:
         for line in stage.estimate.splitlines():
             console.print(f"    {line}", highlight=False)
     gpu = sum(s.gpu_hours for s in stages)
-    by_kind: dict[str, float] = {}
-    for s in stages:
-        by_kind[s.kind] = by_kind.get(s.kind, 0.0) + s.gpu_hours
+    by_kind = gpu_hours_by_kind(stages)
     parts = ", ".join(f"{k} {v:,.1f}" for k, v in by_kind.items() if v)
     console.print(f"\n[bold]total: {gpu:,.1f} GPU-hours[/bold] ({parts}); throughputs are the manifest's assumptions")
 
@@ -79,8 +73,7 @@ def study(
     model, and print the results table. Each stage is the `brd` command shown, run in turn;
     what the store already holds is skipped, so a second run resumes."""
     from brd_data.contracts.schemas.study import load_study
-
-    from .run import run_study
+    from brd_train.study.run import run_study
 
     s = load_study(manifest)
     if dry_run:
