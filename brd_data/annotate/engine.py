@@ -86,7 +86,8 @@ def build_engine(
     (None: the embedded teacher, prepared on first use). `max_concurrency` None: 128 requests in
     flight on CPU, 512 on GPU; `dtype` auto is resolved for the server brd starts (default_dtype).
     `settings`: the other EngineConfig fields."""
-    from .teacher import fingerprint, resolve_teacher
+    from ..contracts.models import model_fingerprint as fingerprint
+    from .teacher import resolve_teacher
 
     if endpoint:
         served = served_name or served_models(endpoint)[0]

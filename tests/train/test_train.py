@@ -242,37 +242,39 @@ def test_sft_mixture_masks_the_prompt(tmp_path, tiny_student, sft_mix):
 def test_training_takes_the_writer_lock_only_briefly(tmp_path, tiny_student, lm_mix):
     """Between its short writes the store stays free for other writers; while another writer
     holds it, a checkpoint's record waits for the next one instead of failing the run."""
+    from brd_data.contracts.runs import StageRun
     from brd_train.train.record import StoreRecorder
 
     store = tmp_path / "store"
-    rec = StoreRecorder(store, echo=lambda m: None)
-    run_id = rec.start({"test": True}, [])
-    with Store(store).writer("ingest"):  # free right after start()
-        pass
-    run = {
-        "train_run_id": run_id,
-        "mixture_hash": "h",
-        "mixture_name": "m",
-        "mixture_kind": "lm",
-        "mixture_dir": str(lm_mix),
-        "manifest_sha256": "s",
-        "student": str(tiny_student),
-        "student_fingerprint": "f",
-        "parent_train_run_id": None,
-        "parent_step": None,
-        "output_dir": str(tmp_path / "out"),
-        "config": {},
-        "max_steps": 10,
-        "started_at": "2026-01-01 00:00:00",
-    }
-    other = WriterLock(Store(store).lock_path, "ingest")
-    other.acquire()
-    try:
-        assert rec.sync(run, status="running") is False
-    finally:
-        other.release()
-    assert rec.sync(run, status="running") is True
-    assert store_rows(store, "select train_run_id, status from train_runs") == [(run_id, "running")]
+    with StageRun(Store(store), "train", {"test": True}) as stage:
+        rec = StoreRecorder(stage, echo=lambda m: None)
+        run_id = stage.run_id
+        with Store(store).writer("ingest"):  # free right after start()
+            pass
+        run = {
+            "train_run_id": run_id,
+            "mixture_hash": "h",
+            "mixture_name": "m",
+            "mixture_kind": "lm",
+            "mixture_dir": str(lm_mix),
+            "manifest_sha256": "s",
+            "student": str(tiny_student),
+            "student_fingerprint": "f",
+            "parent_train_run_id": None,
+            "parent_step": None,
+            "output_dir": str(tmp_path / "out"),
+            "config": {},
+            "max_steps": 10,
+            "started_at": "2026-01-01 00:00:00",
+        }
+        other = WriterLock(Store(store).lock_path, "ingest")
+        other.acquire()
+        try:
+            assert rec.sync(run, status="running") is False
+        finally:
+            other.release()
+        assert rec.sync(run, status="running") is True
+        assert store_rows(store, "select train_run_id, status from train_runs") == [(run_id, "running")]
 
 
 def test_two_processes_train_as_one_data_parallel_group(run_a, tmp_path, tiny_student, lm_mix):
