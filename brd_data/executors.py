@@ -1,9 +1,27 @@
-"""Choosing datatrove's executor: local here, Slurm or Ray when a corpus outgrows one machine."""
+"""Choosing datatrove's executor: local here, Slurm or Ray when a corpus outgrows one machine.
+
+What brd adds to datatrove's Slurm executor (see scaleout.py for the run around it):
+- the job finds this Python: its script puts this interpreter's folder (the virtualenv's bin/)
+  first on PATH, so `launch_pickled_pipeline` resolves on the compute node (or `venv_path`'s
+  activate script is sourced, as datatrove does);
+- every job is submitted with `--kill-on-invalid-dep=yes`: a job whose dependency failed is
+  cancelled instead of pending forever (`DependencyNeverSatisfied`);
+- the commit job depends on its tasks with `afterany` (datatrove's run_on_dependency_fail), so it
+  runs however they ended and records the outcome;
+- no merge_stats job per stage (brd keeps its counts in the store's `runs` table).
+"""
 
 from __future__ import annotations
 
+import shlex
+import shutil
+import subprocess
+import sys
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
+
+from datatrove.executor import SlurmPipelineExecutor
 
 EXECUTORS = ("local", "slurm", "ray")
 
@@ -19,7 +37,8 @@ class ExecutorConfig:
     cpus_per_task: int = 1
     mem_per_cpu_gb: int = 2
     gpus_per_task: int = 0
-    venv_path: str | None = None
+    venv_path: str | None = None  # an activate script to source in the job (default: this interpreter's bin/)
+    wait: bool = False  # Slurm: stay until the commit job has recorded the run
     extra: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
@@ -31,20 +50,63 @@ class ExecutorConfig:
             raise ValueError(f"--workers must be at least 1 (or -1 for all tasks at once), got {self.workers}")
         if self.kind == "slurm" and not self.partition:
             raise ValueError("--executor slurm needs --partition")
+        if self.venv_path is not None and not Path(self.venv_path).is_file():
+            raise ValueError(f"venv_path {self.venv_path}: no such activate script")
 
     def check_available(self) -> None:
         """Fail with one clear line when the chosen executor's engine is missing on this machine."""
         import importlib.util
-        import shutil
 
-        if self.kind == "slurm" and shutil.which("sbatch") is None:
-            raise ValueError("--executor slurm: `sbatch` is not on PATH (run this on a Slurm login node)")
+        if self.kind == "slurm":
+            if shutil.which("sbatch") is None:
+                raise ValueError("--executor slurm: `sbatch` is not on PATH (run this on a Slurm login node)")
+            self._check_partition()
         if self.kind == "ray" and importlib.util.find_spec("ray") is None:
-            raise ValueError("--executor ray needs the ray package: pip install 'ray[default]'")
+            raise ValueError("--executor ray needs the ray package: pip install 'brd[ray]'")
+
+    def _check_partition(self) -> None:
+        try:
+            out = subprocess.run(
+                ["sinfo", "-h", "-o", "%R"], capture_output=True, text=True, timeout=30, check=True
+            ).stdout
+        except (OSError, subprocess.SubprocessError) as exc:
+            raise ValueError(f"--executor slurm: `sinfo` failed ({type(exc).__name__}); is slurmctld up?") from None
+        known = sorted({line.strip() for line in out.splitlines() if line.strip()})
+        if self.partition not in known:
+            raise ValueError(
+                f"--executor slurm --partition {self.partition}: no such partition (sinfo lists: {', '.join(known)})"
+            )
+
+    def single(self) -> ExecutorConfig:
+        """The same executor for a one-task job without GPUs (the commit)."""
+        return ExecutorConfig(**{**self.__dict__, "tasks": 1, "workers": 1, "gpus_per_task": 0})
 
 
-def build_executor(pipeline: list, cfg: ExecutorConfig, logging_dir: str, job_name: str, depends: Any = None):
-    """The datatrove executor for `pipeline`; `depends` runs first (Slurm: as a job dependency)."""
+class BrdSlurmExecutor(SlurmPipelineExecutor):
+    """datatrove's Slurm executor without its merge_stats job (see the module docstring)."""
+
+    def launch_merge_stats(self) -> None:
+        return None
+
+
+def _env_command(cfg: ExecutorConfig) -> str:
+    if cfg.venv_path:
+        return f"source {shlex.quote(cfg.venv_path)}"
+    # sys.executable, not its resolved target: a virtualenv's bin/ holds launch_pickled_pipeline.
+    return f"export PATH={shlex.quote(str(Path(sys.executable).parent))}:$PATH"
+
+
+def build_executor(
+    pipeline: list,
+    cfg: ExecutorConfig,
+    logging_dir: str,
+    job_name: str,
+    depends: Any = None,
+    after_failure: bool = False,
+):
+    """The datatrove executor for `pipeline`. Slurm: `depends` is a job dependency (`afterok`, or
+    `afterany` with `after_failure`). Ray runs its stages one after another (scaleout.py), so
+    `depends` is not used there: datatrove's Ray executor polls an unfinished dependency forever."""
     cfg.check_available()
     if cfg.kind == "local":
         from datatrove.executor import LocalPipelineExecutor
@@ -53,9 +115,9 @@ def build_executor(pipeline: list, cfg: ExecutorConfig, logging_dir: str, job_na
             pipeline, tasks=cfg.tasks, workers=cfg.workers, logging_dir=logging_dir, depends=depends
         )
     if cfg.kind == "slurm":
-        from datatrove.executor import SlurmPipelineExecutor
-
-        return SlurmPipelineExecutor(
+        extra = dict(cfg.extra)
+        sbatch_args = {"kill-on-invalid-dep": "yes", **extra.pop("sbatch_args", {})}
+        return BrdSlurmExecutor(
             pipeline,
             tasks=cfg.tasks,
             workers=cfg.workers,
@@ -66,9 +128,11 @@ def build_executor(pipeline: list, cfg: ExecutorConfig, logging_dir: str, job_na
             gpus_per_task=cfg.gpus_per_task,
             job_name=job_name,
             logging_dir=logging_dir,
-            venv_path=cfg.venv_path,
+            env_command=_env_command(cfg),
+            sbatch_args=sbatch_args,
             depends=depends,
-            **cfg.extra,
+            run_on_dependency_fail=after_failure,
+            **extra,
         )
     from datatrove.executor import RayPipelineExecutor
 
@@ -80,6 +144,5 @@ def build_executor(pipeline: list, cfg: ExecutorConfig, logging_dir: str, job_na
         cpus_per_task=cfg.cpus_per_task,
         mem_per_cpu_gb=cfg.mem_per_cpu_gb,
         gpus_per_task=cfg.gpus_per_task,
-        depends=depends,
         **cfg.extra,
     )

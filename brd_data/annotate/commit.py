@@ -12,14 +12,14 @@ from __future__ import annotations
 
 import contextlib
 import json
+import os
 import shutil
+import socket
 import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from datatrove.data import DocumentsPipeline
-from datatrove.pipeline.base import PipelineStep
-
+from ..scaleout import CommitStep, Stage
 from ..store import Run, Store, query
 from ..store.sqlfiles import run_sql
 from .writer import PART_SUFFIX
@@ -127,6 +127,19 @@ class PartCommitter:
             return commit_parts(self.store, self.run_id, closed_parts(parts_dir(self.store, self.run_id)), self.counts)
 
 
+def _driver_alive(pid: int | None, host: str | None) -> bool:
+    """Is the brd process that drives a Ray run still there? (Unknown on another host: yes.)"""
+    if host != socket.gethostname() or not pid:
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
 def recover_interrupted(store: Store) -> list[tuple[str, int]]:
     """Commit the closed parts that interrupted annotate runs left in staging, and mark those runs
     failed. Returns (run_id, rows added) per run. Needs the writer lock."""
@@ -135,9 +148,9 @@ def recover_interrupted(store: Store) -> list[tuple[str, int]]:
     with store.reader() as con:
         rows = con.execute(query("annotate/unfinished_runs")).fetchall()
     recovered = []
-    for run_id, status in rows:
+    for run_id, status, kind, pid, host in rows:
         stage = store.staging_dir / run_id
-        if not stage.is_dir():
+        if not stage.is_dir() or (kind == "ray" and status == "running" and _driver_alive(pid, host)):
             continue
         with store.reader() as con:
             prev = con.execute("select row_counts from runs where run_id = ?", [run_id]).fetchall()
@@ -156,24 +169,19 @@ def recover_interrupted(store: Store) -> list[tuple[str, int]]:
     return recovered
 
 
-class AnnotateCommit(PipelineStep):
-    """The commit as a one-task pipeline, for Slurm and Ray, where it runs after the workers."""
+class AnnotateCommit(CommitStep):
+    """The annotation commit for Slurm and Ray, after the passes (see scaleout.py). Whatever the
+    tasks closed is committed even when one failed; the same command, run again, asks for the rest."""
 
     name = "🗄️ annotation commit"
-    type = "💽 - WRITER"
 
-    def __init__(self, store_root: str, run_id: str):
-        super().__init__()
-        self.store_root = store_root
-        self.run_id = run_id
+    def __init__(self, store_root: str, run_id: str, stages: list[Stage]):
+        super().__init__(store_root, run_id, "annotate", stages)
 
-    def run(self, data: DocumentsPipeline = None, rank: int = 0, world_size: int = 1) -> DocumentsPipeline:
-        if data:
-            yield from data
-        store = Store(self.store_root)
-        with store.writer("annotate commit"):
-            run = Run(store=store, run_id=self.run_id, command="annotate")
-            got = commit_parts(store, self.run_id, closed_parts(parts_dir(store, self.run_id)))
-            run.add_counts(**got.as_run_counts())
-            run.finish("succeeded")
+    def commit(self, store: Store, error: str | None) -> dict:
+        run = Run(store=store, run_id=self.run_id, command="annotate")
+        got = commit_parts(store, self.run_id, closed_parts(parts_dir(store, self.run_id)))
+        run.add_counts(**got.as_run_counts())
+        run.finish("failed" if error else "succeeded", error=error)
         shutil.rmtree(store.staging_dir / self.run_id, ignore_errors=True)
+        return run.counts

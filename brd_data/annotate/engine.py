@@ -8,6 +8,7 @@ uses a server that is already running (server_type="endpoint"). Everything vLLM 
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import importlib.util
 import os
@@ -18,6 +19,7 @@ from urllib.parse import urlparse
 
 from datatrove.pipeline.inference.run_inference import InferenceConfig, InferenceRunner
 from datatrove.pipeline.inference.servers import EndpointServer
+from datatrove.pipeline.inference.types import ServerError
 
 DTYPES = ("auto", "bfloat16", "float16", "float32")
 _LOCAL_HOSTS = ("localhost", "127.0.0.1", "::1")
@@ -231,7 +233,35 @@ class RemoteEndpoint(EndpointServer):
 
 
 class AnnotationRunner(InferenceRunner):
-    """datatrove's InferenceRunner, choosing RemoteEndpoint for endpoints on other hosts."""
+    """datatrove's InferenceRunner, choosing RemoteEndpoint for endpoints on other hosts, and
+    setting the managed server's environment (`env`, EngineConfig.server_env) in the process that
+    runs the task, wherever that is (here, a Slurm job, a Ray worker)."""
+
+    def __init__(self, *args, env: dict[str, str] | None = None, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.env = dict(env or {})
+
+    def run(self, data, rank: int = 0, world_size: int = 1) -> None:
+        saved = {k: os.environ.get(k) for k in self.env}
+        os.environ.update(self.env)
+        try:
+            return super().run(data, rank, world_size)
+        except asyncio.CancelledError as exc:
+            # When the server dies, datatrove's cleanup (server_cleanup on a cancelled future) turns
+            # the ServerError into a CancelledError, a BaseException: a worker pool (local
+            # --workers N, Ray) does not pass those back and waits forever. Raise the cause instead.
+            cause: BaseException | None = exc
+            while cause is not None and not isinstance(cause, ServerError):
+                cause = cause.__context__
+            if cause is not None:
+                raise cause from None
+            raise RuntimeError("the inference runner was cancelled") from exc
+        finally:
+            for k, v in saved.items():
+                if v is None:
+                    os.environ.pop(k, None)
+                else:
+                    os.environ[k] = v
 
     def _init_server(self, rank: int):
         if self.config.server_type == "endpoint" and urlparse(self.config.endpoint_url).hostname not in _LOCAL_HOSTS:

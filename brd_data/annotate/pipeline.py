@@ -12,8 +12,8 @@ from __future__ import annotations
 
 import contextlib
 import copy
+import dataclasses
 import json
-import os
 import shutil
 import sys
 import time
@@ -26,6 +26,7 @@ from datatrove.pipeline.readers import ParquetReader
 
 from ..executors import ExecutorConfig, build_executor
 from ..ingest.pipeline import _quiet_datatrove  # one policy for datatrove's logs across stages
+from ..scaleout import Launch, Stage, submit_slurm
 from ..store import Store, query
 from .commit import AnnotateCommit, CommitCounts, PartCommitter, recover_interrupted
 from .engine import AnnotationRunner, EngineConfig
@@ -118,6 +119,7 @@ class AnnotateOutcome:
     passes: list[PassTiming] = field(default_factory=list)
     wall_s: float = 0.0
     submitted: bool = False
+    launch: Launch | None = None  # Slurm/Ray: what scaleout.complete() runs or follows
 
     @property
     def items(self) -> int:
@@ -128,6 +130,7 @@ def build_annotate_pipeline(cfg: AnnotateConfig, stage: Path, logs: Path, run_id
     """`stage`: work files, checkpoints and parts (removed after the run); `logs`: kept."""
     prompts = {p.prompt_hash: p for p in cfg.prompts if p.mode == mode}
     runner = AnnotationRunner(
+        env=cfg.engine.server_env(),
         rollout_fn=annotate_rollout,
         config=cfg.engine.inference_config(
             use_chat=mode == "chat",
@@ -173,20 +176,6 @@ def _register_prompts(store: Store, prompts: list[Prompt], run_id: str) -> None:
             )
 
 
-@contextlib.contextmanager
-def _environ(extra: dict[str, str]):
-    saved = {k: os.environ.get(k) for k in extra}
-    os.environ.update(extra)
-    try:
-        yield
-    finally:
-        for k, v in saved.items():
-            if v is None:
-                os.environ.pop(k, None)
-            else:
-                os.environ[k] = v
-
-
 def _server_died(exc: BaseException) -> ServerError | None:
     seen = set()
     while exc is not None and id(exc) not in seen:
@@ -214,16 +203,20 @@ def run_annotate(store: Store, cfg: AnnotateConfig, verbose: bool = False) -> An
         outcome.wall_s = time.monotonic() - started
         return outcome
     inputs = [{"path": p.source_file, "prompt_hash": p.prompt_hash} for p in cfg.prompts]
+    local = cfg.executor.kind == "local"
+    if not local:  # no progress bars in the logs of tasks that run elsewhere
+        cfg = dataclasses.replace(cfg, progress=False)
     run = store.begin_run("annotate", cfg.lineage(), inputs)
     outcome.run_id = run.run_id
-    stage = store.staging_dir / run.run_id
+    stage = store.staging_dir.resolve() / run.run_id
     modes = [m for m in ("completion", "chat") if any(p.prompt.mode == m and p.n_todo for p in pending)]
     try:
         _register_prompts(store, cfg.prompts, run.run_id)
         for mode in modes:
             write_work([p for p in pending if p.prompt.mode == mode], stage / "work" / mode, cfg.executor.tasks)
-        if cfg.executor.kind != "local":
-            _submit(store, cfg, stage, run.run_id, modes)
+        if not local:
+            with _quiet_datatrove(store.root / "logs" / run.run_id / "datatrove.log", verbose):
+                outcome.launch = _scale_out(store, cfg, stage, run.run_id, modes)
             outcome.submitted = True
             return outcome
         with PartCommitter(store, run.run_id, cfg.commit_interval_s) as committer:
@@ -265,7 +258,7 @@ def _run_pass(
         pipeline = build_annotate_pipeline(cfg, stage, logs, run_id, mode)
         executor = build_executor(pipeline, cfg.executor, str(logs / f"workers-{mode}"), f"brd-annotate-{run_id}")
         try:
-            with _environ(cfg.engine.server_env()), _quiet_datatrove(logs / "datatrove.log", verbose):
+            with _quiet_datatrove(logs / "datatrove.log", verbose):
                 _run_local(executor, cfg.executor)
             break
         except Exception as exc:
@@ -295,25 +288,36 @@ def _run_local(executor, ex: ExecutorConfig) -> None:
         executor._run_for_rank(rank)
 
 
-def _submit(store: Store, cfg: AnnotateConfig, stage: Path, run_id: str, modes: list[str]) -> None:
-    """Slurm/Ray: one job per pass, each after the previous, then the commit job."""
-    logs = store.root / "logs" / run_id
-    previous = None
-    with _environ(cfg.engine.server_env()):
-        for mode in modes:
-            previous = build_executor(
+def _scale_out(store: Store, cfg: AnnotateConfig, stage: Path, run_id: str, modes: list[str]) -> Launch:
+    """Slurm/Ray: one stage per pass, each after the previous, then a commit that runs however they
+    ended (scaleout.py). Slurm jobs are submitted here; a Ray launch runs once the caller has
+    released the writer lock."""
+    ex = cfg.executor
+    root = str(store.root.resolve())
+    logs = Path(root) / "logs" / run_id
+    stages = [Stage(f"{mode} pass", str(logs / f"workers-{mode}"), ex.tasks) for mode in modes]
+    launch = Launch(ex.kind, root, run_id, stages, AnnotateCommit(root, run_id, stages), wait=ex.wait)
+    executors: list = []
+    for mode, st in zip(modes, stages):
+        executors.append(
+            build_executor(
                 build_annotate_pipeline(cfg, stage, logs, run_id, mode),
-                cfg.executor,
-                str(logs / f"workers-{mode}"),
+                ex,
+                st.logging_dir,
                 f"brd-annotate-{mode}-{run_id}",
-                depends=previous,
+                depends=executors[-1] if executors and ex.kind == "slurm" else None,
             )
-        single = ExecutorConfig(**{**cfg.executor.__dict__, "tasks": 1, "workers": 1, "gpus_per_task": 0})
-        commit = build_executor(
-            [AnnotateCommit(str(store.root), run_id)],
-            single,
-            str(logs / "commit"),
-            f"brd-annotate-commit-{run_id}",
-            depends=previous,
         )
-        commit.run()
+    if ex.kind == "ray":
+        launch.executors = executors
+        return launch
+    committer = build_executor(
+        [launch.commit],
+        ex.single(),
+        str(logs / "commit"),
+        f"brd-annotate-commit-{run_id}",
+        depends=executors[-1],
+        after_failure=True,
+    )
+    submit_slurm(launch, executors, committer)
+    return launch

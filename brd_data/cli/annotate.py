@@ -7,7 +7,16 @@ from typing import Annotated
 
 import typer
 
-from .options import DEFAULT_STORE_PATH, ExecutorOpt, PartitionOpt, StoreOpt, TasksOpt, VerboseOpt, WorkersOpt
+from .options import (
+    DEFAULT_STORE_PATH,
+    ExecutorOpt,
+    PartitionOpt,
+    StoreOpt,
+    TasksOpt,
+    VerboseOpt,
+    WaitOpt,
+    WorkersOpt,
+)
 
 
 def _kv(values: list[str] | None) -> dict:
@@ -149,6 +158,7 @@ def annotate(
     workers: WorkersOpt = 1,
     partition: PartitionOpt = None,
     gpus_per_task: Annotated[int, typer.Option(help="Slurm/Ray: GPUs per task (= --tp x --dp).")] = 0,
+    wait: WaitOpt = False,
     verbose: VerboseOpt = False,
 ) -> None:
     """Annotate unique sentences with the teacher, through vLLM, into the `annotations` table.
@@ -226,7 +236,7 @@ def annotate(
         server_restarts=server_restarts,
         progress=progress,
         executor=ExecutorConfig(
-            kind=executor, tasks=tasks, workers=workers, partition=partition, gpus_per_task=gpus_per_task
+            kind=executor, tasks=tasks, workers=workers, partition=partition, gpus_per_task=gpus_per_task, wait=wait
         ),
     )
     st = Store(store)
@@ -252,7 +262,9 @@ def annotate(
         typer.echo(f"nothing to do: teacher {fp} has answered every requested input in {st.root}")
         return
     if out.submitted:
-        typer.echo(f"submitted run {out.run_id} to {executor}; its commit job loads it into {st.root}")
+        from .submitted import report
+
+        report(st, out.launch, verbose, "annotate")
         return
     c = out.counts
     tokens = c.completion_tokens

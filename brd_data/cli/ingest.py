@@ -7,7 +7,16 @@ from typing import Annotated
 
 import typer
 
-from .options import DEFAULT_STORE_PATH, ExecutorOpt, PartitionOpt, StoreOpt, TasksOpt, VerboseOpt, WorkersOpt
+from .options import (
+    DEFAULT_STORE_PATH,
+    ExecutorOpt,
+    PartitionOpt,
+    StoreOpt,
+    TasksOpt,
+    VerboseOpt,
+    WaitOpt,
+    WorkersOpt,
+)
 
 
 def ingest(
@@ -40,6 +49,7 @@ def ingest(
     tasks: TasksOpt = 1,
     workers: WorkersOpt = 1,
     partition: PartitionOpt = None,
+    wait: WaitOpt = False,
     verbose: VerboseOpt = False,
 ) -> None:
     """Read corpus files, split them into sentences and passages, and load them into the store.
@@ -61,7 +71,7 @@ def ingest(
         limit_docs=limit_docs,
         segmenter=segmenter,
         max_sentence_chars=max_sentence_chars,
-        executor=ExecutorConfig(kind=executor, tasks=tasks, workers=workers, partition=partition),
+        executor=ExecutorConfig(kind=executor, tasks=tasks, workers=workers, partition=partition, wait=wait),
     )
     st = Store(store)
     with st.writer("ingest"):
@@ -72,7 +82,9 @@ def ingest(
         typer.echo(f"nothing to do: all {len(outcome.skipped)} input(s) are already in {st.root}")
         return
     if outcome.submitted:
-        typer.echo(f"submitted run {outcome.run_id} to {executor}; the commit job loads it into {st.root}")
+        from .submitted import report
+
+        report(st, outcome.launch, verbose, "ingest")
         return
     r = outcome.result
     a = r.added

@@ -5,10 +5,9 @@ from __future__ import annotations
 import os
 import shutil
 from dataclasses import dataclass, field
+from pathlib import Path
 
-from datatrove.data import DocumentsPipeline
-from datatrove.pipeline.base import PipelineStep
-
+from ..scaleout import CommitStep, Stage
 from ..store import Run, Store, query
 from ..store.sqlfiles import run_sql
 
@@ -26,9 +25,18 @@ class CommitResult:
     failed: list[tuple[str, str]] = field(default_factory=list)  # (path, error)
 
 
-def commit_ingest(store: Store, run: Run) -> CommitResult:
+def _rank(part: Path) -> int:
+    return int(part.name.split("-", 1)[0])  # parts are RANK-PART.parquet (stage_writer.py)
+
+
+def commit_ingest(store: Store, run: Run, ranks: set[int] | None = None, failure: str | None = None) -> CommitResult:
+    """Load the run's parts in one transaction. Slurm/Ray: only those of the tasks in `ranks` (the
+    ones that finished; a task reads whole files, so a file is in or out), and with `failure` the
+    run ends failed with that error; the files of the other tasks are ingested by the next run."""
     stage = store.staging_dir / run.run_id
-    parts = {t: sorted(str(p) for p in (stage / t).glob("*.parquet")) for t in TABLES}
+    parts = {
+        t: sorted(str(p) for p in (stage / t).glob("*.parquet") if ranks is None or _rank(p) in ranks) for t in TABLES
+    }
     result = CommitResult()
     failed_ids: list[str] = []
     with store.transaction() as con:
@@ -58,26 +66,25 @@ def commit_ingest(store: Store, run: Run) -> CommitResult:
         error = None
         if result.failed:
             error = f"{len(result.failed)} input file(s) failed and were rolled back (see quarantine)"
-        run.finish("succeeded", error=error, con=con)
+        if failure:
+            run.finish("failed", error=failure, con=con)
+        else:
+            run.finish("succeeded", error=error, con=con)
     shutil.rmtree(stage, ignore_errors=True)
     return result
 
 
-class StoreCommit(PipelineStep):
-    """The commit as a one-task pipeline, for Slurm and Ray, where it runs after the workers."""
+class StoreCommit(CommitStep):
+    """The ingest commit for Slurm and Ray, after the tasks (see scaleout.py)."""
 
     name = "🗄️ store commit"
-    type = "💽 - WRITER"
 
-    def __init__(self, store_root: str, run_id: str, command: str = "ingest"):
-        super().__init__()
-        self.store_root = store_root
-        self.run_id = run_id
-        self.command = command
+    def __init__(self, store_root: str, run_id: str, stages: list[Stage], command: str = "ingest"):
+        super().__init__(store_root, run_id, command, stages)
 
-    def run(self, data: DocumentsPipeline = None, rank: int = 0, world_size: int = 1) -> DocumentsPipeline:
-        if data:
-            yield from data
-        store = Store(self.store_root)
-        with store.writer(f"{self.command} commit"):
-            commit_ingest(store, Run(store=store, run_id=self.run_id, command=self.command))
+    def commit(self, store: Store, error: str | None) -> dict:
+        (stage,) = self.stages
+        done = None if error is None else set(range(stage.tasks)) - set(stage.unfinished())
+        run = Run(store=store, run_id=self.run_id, command=self.command)
+        result = commit_ingest(store, run, ranks=done, failure=error)
+        return {**run.counts, "files_failed": len(result.failed)}

@@ -2,6 +2,11 @@
 
 An advisory `flock` on `brd.lock`. The kernel drops it when the holder exits, even on `kill -9`,
 so a stale file never blocks the next writer; the pid written into the file names the holder.
+
+A forked child (datatrove's `multiprocess.Manager`, a local worker pool) would share the lock
+through its copy of the descriptor and keep the store locked after `kill -9` of brd; the child
+closes its copy at once (`os.register_at_fork`), which leaves the parent's lock in place. Child
+processes that exec (sbatch, ray, vLLM) never get it: the descriptor is not inheritable.
 """
 
 from __future__ import annotations
@@ -14,6 +19,20 @@ import time
 from pathlib import Path
 
 from .errors import StoreLockedError
+
+_HELD: set[int] = set()  # lock descriptors this process holds
+
+
+def _close_in_child() -> None:
+    for fd in list(_HELD):
+        try:
+            os.close(fd)  # flock locks belong to the open file: the parent's stays held
+        except OSError:
+            pass
+    _HELD.clear()
+
+
+os.register_at_fork(after_in_child=_close_in_child)
 
 
 class WriterLock:
@@ -45,6 +64,7 @@ class WriterLock:
         }
         os.pwrite(fd, json.dumps(info).encode(), 0)
         self._fd = fd
+        _HELD.add(fd)
 
     @staticmethod
     def _read_holder(fd: int) -> dict:
@@ -57,6 +77,7 @@ class WriterLock:
     def release(self) -> None:
         if self._fd is None:
             return
+        _HELD.discard(self._fd)
         try:
             os.ftruncate(self._fd, 0)
             fcntl.flock(self._fd, fcntl.LOCK_UN)

@@ -1,8 +1,10 @@
--- Local annotate runs that did not finish (killed or crashed). The next run commits the closed
--- parts they left in staging. Slurm/Ray runs are left to their own commit job.
-select run_id, status
+-- Annotate runs that did not finish: local and Ray runs that are still `running` (their process
+-- was killed or crashed; recover_interrupted checks that the Ray driver is gone), and runs that
+-- ended `failed`. The next run commits the closed parts they left in staging. A Slurm run that is
+-- `running` is left to its own commit job.
+select run_id, status, coalesce(json_extract_string(config, '$.executor.kind'), 'local') as kind, pid, host
 from runs
 where command = 'annotate'
-  and status in ('running', 'failed')
-  and coalesce(json_extract_string(config, '$.executor.kind'), 'local') = 'local'
+  and (status = 'failed'
+       or (status = 'running' and coalesce(json_extract_string(config, '$.executor.kind'), 'local') in ('local', 'ray')))
 order by started_at
