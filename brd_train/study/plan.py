@@ -76,8 +76,10 @@ def build_stages(study: Study, store: Path) -> list[Stage]:
     if study.corpus.text_field != "text":
         ingest += ["--text-field", study.corpus.text_field]
     ex = study.executor
+    # Slurm: --wait, so the next stage starts once the commit job has loaded the run
+    wait = ["--wait"] if ex.kind == "slurm" else []
     if ex.kind != "local":
-        ingest += ["--executor", ex.kind, "--tasks", str(ex.tasks), "--workers", str(ex.workers)]
+        ingest += ["--executor", ex.kind, "--tasks", str(ex.tasks), "--workers", str(ex.workers), *wait]
         if ex.partition:
             ingest += ["--partition", ex.partition]
     stages.append(Stage("ingest", "ingest", ingest))
@@ -95,7 +97,15 @@ def build_stages(study: Study, store: Path) -> list[Stage]:
     if t.dp > 1:
         annotate += ["--dp", str(t.dp)]
     if ex.kind != "local":
-        annotate += ["--executor", ex.kind, "--tasks", str(ex.annotate_tasks), "--workers", str(ex.annotate_tasks)]
+        annotate += [
+            "--executor",
+            ex.kind,
+            "--tasks",
+            str(ex.annotate_tasks),
+            "--workers",
+            str(ex.annotate_tasks),
+            *wait,
+        ]
         if ex.gpu_partition:
             annotate += ["--partition", ex.gpu_partition]
         if ex.gpus_per_task:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import importlib.util
-
 import json
 import lzma
 from pathlib import Path
@@ -258,7 +257,16 @@ def test_scale_out_executors_fail_clearly_when_their_engine_is_missing(brd, stor
     bare = tmp_path / "bin"  # a PATH without Slurm's commands
     bare.mkdir()
     out = brd(
-        "ingest", f, "--store", store_dir, "--executor", "slurm", "--partition", "cpu", check=False, env={"PATH": str(bare)}
+        "ingest",
+        f,
+        "--store",
+        store_dir,
+        "--executor",
+        "slurm",
+        "--partition",
+        "cpu",
+        check=False,
+        env={"PATH": str(bare)},
     )
     assert out.returncode == 1 and "`sbatch` is not on PATH" in out.stderr and "Traceback" not in out.stderr
     if importlib.util.find_spec("ray") is None:  # CI installs brd[ray]; tests/scaleout runs it

@@ -14,6 +14,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -52,10 +53,21 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
+@dataclass
+class RayHead:
+    env: dict[str, str]  # what a brd process needs to use this cluster
+    sid: int  # the head's session: its daemons and its workers (these in groups of their own)
+
+    def workers(self, title: str) -> list[int]:
+        """Pids of this cluster's Ray workers whose process title is `title`."""
+        found = subprocess.run(["pgrep", "-s", str(self.sid), "-f", title], capture_output=True, text=True)
+        return [int(p) for p in found.stdout.split()]
+
+
 @pytest.fixture(scope="session")
 def ray_head():
     """`ray start --head --block` in its own process group on free ports; brd reaches it through
-    RAY_ADDRESS. Stopped by signalling that group (never `ray stop`, which stops every Ray here)."""
+    RAY_ADDRESS. Stopped by interrupting that group (never `ray stop`, which stops every Ray here)."""
     ray = Path(sys.executable).with_name("ray")
     if not ray.is_file():
         pytest.fail("ray is not installed: `pip install -e '.[ray]'` (scripts/setup.sh installs it)")
@@ -89,10 +101,10 @@ def ray_head():
         os.killpg(proc.pid, signal.SIGKILL)
         sink.close()
         pytest.fail(f"ray start --head did not come up:\n{log.read_text()[-2000:]}")
-    yield {"RAY_ADDRESS": f"127.0.0.1:{port}", "RAY_USAGE_STATS_ENABLED": "0"}
-    os.killpg(proc.pid, signal.SIGTERM)
+    yield RayHead({"RAY_ADDRESS": f"127.0.0.1:{port}", "RAY_USAGE_STATS_ENABLED": "0"}, proc.pid)
+    os.killpg(proc.pid, signal.SIGINT)  # `ray start --block` then stops its processes at once
     try:
-        proc.wait(timeout=60)
+        proc.wait(timeout=30)
     except subprocess.TimeoutExpired:
         os.killpg(proc.pid, signal.SIGKILL)
         proc.wait()
