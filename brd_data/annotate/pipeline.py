@@ -150,7 +150,6 @@ def build_annotate_pipeline(cfg: AnnotateConfig, stage: Path, logs: Path, run_id
             mode=mode,
         ),
         shared_context=RolloutContext(prompts, cfg.sampling, cfg.policy, cfg.engine.probe_url),
-        checkpoints_local_dir=str(stage / "checkpoints" / mode),
         records_per_chunk=cfg.chunk_size,
     )
     reader = ParquetReader(str(stage / "work" / mode), text_key="input", id_key="doc_id", glob_pattern="*.parquet")
