@@ -5,13 +5,15 @@
 Starts an OpenAI-compatible server that answers at once (aiohttp on uvloop, in its own process, so
 its CPU is not counted) and sends it the same completion requests (brd's NER and QRA prompts over
 unique synthetic sentences, as `brd annotate` builds them) three ways, in one run:
-1. a plain asyncio client (aiohttp, one connection pool of --concurrency);
+1. a plain asyncio client: --concurrency keep-alive connections on asyncio streams, nothing else
+   (and, for reference, the same with aiohttp's client);
 2. datatrove's InferenceRunner alone (an endpoint server, a rollout that sends the request and
    keeps the text, its JsonlWriter; no checkpoints), in this process;
 3. `brd annotate --endpoint URL` end to end, as a user runs it: planning in the store, rollouts
    with timeouts and retries, parsing, Parquet parts, commits into the store.
 For each it prints requests/s and the client's CPU milliseconds per request (user + system time of
-the process that sends the requests; for brd, of the whole command, start-up included).
+the process that sends the requests; for brd, of the whole command, start-up included), and the
+server's CPU per request: on a small machine the server and the client share the cores.
 Goal for brd: at most 0.5 ms CPU per request and at least 2,000 requests/s per task. The last
 line is `cpu_ms_per_request=X req_per_s=Y`, for brd end to end.
 """
@@ -28,6 +30,8 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+
+import psutil
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
@@ -127,6 +131,35 @@ def cpu_s() -> float:
 
 
 def plain_client(url: str, reqs: list[dict], concurrency: int) -> tuple[float, float]:
+    """Keep-alive HTTP/1.1 over asyncio streams, one connection per request in flight."""
+    from urllib.parse import urlparse
+
+    host, port = urlparse(url).hostname, urlparse(url).port
+
+    async def go() -> None:
+        queue = iter(reqs)
+
+        async def worker() -> None:
+            reader, writer = await asyncio.open_connection(host, port)
+            for body in queue:
+                data = json.dumps(body).encode()
+                writer.write(
+                    b"POST /v1/completions HTTP/1.1\r\nHost: %s\r\nContent-Type: application/json\r\n"
+                    b"Content-Length: %d\r\n\r\n%s" % (host.encode(), len(data), data)
+                )
+                head = await reader.readuntil(b"\r\n\r\n")
+                length = int(head.lower().split(b"content-length:")[1].split(b"\r\n")[0])
+                json.loads(await reader.readexactly(length))["choices"][0]["text"]
+            writer.close()
+
+        await asyncio.gather(*(worker() for _ in range(concurrency)))
+
+    cpu, wall = cpu_s(), time.monotonic()
+    asyncio.run(go())
+    return time.monotonic() - wall, cpu_s() - cpu
+
+
+def aiohttp_client(url: str, reqs: list[dict], concurrency: int) -> tuple[float, float]:
     import aiohttp
 
     async def go() -> None:
@@ -150,6 +183,9 @@ def datatrove_runner(url: str, reqs: list[dict], concurrency: int, tmp: Path) ->
     from datatrove.data import Document
     from datatrove.pipeline.inference.run_inference import InferenceConfig, InferenceRunner
     from datatrove.pipeline.writers import JsonlWriter
+    from loguru import logger
+
+    logger.remove()  # datatrove's progress lines would bury the table
 
     async def rollout(document, generate):
         return (await generate(dict(document.metadata["payload"]))).text
@@ -213,18 +249,39 @@ def main() -> None:
             reqs = payloads(store, n_sentences)
             print(f"machine: {os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.1f}")
             print(f"{len(reqs)} completion requests (NER + QRA over {n_sentences} unique sentences), "
-                  f"{args.concurrency} in flight, an instant server (its CPU not counted)")  # fmt: skip
-            rows = [
-                ("plain asyncio client (aiohttp)", *plain_client(url, reqs, args.concurrency)),
-                ("datatrove InferenceRunner, trivial rollout", *datatrove_runner(url, reqs, args.concurrency, tmp)),
+                  f"{args.concurrency} in flight, an instant server in a process of its own")  # fmt: skip
+            clients = [
+                ("plain asyncio client (streams, keep-alive)", lambda: plain_client(url, reqs, args.concurrency)),
+                ("plain aiohttp client (for reference)", lambda: aiohttp_client(url, reqs, args.concurrency)),
+                (
+                    "datatrove InferenceRunner, trivial rollout",
+                    lambda: datatrove_runner(url, reqs, args.concurrency, tmp),
+                ),
+                (
+                    "brd annotate end to end (store writes)",
+                    lambda: brd_end_to_end(url, store, n_sentences, args.concurrency),
+                ),
             ]
-            wall, cpu, summary = brd_end_to_end(url, store, n_sentences, args.concurrency)
-            rows.append(("brd annotate end to end (store writes)", wall, cpu))
-            print("| client | requests | time s | requests/s | CPU ms/request |")
-            print("|---|---|---|---|---|")
-            for name, w, c in rows:
-                print(f"| {name} | {len(reqs)} | {w:.2f} | {len(reqs) / w:,.0f} | {1000 * c / len(reqs):.3f} |")
-            print(f"brd: {summary}")
+            served = psutil.Process(server.pid)
+            print("| client | requests | time s | requests/s | CPU ms/request | server CPU ms/request |")
+            print("|---|---|---|---|---|---|")
+            figures = []
+            for name, run in clients:
+                before = sum(served.cpu_times()[:2])
+                wall, cpu, *rest = run()
+                server_ms = 1000 * (sum(served.cpu_times()[:2]) - before) / len(reqs)
+                figures.append((wall, cpu))
+                print(
+                    f"| {name} | {len(reqs)} | {wall:.2f} | {len(reqs) / wall:,.0f} | {1000 * cpu / len(reqs):.3f} "
+                    f"| {server_ms:.3f} |"
+                )
+            print(f"brd: {rest[0]}")
+            (plain_wall, plain_cpu), _, (dt_wall, dt_cpu), _ = figures
+            print(
+                f"same run, against the plain asyncio client: requests/s brd {plain_wall / wall:.2f}x, "
+                f"datatrove {plain_wall / dt_wall:.2f}x; CPU per request brd {cpu / plain_cpu:.1f}x, "
+                f"datatrove {dt_cpu / plain_cpu:.1f}x"
+            )
             print(f"cpu_ms_per_request={1000 * cpu / len(reqs):.3f} req_per_s={len(reqs) / wall:.0f}")
     finally:
         server.terminate()

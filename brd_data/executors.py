@@ -13,6 +13,7 @@ What brd adds to datatrove's Slurm executor (see scaleout.py for the run around 
 
 from __future__ import annotations
 
+import re
 import shlex
 import shutil
 import subprocess
@@ -24,6 +25,16 @@ from typing import Any
 from datatrove.executor import SlurmPipelineExecutor
 
 EXECUTORS = ("local", "slurm", "ray")
+_SBATCH_KEY = re.compile(r"^[a-z][a-z0-9-]*$")
+
+
+def parse_sbatch_args(items: list[str] | None) -> dict[str, str]:
+    """`--sbatch-arg KEY=VALUE` (or a bare KEY for a flag) into sbatch_args."""
+    out: dict[str, str] = {}
+    for item in items or []:
+        key, _, value = item.partition("=")
+        out[key.strip().lstrip("-")] = value
+    return out
 
 
 @dataclass
@@ -39,6 +50,7 @@ class ExecutorConfig:
     gpus_per_task: int = 0
     venv_path: str | None = None  # an activate script to source in the job (default: this interpreter's bin/)
     wait: bool = False  # Slurm: stay until the commit job has recorded the run
+    sbatch_args: dict[str, str] = field(default_factory=dict)  # extra #SBATCH lines (account, qos, time ...)
     extra: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
@@ -52,6 +64,10 @@ class ExecutorConfig:
             raise ValueError("--executor slurm needs --partition")
         if self.venv_path is not None and not Path(self.venv_path).is_file():
             raise ValueError(f"venv_path {self.venv_path}: no such activate script")
+        for key, value in self.sbatch_args.items():
+            # each becomes a `#SBATCH --key=value` line of the job script
+            if not _SBATCH_KEY.match(key) or any(c in str(value) for c in "\n\r\0"):
+                raise ValueError(f"--sbatch-arg {key}={value!r}: expected KEY=VALUE, KEY like `account` or `gres`")
 
     def check_available(self) -> None:
         """Fail with one clear line when the chosen executor's engine is missing on this machine."""
@@ -116,7 +132,7 @@ def build_executor(
         )
     if cfg.kind == "slurm":
         extra = dict(cfg.extra)
-        sbatch_args = {"kill-on-invalid-dep": "yes", **extra.pop("sbatch_args", {})}
+        sbatch_args = {"kill-on-invalid-dep": "yes", **cfg.sbatch_args, **extra.pop("sbatch_args", {})}
         return BrdSlurmExecutor(
             pipeline,
             tasks=cfg.tasks,

@@ -20,7 +20,7 @@ from urllib.parse import urlparse
 
 from datatrove.pipeline.inference.run_inference import InferenceConfig, InferenceRunner
 from datatrove.pipeline.inference.servers import EndpointServer
-from datatrove.pipeline.inference.types import ServerError
+from datatrove.pipeline.inference.types import InferenceError, ServerError
 
 from .throughput import LocalEndpoint, ManagedServer, PartChunks, read_ahead
 
@@ -261,6 +261,25 @@ class AnnotationRunner(InferenceRunner):
     async def _async_data_gen(self, sync_gen):
         async for document in read_ahead(sync_gen):
             yield document
+
+    async def _handle_record(self, doc, rank, chunk_index, rollout_fn, output_writer_context, server, semaphore):
+        """One document, one rollout (brd's): the rollout runs in the document's task (datatrove
+        starts one more task per rollout and gathers them), and a writer error fails the run
+        (datatrove logs it and goes on)."""
+        if self.config.rollouts_per_document != 1:
+            return await super()._handle_record(
+                doc, rank, chunk_index, rollout_fn, output_writer_context, server, semaphore
+            )
+        try:
+            result = await rollout_fn(doc, lambda payload: self._send_request(server, payload, semaphore))
+        except (ServerError, InferenceError, asyncio.CancelledError):
+            raise
+        except Exception as exc:
+            raise InferenceError(doc, exc) from exc
+        doc.metadata[self.metadata_key] = [] if result is None else [result]
+        if result is None:
+            doc.metadata["__no_rollouts_remove"] = True
+        await self.checkpoint_manager.write_document(doc, rank, chunk_index, output_writer_context)
 
     async def run_async(self, data_gen, rank: int = 0) -> None:
         """InferenceRunner.run_async's work, scheduled for many requests per second: a slot

@@ -11,6 +11,7 @@ from .options import (
     DEFAULT_STORE_PATH,
     ExecutorOpt,
     PartitionOpt,
+    SbatchArgOpt,
     StoreOpt,
     TasksOpt,
     VerboseOpt,
@@ -159,6 +160,7 @@ def annotate(
     partition: PartitionOpt = None,
     gpus_per_task: Annotated[int, typer.Option(help="Slurm/Ray: GPUs per task (= --tp x --dp).")] = 0,
     wait: WaitOpt = False,
+    sbatch_arg: SbatchArgOpt = None,
     verbose: VerboseOpt = False,
 ) -> None:
     """Annotate unique sentences with the teacher, through vLLM, into the `annotations` table.
@@ -183,7 +185,7 @@ def annotate(
     from ..annotate.pipeline import AnnotateConfig, run_annotate
     from ..annotate.rollout import RetryPolicy, SamplingConfig
     from ..annotate.teacher import fingerprint, resolve_teacher
-    from ..executors import ExecutorConfig
+    from ..executors import ExecutorConfig, parse_sbatch_args
     from ..store import Store
 
     if endpoint:
@@ -236,7 +238,13 @@ def annotate(
         server_restarts=server_restarts,
         progress=progress,
         executor=ExecutorConfig(
-            kind=executor, tasks=tasks, workers=workers, partition=partition, gpus_per_task=gpus_per_task, wait=wait
+            kind=executor,
+            tasks=tasks,
+            workers=workers,
+            partition=partition,
+            gpus_per_task=gpus_per_task,
+            wait=wait,
+            sbatch_args=parse_sbatch_args(sbatch_arg),
         ),
     )
     st = Store(store)

@@ -11,6 +11,7 @@ from .options import (
     DEFAULT_STORE_PATH,
     ExecutorOpt,
     PartitionOpt,
+    SbatchArgOpt,
     StoreOpt,
     TasksOpt,
     VerboseOpt,
@@ -50,6 +51,7 @@ def ingest(
     workers: WorkersOpt = 1,
     partition: PartitionOpt = None,
     wait: WaitOpt = False,
+    sbatch_arg: SbatchArgOpt = None,
     verbose: VerboseOpt = False,
 ) -> None:
     """Read corpus files, split them into sentences and passages, and load them into the store.
@@ -57,7 +59,7 @@ def ingest(
     Ingesting a file the store already holds adds nothing. Lines that cannot be decoded, records
     without text and files that cannot be read to the end are kept in the `quarantine` table.
     """
-    from ..executors import ExecutorConfig
+    from ..executors import ExecutorConfig, parse_sbatch_args
     from ..ingest import IngestConfig, resolve, run_ingest, sample_corpus
     from ..store import Store
 
@@ -71,7 +73,14 @@ def ingest(
         limit_docs=limit_docs,
         segmenter=segmenter,
         max_sentence_chars=max_sentence_chars,
-        executor=ExecutorConfig(kind=executor, tasks=tasks, workers=workers, partition=partition, wait=wait),
+        executor=ExecutorConfig(
+            kind=executor,
+            tasks=tasks,
+            workers=workers,
+            partition=partition,
+            wait=wait,
+            sbatch_args=parse_sbatch_args(sbatch_arg),
+        ),
     )
     st = Store(store)
     with st.writer("ingest"):

@@ -34,3 +34,11 @@ WaitOpt = Annotated[
         "(exit 1 if it failed). Ray and local runs always run in the foreground.",
     ),
 ]
+SbatchArgOpt = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--sbatch-arg",
+        help="--executor slurm: an extra #SBATCH line KEY=VALUE (or KEY), repeatable, e.g. account=proj, "
+        "qos=high, time=48:00:00, constraint=a100.",
+    ),
+]

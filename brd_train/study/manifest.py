@@ -160,6 +160,7 @@ class Executor:
     annotate_tasks: int = 1  # annotation slices: each starts its own vLLM server
     gpu_partition: str | None = None  # Slurm partition for annotation
     gpus_per_task: int = 0  # GPUs per annotation task (teacher.tp x teacher.dp)
+    sbatch_args: dict[str, str] = field(default_factory=dict)  # Slurm: extra #SBATCH lines (account, qos, time)
 
     def __post_init__(self) -> None:
         if self.kind not in ("local", "slurm", "ray"):

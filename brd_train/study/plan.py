@@ -77,9 +77,11 @@ def build_stages(study: Study, store: Path) -> list[Stage]:
         ingest += ["--text-field", study.corpus.text_field]
     ex = study.executor
     # Slurm: --wait, so the next stage starts once the commit job has loaded the run
-    wait = ["--wait"] if ex.kind == "slurm" else []
+    slurm = []
+    if ex.kind == "slurm":
+        slurm = ["--wait", *(a for k, v in ex.sbatch_args.items() for a in ("--sbatch-arg", f"{k}={v}"))]
     if ex.kind != "local":
-        ingest += ["--executor", ex.kind, "--tasks", str(ex.tasks), "--workers", str(ex.workers), *wait]
+        ingest += ["--executor", ex.kind, "--tasks", str(ex.tasks), "--workers", str(ex.workers), *slurm]
         if ex.partition:
             ingest += ["--partition", ex.partition]
     stages.append(Stage("ingest", "ingest", ingest))
@@ -104,7 +106,7 @@ def build_stages(study: Study, store: Path) -> list[Stage]:
             str(ex.annotate_tasks),
             "--workers",
             str(ex.annotate_tasks),
-            *wait,
+            *slurm,
         ]
         if ex.gpu_partition:
             annotate += ["--partition", ex.gpu_partition]

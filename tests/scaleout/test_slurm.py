@@ -43,7 +43,7 @@ def test_ingest_on_slurm_gives_the_rows_of_a_local_run(slurm, local_ingested, tm
     store = tmp_path / "store"
     out = run_brd(
         "ingest", *sample_paths(), "--store", store, "--executor", "slurm", "--partition", slurm,
-        "--tasks", "4", "--workers", "4", "--wait",
+        "--tasks", "4", "--workers", "4", "--wait", "--sbatch-arg", "comment=brd-scaleout-test",
     )  # fmt: skip
     run_id = submitted_run(out.stdout)
     assert f"run {run_id} (ingest, slurm) succeeded" in out.stdout
@@ -57,6 +57,7 @@ def test_ingest_on_slurm_gives_the_rows_of_a_local_run(slurm, local_ingested, tm
     # the job found the virtualenv (the first failure on main: launch_pickled_pipeline not on PATH)
     script = (store / "logs" / run_id / "workers" / "launch_script.slurm").read_text()
     assert "kill-on-invalid-dep=yes" in script and "export PATH=" in script
+    assert "#SBATCH --comment=brd-scaleout-test" in script  # --sbatch-arg
 
 
 def test_an_unknown_partition_is_refused_before_a_run_starts(slurm, tmp_path):
@@ -65,6 +66,9 @@ def test_an_unknown_partition_is_refused_before_a_run_starts(slurm, tmp_path):
         "ingest", *sample_paths(), "--store", store, "--executor", "slurm", "--partition", "nope", check=False
     )
     assert out.returncode == 1 and "no such partition (sinfo lists: brd" in out.stderr, out.stderr
+    bad = ["--executor", "slurm", "--partition", slurm, "--sbatch-arg", "comment=x\nrm -rf /"]
+    out = run_brd("ingest", *sample_paths(), "--store", store, *bad, check=False)
+    assert out.returncode == 1 and "--sbatch-arg comment=" in out.stderr and "Traceback" not in out.stderr
     assert not (store / "brd.duckdb").exists() or runs(store) == []
 
 

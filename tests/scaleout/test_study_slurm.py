@@ -45,6 +45,7 @@ def test_a_study_runs_its_ingest_and_annotation_on_slurm(slurm, teacher, tmp_pat
             "workers": 2,
             "annotate_tasks": 2,
             "gpu_partition": slurm,
+            "sbatch_args": {"comment": "brd-study"},
         },
     }
     manifest = tmp_path / "slurm-mini.yaml"
@@ -53,7 +54,7 @@ def test_a_study_runs_its_ingest_and_annotation_on_slurm(slurm, teacher, tmp_pat
     env = {"OMP_NUM_THREADS": "1", "TOKENIZERS_PARALLELISM": "false"}
     before = len(teacher.requests)
     out = run_brd("study", str(manifest), "--store", str(store), env=env, timeout=1500).stdout
-    assert "--executor slurm --tasks 4 --workers 2 --wait --partition brd" in out
+    assert "--executor slurm --tasks 4 --workers 2 --wait --sbatch-arg comment=brd-study --partition brd" in out
     assert "(ingest, slurm) succeeded" in out and "(annotate, slurm) succeeded" in out
     assert "Time per stage" in out and "report:" in out
     assert len(teacher.requests) - before == 32  # 16 English sentences x 2 behaviours, through Slurm
