@@ -71,7 +71,7 @@ def test_a_killed_ray_worker_is_rerun_without_losing_or_doubling_rows(ray_head, 
     try:
         reference = clone(local_ingested, tmp_path / "reference")
         store = clone(local_ingested, tmp_path / "store")
-        extra = ["--limit", "80", "--lang", "en", "--chunk-size", "5", "--max-concurrency", "2"]
+        extra = ["--limit", "60", "--lang", "en", "--chunk-size", "5", "--max-concurrency", "2"]
         run_brd(*annotate_args(reference, slow.url, *extra))
         cmd = [*brd_cmd(), *map(str, annotate_args(store, slow.url, *extra)), "--executor", "ray", "--tasks", "2"]
         proc = subprocess.Popen(

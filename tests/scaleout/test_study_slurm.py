@@ -36,7 +36,7 @@ def test_a_study_runs_its_ingest_and_annotation_on_slurm(slurm, teacher, tmp_pat
             "save_steps": 2,
             "extra_args": ["--no-gradient-checkpointing", "--logging-steps", "1"],
         },
-        "rows": [{"label": "Tiny"}, {"label": "Tiny-BRD", "mixture": "brd"}],
+        "rows": [{"label": "Tiny-BRD", "mixture": "brd"}],
         "evaluation": {"tasks": {"rte": "sample"}, "bigbench": ["sample"], "limit": 4},
         "executor": {
             "kind": "slurm",
