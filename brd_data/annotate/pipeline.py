@@ -5,7 +5,8 @@
 One pass per request mode (datatrove's runner sends all its requests to one endpoint: completions
 or chat completions). Locally a thread commits closed parts while the pass runs, so `kill -9`
 loses at most the chunks in flight, and the next run commits what the killed one left and skips
-everything already answered. On Slurm/Ray a dependent one-task job commits at the end.
+everything already answered. On Slurm a dependent one-task job commits at the end, on Ray the
+driver does, however the tasks ended (scaleout.py).
 """
 
 from __future__ import annotations
