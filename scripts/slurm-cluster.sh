@@ -11,6 +11,7 @@
 # absent or was written by this script: a real cluster's configuration is never replaced.
 # What a real cluster does differently (partitions, GPUs, shared file systems): docs/scale-out.md.
 set -euo pipefail
+export PATH="$PATH:/usr/sbin:/sbin"  # slurmctld, slurmd and munged live there
 
 STATE=${BRD_SLURM_DIR:-/tmp/brd-slurm}
 CONF=/etc/slurm/slurm.conf
