@@ -109,10 +109,9 @@ def build_store(root: Path, n_sentences: int) -> None:
 
 def payloads(store: Path, n_sentences: int) -> list[dict]:
     """The completion requests `brd annotate --limit n_sentences` sends, in its order."""
-    from brd_data.contracts.schemas.prompt import resolve
-
     from brd_data.annotate.rollout import RetryPolicy, SamplingConfig, request_sampling
     from brd_data.annotate.work import plan
+    from brd_data.contracts.schemas.prompt import resolve
     from brd_data.store import Store
 
     with Store(store).reader() as con:

@@ -44,7 +44,7 @@ def test_bad_input_fails_with_one_line(brd, tmp_path, fake_teacher):
         "behaviour: x\nmode: completion\nparser: raw\nmax_tokens: 5\ntemplate: no slot\n"
     )
     cases.append(
-        (annotate_args(store, fake_teacher.url, "--prompt-dir", str(bad_prompt)), "broken.yaml: template must contain")
+        (annotate_args(store, fake_teacher.url, "--prompt-dir", str(bad_prompt)), "broken.yaml: template: must contain")
     )
     for args, message in cases:
         out = brd(*args, check=False)
