@@ -10,7 +10,7 @@ from importlib.metadata import entry_points
 import click
 import typer
 
-from . import annotate, ingest, migrate, mix, publish, sql, status, tasks, teacher
+from . import annotate, bigbench, ingest, migrate, mix, publish, sql, status, tasks, teacher
 
 app = typer.Typer(
     name="brd",
@@ -20,7 +20,7 @@ app = typer.Typer(
     add_completion=False,
     pretty_exceptions_enable=False,
 )
-for module in (ingest, tasks, annotate, mix, publish, sql, status, migrate, teacher):
+for module in (ingest, tasks, bigbench, annotate, mix, publish, sql, status, migrate, teacher):
     module.register(app)
 
 # Command groups from other packages (brd_train) plug in through entry points, so brd_data
