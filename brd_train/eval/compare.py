@@ -50,6 +50,11 @@ class Comparison:
     tasks: list[TaskComparison]
     bigbench_avg: PairedTest | None  # on the BIG-bench tasks both have, paired
     n_bigbench: int
+    # task -> unit (the task, or its subtasks) -> (credits of a, credits of b) on the paired examples
+    units: dict[str, dict[str, tuple[list[float], list[float]]]]
+
+    def trees(self, task: str) -> tuple[list, list]:
+        return _trees(self.units[task])
 
 
 def _units(pairs: list[dict[str, Any]]) -> dict[str, dict[str, tuple[list[float], list[float]]]]:
@@ -96,7 +101,7 @@ def compare(store: Store, fp_a: str, fp_b: str, latest: Sequence[dict[str, Any]]
     if bb:
         trees = [_trees(units[t]) for t in bb]
         avg = paired_tree_test([x for x, _ in trees], [y for _, y in trees])
-    return Comparison(fp_a, fp_b, out, avg, len(bb))
+    return Comparison(fp_a, fp_b, out, avg, len(bb), units)
 
 
 def one_line(c: TaskComparison) -> str:

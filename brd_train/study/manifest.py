@@ -122,11 +122,21 @@ class Evaluation:
     tasks: dict[str, str] = field(default_factory=dict)  # name -> file, "sample", or hf:DATASET:CONFIG@SPLIT
     bigbench: list[str] = field(default_factory=list)  # task folders or a folder of tasks; "sample"
     limit: int | None = None
+    # which normalisation of the candidates' log-probabilities picks the predictions (brd eval --select):
+    # word (§3.3 as written), mean (per token), char, sum; the results table says which it used
+    selection: str = "word"
+    # the row the others are tested against (paired tests, "ns" marks); default: the first row
+    baseline: str | None = None
+    bigbench_set: str | None = None  # a task set of manifests/bigbench (brd eval --bigbench-set)
     extra_args: list[str] = field(default_factory=list)
     # For the plan: examples per task (e.g. XNLI's 5,010 test examples) and mean tokens per example
     # (prompt + every candidate)
     examples: dict[str, int] = field(default_factory=dict)
     mean_example_tokens: float = 128.0
+
+    def __post_init__(self) -> None:
+        if self.selection not in ("word", "mean", "char", "sum"):
+            raise ValueError(f"evaluation.selection {self.selection!r}; valid: word, mean, char, sum")
 
     def resolved_tasks(self, base: Path) -> dict[str, str]:
         out = {}
@@ -251,6 +261,10 @@ def load_study(name_or_path: str | Path) -> Study:
     )
     if not study.evaluation.tasks and not study.evaluation.bigbench:
         raise StudyError(f"{path}: evaluation names no tasks and no BIG-bench folder")
+    if study.evaluation.baseline is not None and study.evaluation.baseline not in labels:
+        raise StudyError(
+            f"{path}: evaluation.baseline {study.evaluation.baseline!r} is not a row label; rows: {', '.join(labels)}"
+        )
     _check_names(study, path)
     return study
 
@@ -267,6 +281,15 @@ def _check_names(study: Study, path: Path) -> None:
     ]:
         if name is not None and name not in mixtures and not Path(name).suffix:
             raise StudyError(f"{path}: {where}: unknown mixture {name!r}; valid: {', '.join(mixtures)}")
+    if study.evaluation.bigbench_set:
+        from brd_data.tasks.bigbench import BigBenchError, load_taskset
+
+        try:
+            load_taskset(study.evaluation.bigbench_set)
+        except BigBenchError as exc:
+            raise StudyError(f"{path}: evaluation.bigbench_set: {exc}") from None
     for name in study.evaluation.tasks:
+        if name.startswith("bigbench:"):
+            continue  # a split file of `brd bigbench split`, checked when it is read
         if name not in tasks:
             raise StudyError(f"{path}: evaluation.tasks: unknown task {name!r}; valid: {', '.join(tasks)}")

@@ -62,7 +62,8 @@ def done_reason(stage: Stage, store: Store) -> str | None:
             have = {
                 r[0]
                 for r in con.execute(
-                    "select distinct task from eval_results where model_fingerprint = ?", [fp]
+                    "select distinct task from eval_results where model_fingerprint = ? and selection = ?",
+                    [fp, stage.argv[stage.argv.index("--select") + 1] if "--select" in stage.argv else "word"],
                 ).fetchall()
             }
         wanted_bigbench = "--bigbench" in stage.argv
@@ -98,10 +99,12 @@ def run_study(study: Study, store_root: Path, echo: Echo = print, stream: bool =
                 f"stage {stage.key} failed (exit {proc.returncode}) after {seconds:.0f}s: {stage.command}{tail}"
             )
         timings.append((stage.key, seconds, ""))
+    from brd_train.eval.report import read_figures
+
     table = labelled_results(study, store, stages)
-    plots = sorted((store.root / "report").glob("*.png"))
+    figures = read_figures(store.root / "report")
     report = write_markdown(
-        store.root / "report" / "README.md", f"Study {study.name}: {study.description}", table, timings, plots
+        store.root / "report" / "README.md", f"Study {study.name}: {study.description}", table, timings, figures
     )
     return StudyOutcome(table, timings, report)
 
@@ -115,4 +118,4 @@ def labelled_results(study: Study, store: Store, stages: list[Stage]) -> Results
             model = stage.argv[stage.argv.index("--model") + 1]
             if Path(model).exists() or not model.startswith((".", "/")):
                 labelled.append((stage.outputs["label"], fingerprint(model)))
-    return results_table(store, labelled)
+    return results_table(store, labelled, baseline=study.evaluation.baseline)
