@@ -356,19 +356,25 @@ def report_cmd(
         str | None,
         typer.Option(
             help="Figure 3's baseline: a model path, fingerprint or eval run id "
-            "(default: the older of the two latest models).",
+            "(default: the model the compared one was trained from).",
             show_default=False,
         ),
     ] = None,
     model: Annotated[
         str | None,
-        typer.Option(help="Figure 3's model compared with the baseline (default: the latest).", show_default=False),
+        typer.Option(
+            help="Figure 3's model (default: the latest evaluated model trained on the brd mixture, else on any).",
+            show_default=False,
+        ),
     ] = None,
 ) -> None:
-    """Write the paper's figures as PNGs from the store's evaluation results.
+    """Write the paper's figures from the store's evaluation results, with their uncertainty.
 
-    Figure 3: per-task accuracy of one model against a baseline. Figure 2: accuracy against the
-    training data size (passages). Figure 4: the latest layer-wise probes.
+    Figure 3: a BRD model against its base model per BIG-bench task, with paired tests.
+    Figure 2: accuracy against training passages for the data-size variants of one mixture.
+    Figure 4: the latest layer-wise probes, when probes were run. A figure with nothing to show
+    is one line of text. Also writes report.json and comparison.md (every task of the Figure 3
+    pair with intervals and p-values). docs/evaluation.md.
     """
     from brd_data.store import Store
 
@@ -377,11 +383,11 @@ def report_cmd(
     st = Store(store)
     written, notes = write_report(st, out or st.root / "reports", baseline=baseline, model=model)
     for note in notes:
-        typer.echo(f"note: {note}", err=True)
+        typer.echo(note)
     for path in written:
         typer.echo(f"wrote {path}")
     if not written:
-        typer.echo("no plot written: the store holds nothing that these figures need yet", err=True)
+        typer.echo("no chart written: the store holds nothing that these figures need yet", err=True)
 
 
 def register(app: typer.Typer) -> None:
