@@ -69,17 +69,12 @@ def main() -> int:
         return 2
     import torch
 
+    from brd_data.annotate.teacher import prepare
     from brd_train.eval.models import load_model
     from brd_train.eval.scoring import PackedScorer, PairEncoder, Request
 
-    if args.threads:
-        torch.set_num_threads(args.threads)
-    if args.model:
-        model_path = args.model
-    else:
-        from brd_data.annotate.teacher import prepare
-
-        model_path = str(prepare())
+    torch.set_num_threads(args.threads or torch.get_num_threads())
+    model_path = args.model or str(prepare())  # default: the embedded teacher, prepared offline
     pairs = real_pairs(args.pairs, args.max_chars)
     model, tok = load_model(model_path, args.device, "float32")
     print(f"model {model_path}, {len(pairs)} real prompt/candidate pairs, float32 on {args.device}")
