@@ -191,7 +191,7 @@ def eval_cmd(
         title=f"{cfg.model} ({outcome.fingerprint})",
         title_justify="left",
         caption=f"run {outcome.run_id}, {outcome.scoring} scoring, prediction by {SELECTION_TITLES[select]}; "
-        "95% intervals: Wilson, or bootstrap (fractional credit, subtasks, BIG-bench-Avg)",
+        "95% intervals: Wilson (stratified for subtasks and BIG-bench-Avg), bootstrap for fractional credit",
         caption_justify="left",
     )
     table.add_column("task", overflow="fold")
