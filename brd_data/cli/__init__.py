@@ -14,7 +14,7 @@ import click
 import typer
 
 from ..contracts.errors import Terminated, UserError, environment_error
-from . import annotate, ingest, migrate, mix, publish, sql, status, tasks, teacher
+from . import annotate, bigbench, ingest, migrate, mix, publish, sql, status, tasks, teacher
 
 app = typer.Typer(
     name="brd",
@@ -24,7 +24,7 @@ app = typer.Typer(
     add_completion=False,
     pretty_exceptions_enable=False,
 )
-for module in (ingest, tasks, annotate, mix, publish, sql, status, migrate, teacher):
+for module in (ingest, tasks, bigbench, annotate, mix, publish, sql, status, migrate, teacher):
     module.register(app)
 
 _plugged: list[str] = []
