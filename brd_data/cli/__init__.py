@@ -4,6 +4,7 @@ traceback); any other exception is a bug and prints its traceback."""
 
 from __future__ import annotations
 
+import faulthandler
 import os
 import signal
 import sys
@@ -65,6 +66,8 @@ def main() -> None:
     """Run `brd`. User errors (UserError and its subclasses, and OS errors a user fixes: a full
     disk, a read-only folder) print one line; anything else is a bug and prints its traceback."""
     signal.signal(signal.SIGTERM, _on_sigterm)
+    # `kill -USR1 PID` prints every thread's stack to stderr: what a run that seems stuck is doing.
+    faulthandler.register(signal.SIGUSR1, all_threads=True)
     try:
         rc = plug_in()(prog_name="brd", standalone_mode=False)
     except _EXIT as exc:
