@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from brd_data.contracts.bigbench import fixed_answer_tasks, load_taskset, read_task_file
+from brd_data.contracts.bigbench import BigBenchError, fixed_answer_tasks, load_taskset, read_task_file
 from brd_data.contracts.bigbench_split import read_split_file, write_splits
 from brd_data.contracts.paths import manifests_dir
 
@@ -132,6 +132,6 @@ def test_the_reduced_set_splits_80_10_10_reproducibly(tmp_path, bigbench_tasks):
     foreign = tmp_path / "mine"
     foreign.mkdir()
     (foreign / "notes.txt").write_text("keep me")
-    with pytest.raises(ValueError, match="not a brd BIG-bench split folder"):
+    with pytest.raises(BigBenchError, match="not a brd BIG-bench split folder"):
         write_splits(bigbench_tasks, ts, foreign, echo=lambda m: None)
     assert (foreign / "notes.txt").read_text() == "keep me"
