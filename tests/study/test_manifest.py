@@ -81,7 +81,10 @@ BAD = [
     ("rows: [{label: A}, {label: A}]\nevaluation: {tasks: {rte: sample}}\n", "row labels repeat"),
     ("rows: [{label: A}]\n", "evaluation names no tasks"),
     ("rows: [{label: A}\n", "invalid YAML"),
-    ("rows: [{label: A}]\nevaluation: {tasks: {rte: sample}, selection: words}\n", "evaluation.selection 'words'"),
+    (
+        "rows: [{label: A}]\nevaluation: {tasks: {rte: sample}, selection: words}\n",
+        "evaluation.selection: should be 'word', 'mean', 'char' or 'sum' (got 'words')",
+    ),
     ("rows: [{label: A}]\nevaluation: {tasks: {rte: sample}, baseline: B}\n", "evaluation.baseline 'B' is not a row"),
     ("rows: [{label: A}]\nevaluation: {bigbench: [sample], bigbench_set: nope}\n", "unknown BIG-bench task set 'nope'"),
 ]
