@@ -27,9 +27,12 @@ COMMIT_LOCK_WAIT_S = 3600.0
 class CommitResult:
     added: dict[str, int] = field(default_factory=dict)
     failed: list[tuple[str, str]] = field(default_factory=list)  # (path, error)
+    empty: list[tuple[str, str]] = field(default_factory=list)  # (path, why): read, but no document
 
 
-def commit_ingest(store: Store, run: StageRun) -> CommitResult:
+def commit_ingest(store: Store, run: StageRun, replace: list[str] = ()) -> CommitResult:
+    """Load the run's staged parts in one transaction. `replace`: source ids whose earlier rows are
+    removed in the same transaction (`--replace`), if this run read them without an error."""
     stage = store.staging_dir / run.run_id
     parts = {t: sorted(str(p) for p in (stage / t).glob("*.parquet")) for t in TABLES}
     result = CommitResult()
@@ -44,9 +47,17 @@ def commit_ingest(store: Store, run: StageRun) -> CommitResult:
             staged = [
                 r[0] for r in run_sql(con, query("ingest/staged_sources"), {"files": parts["sources"]}).fetchall()
             ]
+            replaced = [sid for sid in staged if sid in set(replace)]
+            if replaced:
+                run_sql(con, query("ingest/remove_sources"), {"sources": replaced}).fetchall()
             partial = [r[0] for r in run_sql(con, query("ingest/partial_sources"), {"sources": staged}).fetchall()]
             if partial:
                 run_sql(con, query("ingest/replace_partial"), {"sources": partial}).fetchall()
+            if parts["quarantine"]:
+                empty = run_sql(
+                    con, query("ingest/empty_sources"), {"sources": parts["sources"], "quarantine": parts["quarantine"]}
+                ).fetchall()
+                result.empty = [(path, _why(n, first)) for path, n, first in empty]
         for table in TABLES:
             if not parts[table]:
                 result.added[table] = 0
@@ -56,12 +67,21 @@ def commit_ingest(store: Store, run: StageRun) -> CommitResult:
             run_sql(con, query(f"ingest/load_{table}"), params).fetchall()
             result.added[table] = store.count_rows(con, table) - before
         run.add_counts(**{f"{t}_added": n for t, n in result.added.items()}, files_failed=len(result.failed))
-        error = None
+        problems = []
         if result.failed:
-            error = f"{len(result.failed)} input file(s) failed and were rolled back (see quarantine)"
+            problems.append(f"{len(result.failed)} input file(s) failed and were rolled back")
+        if result.empty:
+            problems.append(f"{len(result.empty)} input file(s) gave no document")
+        error = f"{'; '.join(problems)} (see quarantine)" if problems else None
         run.finish("succeeded", error=error, con=con)
     shutil.rmtree(stage, ignore_errors=True)
     return result
+
+
+def _why(n_quarantined: int, first: str | None) -> str:
+    if not n_quarantined:
+        return "no documents"
+    return f"no documents, {n_quarantined} row(s) quarantined (first: {first})"
 
 
 class StoreCommit(PipelineStep):
@@ -70,15 +90,16 @@ class StoreCommit(PipelineStep):
     name = "🗄️ store commit"
     type = "💽 - WRITER"
 
-    def __init__(self, store_root: str, run_id: str, command: str = "ingest"):
+    def __init__(self, store_root: str, run_id: str, command: str = "ingest", replace: list[str] = ()):
         super().__init__()
         self.store_root = store_root
         self.run_id = run_id
         self.command = command
+        self.replace = list(replace)
 
     def run(self, data: DocumentsPipeline = None, rank: int = 0, world_size: int = 1) -> DocumentsPipeline:
         if data:
             yield from data
         store = Store(self.store_root)
         with store.writer(f"{self.command} commit", wait_s=COMMIT_LOCK_WAIT_S):
-            commit_ingest(store, StageRun.attach(store, self.run_id, self.command))
+            commit_ingest(store, StageRun.attach(store, self.run_id, self.command), self.replace)
