@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from brd_data.contracts.outputs import OutputKind, check_replaceable, claim
 from brd_data.store import Store, StoreError, query
 
 
@@ -30,12 +31,24 @@ def _pick(results: list[dict[str, Any]], selector: str | None, exclude: str | No
     raise StoreError(f"the store holds results of {len(order)} model(s); Figure 3 needs two")
 
 
+def _legacy_reports(folder: Path) -> bool:
+    """A reports folder written before ownership markers: brd's figures only."""
+    return all(p.is_file() and p.suffix == ".png" and p.name.startswith(("figure", "probe-")) for p in folder.iterdir())
+
+
 def write_report(
     store: Store, out: Path, baseline: str | None = None, model: str | None = None
 ) -> tuple[list[Path], list[str]]:
     """Write figure3-comparison.png, figure2-data-size.png and figure4-probes.png when the store
     has what each needs. Returns (written paths, notes on what was skipped and why)."""
     from .plots import plot_comparison, plot_data_size, plot_probes
+
+    # a folder of the user's is never written into: only an empty one, or one brd made for reports
+    check_replaceable(out, OutputKind.REPORTS, legacy=_legacy_reports, what="--out")
+
+    def target(name: str) -> Path:
+        claim(out, OutputKind.REPORTS, legacy=_legacy_reports, what="--out")
+        return out / name
 
     with store.reader() as con:
         tables = store.catalogue(con, kinds=("table",))
@@ -62,7 +75,7 @@ def write_report(
             pairs = {t: (acc[(fp_base, t)]["accuracy"], acc[(fp_model, t)]["accuracy"]) for t in tasks}
             name_b = next(r["model"] for r in results if r["model_fingerprint"] == fp_base)
             name_m = next(r["model"] for r in results if r["model_fingerprint"] == fp_model)
-            path, tied = plot_comparison(pairs, name_b, name_m, out / "figure3-comparison.png")
+            path, tied = plot_comparison(pairs, name_b, name_m, target("figure3-comparison.png"))
             written.append(path)
             notes.append(f"Figure 3: {name_m} vs {name_b} on {len(tasks)} common task(s), {tied} tied not shown")
         else:
@@ -80,7 +93,7 @@ def write_report(
                 bb.setdefault(r["train_passages"], []).append(r["accuracy"])
         points += [("BIG-bench-Avg", size, sum(v) / len(v)) for size, v in bb.items()]
         sizes = {p[1] for p in points}
-        written.append(plot_data_size(points, out / "figure2-data-size.png"))
+        written.append(plot_data_size(points, target("figure2-data-size.png")))
         if len(sizes) < 2:
             notes.append(
                 f"Figure 2 has one data size only ({sizes.pop()} passages); evaluate students trained on more sizes"
@@ -96,7 +109,7 @@ def write_report(
 
     # Figure 4: the latest layer-wise probes
     if probes:
-        written.append(plot_probes(probes, out / "figure4-probes.png"))
+        written.append(plot_probes(probes, target("figure4-probes.png")))
     else:
         notes.append("Figure 4 skipped: no probe results (run `brd analyze probe`)")
     return written, notes

@@ -140,7 +140,7 @@ def test_out_folder_that_is_not_a_mixture_is_left_alone(annotated, tmp_path):
     out = tmp_path / "precious"
     out.mkdir()
     (out / "notes.txt").write_text("mine")
-    assert "is not a brd mixture folder" in one_line_error(build(annotated.root, "brd", out, check=False))
+    assert "was not made by brd" in one_line_error(build(annotated.root, "brd", out, check=False))
     assert (out / "notes.txt").read_text() == "mine"
 
 
