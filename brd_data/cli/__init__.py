@@ -14,6 +14,7 @@ import click
 import typer
 
 from ..contracts.errors import Terminated, UserError, environment_error
+from ..contracts.secrets import redact
 from . import annotate, ingest, migrate, mix, publish, sql, status, tasks, teacher
 
 app = typer.Typer(
@@ -82,18 +83,18 @@ def main() -> None:
         if os.environ.get("BRD_DEBUG"):
             raise
         message = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        typer.echo(f"error: {message}", err=True)
+        typer.echo(f"error: {redact(message)}", err=True)
         rc = 1
     except Exception as exc:
         message = environment_error(exc)
         if message is None or os.environ.get("BRD_DEBUG"):
-            traceback.print_exc()
+            sys.stderr.write(redact(traceback.format_exc()))
             typer.echo(
                 f"error: this is a bug in brd ({type(exc).__name__}); please report it with the traceback above",
                 err=True,
             )
             rc = 70  # EX_SOFTWARE
         else:
-            typer.echo(f"error: {message}", err=True)
+            typer.echo(f"error: {redact(message)}", err=True)
             rc = 1
     sys.exit(rc if isinstance(rc, int) else 0)

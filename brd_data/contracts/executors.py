@@ -99,10 +99,30 @@ def build_executor(pipeline: list, cfg: ExecutorConfig, logging_dir: str, job_na
 
 @contextlib.contextmanager
 def quiet_datatrove(log_path: Path, verbose: bool) -> Iterator[None]:
-    """datatrove logs every task to stderr; keep that in the run's log file unless --verbose."""
+    """datatrove logs every task to stderr; keep that in the run's log file unless --verbose.
+    Either way it is redacted first: an exception that names an endpoint's URL or echoes a key
+    never reaches the log or the terminal."""
+    import sys
+
+    from datatrove.utils.logging import logger
+
+    from .secrets import RedactingStream, redact
+
+    # also the task log files datatrove writes itself (LOGGING_DIR/logs/task_NNNNN.log)
+    logger.configure(patcher=lambda record: record.update(message=redact(record["message"])))
     if verbose:
-        yield
+        stream = RedactingStream(sys.stderr)
+        try:
+            with contextlib.redirect_stderr(stream):
+                yield
+        finally:
+            stream.flush()
         return
     log_path.parent.mkdir(parents=True, exist_ok=True)
-    with open(log_path, "a", encoding="utf-8") as sink, contextlib.redirect_stderr(sink):
-        yield
+    with open(log_path, "a", encoding="utf-8") as sink:
+        stream = RedactingStream(sink)
+        try:
+            with contextlib.redirect_stderr(stream):
+                yield
+        finally:
+            stream.flush()
