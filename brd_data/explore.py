@@ -146,6 +146,13 @@ def check_out(out: Path | None) -> None:
         raise ConfigError(f"--out {out}: inside the store {store}; write results outside it")
 
 
+def _damaged(store, exc: BaseException) -> None:
+    from .store.store import damaged_message, is_damaged
+
+    if is_damaged(exc):
+        raise ConfigError(damaged_message(store.db_path, exc)) from None
+
+
 def run_query(store, query: str, fmt: str = Format.TABLE, out: Path | None = None, write: bool = False) -> bool:
     """Run `query` on the store and write its result; False when the statement has none (only
     with `write`). The store is opened read-only unless `write`, and then only reads run (see
@@ -165,11 +172,13 @@ def run_query(store, query: str, fmt: str = Format.TABLE, out: Path | None = Non
                     con.execute(setting)
             rel = con.sql(query)
         except duckdb.Error as exc:
+            _damaged(store, exc)
             first = str(exc).splitlines()[0]
             hint = " (the store is opened read-only; pass --write to change it)" if "read-only" in first else ""
             raise ConfigError(f"query failed: {first}{hint}") from None
         if rel is None:  # a statement with no result
             return False
+        existed = out is not None and out.exists()
         try:
             if protect:
                 # The user's SQL runs only in the locked connection; the result is written through
@@ -179,9 +188,13 @@ def run_query(store, query: str, fmt: str = Format.TABLE, out: Path | None = Non
             else:
                 write_result(rel, fmt, out)
         except duckdb.Error as exc:  # raised while the result is computed or written
+            _damaged(store, exc)
             raise ConfigError(f"query failed: {str(exc).splitlines()[0]}") from None
         except BrokenPipeError:  # `brd sql ... | head`: the reader has what it wanted
             os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        finally:
+            if out is not None and not existed and sys.exc_info()[0] is not None:
+                out.unlink(missing_ok=True)  # a result cut short (a full disk) is not left behind
         return True
 
     if write:

@@ -4,6 +4,7 @@ traceback); any other exception is a bug and prints its traceback."""
 
 from __future__ import annotations
 
+import logging
 import os
 import signal
 import sys
@@ -82,6 +83,9 @@ def main() -> None:
     except UserError as exc:
         if os.environ.get("BRD_DEBUG"):
             raise
+        # A stage that stopped on this error may leave asyncio tasks (datatrove's requests) whose
+        # exception nobody retrieved; asyncio logs each with a traceback when it is collected.
+        logging.getLogger("asyncio").disabled = True
         message = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         typer.echo(f"error: {redact(message)}", err=True)
         rc = 1

@@ -55,13 +55,11 @@ def redact_url(url: str) -> str:
     """`url` without its credentials: user:password@ becomes ***@, secret query values ***."""
     try:
         parts = urlsplit(url)
-        host = parts.hostname or ""
-        port = parts.port
     except ValueError:
         return MASK
     netloc = parts.netloc
-    if parts.username is not None or parts.password is not None:
-        netloc = f"{MASK}@{host}" + (f":{port}" if port else "")
+    if "@" in netloc:
+        netloc = f"{MASK}@{netloc.rpartition('@')[2]}"
     query = parts.query
     if query:
         pairs = []
@@ -72,12 +70,19 @@ def redact_url(url: str) -> str:
     return urlunsplit((parts.scheme, netloc, parts.path, query, parts.fragment))
 
 
+def _redact_match(m: re.Match) -> str:
+    # punctuation after a URL in prose ("...:8000: refused", "(http://h/x).") is not part of it
+    url = m.group(0)
+    core = url.rstrip(".,;:!?)]}")
+    return redact_url(core) + url[len(core) :]
+
+
 def redact(text: str) -> str:
     """`text` with every URL's credentials and every registered secret replaced by ***."""
     if not text:
         return text
     if "://" in text:
-        text = _URL.sub(lambda m: redact_url(m.group(0)), text)
+        text = _URL.sub(_redact_match, text)
     with _guard:
         known = sorted(_known, key=len, reverse=True)
     for secret in known:
