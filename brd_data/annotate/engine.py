@@ -58,11 +58,6 @@ def default_dtype(dtype: str, teacher: str) -> str:
     return "float32"
 
 
-def served_models(endpoint: str, timeout: float = 10.0, api_key_env: str = "OPENAI_API_KEY") -> list[str]:
-    """The model ids an OpenAI-compatible server lists at /v1/models."""
-    return [m["id"] for m in list_models(EndpointAccess.for_endpoint(endpoint, api_key_env), timeout)]
-
-
 def build_engine(
     teacher: str | None,
     endpoint: str | None,

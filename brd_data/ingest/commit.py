@@ -51,8 +51,8 @@ def commit_ingest(store: Store, run: StageRun, replace: list[str] = ()) -> Commi
             if replaced:
                 run_sql(con, query("ingest/remove_sources"), {"sources": replaced}).fetchall()
             partial = [r[0] for r in run_sql(con, query("ingest/partial_sources"), {"sources": staged}).fetchall()]
-            if partial:
-                run_sql(con, query("ingest/replace_partial"), {"sources": partial}).fetchall()
+            if partial or replaced:
+                run_sql(con, query("ingest/replace_partial"), {"sources": partial + replaced}).fetchall()
             if parts["quarantine"]:
                 empty = run_sql(
                     con, query("ingest/empty_sources"), {"sources": parts["sources"], "quarantine": parts["quarantine"]}
