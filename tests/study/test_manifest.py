@@ -52,6 +52,9 @@ def test_demo_manifest_parses_and_plans_every_stage():
     keys = [st.key for st in build_stages(s, Path("brd-demo"))]
     assert keys[:3] == ["ingest", "teacher", "annotate"]
     assert {"mix:further", "mix:brd", "mix:brd-no-sent", "train:brd", "eval:SmolLM2-135M", "report"} <= set(keys)
+    # the tables' normalisation is the study's, passed to every evaluation: §3.3's per-word average
+    evals = [st for st in build_stages(s, Path("brd-demo")) if st.kind == "eval"]
+    assert s.evaluation.selection == "word" and all(st.argv[st.argv.index("--select") + 1] == "word" for st in evals)
 
 
 def test_dry_run_prints_the_plan_with_costs_and_creates_nothing(brd, tmp_path):
@@ -78,6 +81,9 @@ BAD = [
     ("rows: [{label: A}, {label: A}]\nevaluation: {tasks: {rte: sample}}\n", "row labels repeat"),
     ("rows: [{label: A}]\n", "evaluation names no tasks"),
     ("rows: [{label: A}\n", "invalid YAML"),
+    ("rows: [{label: A}]\nevaluation: {tasks: {rte: sample}, selection: words}\n", "evaluation.selection 'words'"),
+    ("rows: [{label: A}]\nevaluation: {tasks: {rte: sample}, baseline: B}\n", "evaluation.baseline 'B' is not a row"),
+    ("rows: [{label: A}]\nevaluation: {bigbench: [sample], bigbench_set: nope}\n", "unknown BIG-bench task set 'nope'"),
 ]
 
 
