@@ -13,6 +13,7 @@ import dataclasses
 import functools
 import importlib.util
 import os
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -24,9 +25,12 @@ from datatrove.pipeline.inference.types import InferenceError, ServerError
 
 from ..contracts.choices import Dtype, check_choice
 from ..contracts.errors import ConfigError
-from .throughput import LocalEndpoint, ManagedServer, PartChunks, read_ahead
+from .access import EndpointAccess, list_models
+from .throughput import KeepAlive, ManagedServer, PartChunks, read_ahead
 
-_LOCAL_HOSTS = ("localhost", "127.0.0.1", "::1")
+_FINGERPRINT = re.compile(r"^[0-9a-f]{16}$")
+# how the OpenAI client and datatrove's raw client report a refused key
+_REFUSED = re.compile(r"(Error code: |http status )(401|403)\b")
 
 
 def on_cpu() -> bool:
@@ -58,22 +62,6 @@ def default_dtype(dtype: str, teacher: str) -> str:
     return "float32"
 
 
-def served_models(endpoint: str, timeout: float = 10.0) -> list[str]:
-    """The model ids an OpenAI-compatible server lists at /v1/models."""
-    import httpx
-
-    root = endpoint.rstrip("/").removesuffix("/v1")
-    try:
-        r = httpx.get(f"{root}/v1/models", timeout=timeout)
-        r.raise_for_status()
-        ids = [m["id"] for m in r.json().get("data", [])]
-    except (httpx.HTTPError, ValueError, KeyError, TypeError) as exc:
-        raise ConfigError(f"--endpoint {endpoint}: cannot list its models ({type(exc).__name__}: {exc})") from None
-    if not ids:
-        raise ConfigError(f"--endpoint {endpoint}: /v1/models lists no model")
-    return ids
-
-
 def build_engine(
     teacher: str | None,
     endpoint: str | None,
@@ -81,22 +69,30 @@ def build_engine(
     *,
     max_concurrency: int | None = None,
     dtype: str = Dtype.AUTO.value,
+    teacher_fingerprint: str | None = None,
     **settings: Any,
 ) -> tuple[EngineConfig, str]:
     """The engine for a teacher, and the teacher's fingerprint.
 
     With `endpoint`, the teacher is what that server serves: `served_name`, or the first model its
-    /v1/models lists (`teacher` then only names it). Without, `teacher` is a model folder or hub id
-    (None: the embedded teacher, prepared on first use). `max_concurrency` None: 128 requests in
-    flight on CPU, 512 on GPU; `dtype` auto is resolved for the server brd starts (default_dtype).
-    `settings`: the other EngineConfig fields."""
+    /v1/models lists (`teacher` then only names it); its fingerprint comes from what the server
+    reports of that model (`endpoint_fingerprint`). Without, `teacher` is a model folder or hub id
+    (None: the embedded teacher, prepared on first use), fingerprinted by its files.
+    `teacher_fingerprint` pins the fingerprint instead (16 hex digits, e.g. an earlier run's).
+    `max_concurrency` None: 128 requests in flight on CPU, 512 on GPU; `dtype` auto is resolved
+    for the server brd starts (default_dtype). `settings`: the other EngineConfig fields."""
+    from ..contracts.models import endpoint_fingerprint
     from ..contracts.models import model_fingerprint as fingerprint
     from .teacher import resolve_teacher
 
+    if teacher_fingerprint is not None and not _FINGERPRINT.match(teacher_fingerprint):
+        raise ConfigError(f"--teacher-fingerprint {teacher_fingerprint!r}: expected 16 lowercase hex digits")
     if endpoint:
-        served = served_name or served_models(endpoint)[0]
+        models = list_models(EndpointAccess.for_endpoint(endpoint, settings.get("api_key_env", "OPENAI_API_KEY")))
+        served = served_name or models[0]["id"]
         teacher_id = teacher or served
-        fp = fingerprint(teacher_id)
+        reported = next((m for m in models if m["id"] == served), {"id": served})
+        fp = endpoint_fingerprint(reported)
     else:
         path = resolve_teacher(teacher)
         teacher_id, served, fp = str(path), None, fingerprint(path)
@@ -108,7 +104,7 @@ def build_engine(
         dtype=dtype if endpoint else default_dtype(dtype, teacher_id),
         **settings,
     )
-    return engine, fp
+    return engine, teacher_fingerprint or fp
 
 
 @dataclass
@@ -158,12 +154,16 @@ class EngineConfig:
 
     # -- the endpoint ---------------------------------------------------------------------------
     @property
-    def endpoint_root(self) -> str | None:
-        """The endpoint without a trailing /v1: datatrove appends /v1/... itself."""
+    def access(self) -> EndpointAccess | None:
+        """How workers reach the endpoint; what configs and messages may show of it."""
         if self.endpoint is None:
             return None
-        root = self.endpoint.rstrip("/")
-        return root[: -len("/v1")] if root.endswith("/v1") else root
+        return EndpointAccess.for_endpoint(self.endpoint, self.api_key_env)
+
+    @property
+    def endpoint_root(self) -> str | None:
+        """The endpoint as shown: without a trailing /v1 and with its credentials redacted."""
+        return self.access.shown if self.endpoint else None
 
     @property
     def probe_url(self) -> str | None:
@@ -233,11 +233,12 @@ class EngineConfig:
             server_start_max_retries=0,
         )
         if self.endpoint:
-            # Only the variable's name is in the config: datatrove writes the config to executor.json.
+            # Only the redacted URL and the variables' names are in the config: datatrove writes it
+            # to executor.json. TeacherEndpoint reads the key and the real URL in the worker.
             return InferenceConfig(
                 server_type="endpoint",
-                endpoint_url=self._client_url(),
-                model_kwargs={"api_key_env": self.api_key_env},
+                endpoint_url=self.endpoint_root,
+                model_kwargs=self.access.lineage(),
                 **common,
             )
         if importlib.util.find_spec("vllm") is None and self.server_script is None:
@@ -247,29 +248,65 @@ class EngineConfig:
             )
         return InferenceConfig(server_type="custom", model_kwargs=self.server_flags(ready_file), **common)
 
-    def _client_url(self) -> str:
-        # datatrove posts to localhost endpoints itself (URL + /v1/...), and hands other hosts to
-        # the OpenAI client, whose base URL must end in /v1.
-        root = self.endpoint_root
-        return root if urlparse(root).hostname in _LOCAL_HOSTS else root + "/v1"
-
     def lineage(self) -> dict[str, Any]:
         d = {k: v for k, v in self.__dict__.items() if k != "api_key_env"}
         d["endpoint"] = self.endpoint_root
         return d
 
 
-class RemoteEndpoint(EndpointServer):
-    """An endpoint on another host: the OpenAI client needs the base URL with /v1, while the
-    readiness probe of datatrove's EndpointServer appends /v1/models to it. The API key is read
-    from the environment here, so it never sits in a config that is written to disk."""
+class TeacherEndpoint(KeepAlive, EndpointServer):
+    """An --endpoint. The API key (from --api-key-env) and the URL's credentials are read from the
+    environment here, in the worker, so they never sit in a config that is written to disk, and
+    they go to every endpoint, loopback included. Without a key or credentials, a loopback
+    endpoint gets brd's keep-alive raw-HTTP client (throughput.KeepAlive); otherwise the OpenAI
+    client."""
 
     def __init__(self, config: InferenceConfig, rank: int):
-        env = (config.model_kwargs or {}).get("api_key_env", "OPENAI_API_KEY")
-        super().__init__(dataclasses.replace(config, api_key=os.environ.get(env) or "EMPTY"), rank)
+        kwargs = config.model_kwargs or {}
+        self.access = EndpointAccess(
+            config.endpoint_url, kwargs.get("api_key_env", "OPENAI_API_KEY"), kwargs.get("url_env")
+        )
+        super().__init__(dataclasses.replace(config, endpoint_url=self.access.base, api_key="EMPTY"), rank)
+        if self.access.needs_auth or not self.access.is_local:
+            from openai import AsyncOpenAI
+
+            self.client = AsyncOpenAI(
+                api_key=self.access.api_key or "EMPTY",
+                base_url=self.access.base + "/v1",
+                default_query=self.access.query or None,
+                timeout=config.request_timeout,
+            )
+        else:
+            self.client = None
 
     def get_base_url(self) -> str:
-        return self.endpoint_url.rstrip("/").removesuffix("/v1")
+        return self.access.base
+
+    async def is_ready(self) -> bool:
+        import httpx
+
+        try:
+            async with httpx.AsyncClient() as session:
+                r = await session.get(
+                    self.access.models_url(), params=self.access.query, headers=self.access.headers(), timeout=5.0
+                )
+                return r.status_code == 200
+        except Exception:
+            return False
+
+    async def _make_request(self, payload: dict) -> dict:
+        try:
+            if self.client is None:
+                return await KeepAlive._make_request(self, payload)
+            return await EndpointServer._make_request(self, payload)
+        except InferenceError as exc:
+            if _REFUSED.search(str(exc.error)):
+                # every request would fail the same way: end the run rather than mark each item failed
+                raise ServerError(
+                    f"{self.access.shown} refused the request (HTTP 401/403): "
+                    f"check the key in ${self.access.api_key_env}"
+                ) from None
+            raise
 
 
 def _run_loop(coroutine) -> None:
@@ -285,7 +322,7 @@ def _run_loop(coroutine) -> None:
 
 class AnnotationRunner(InferenceRunner):
     """datatrove's InferenceRunner, with brd's transport and chunking (throughput.py): keep-alive
-    connections to a local endpoint or the managed server, RemoteEndpoint for other hosts, and
+    connections to the managed server or a loopback endpoint, TeacherEndpoint for --endpoint, and
     Parquet parts of `records_per_chunk` items as the only checkpoints. It also sets the managed
     server's environment (`env`, EngineConfig.server_env) in the process that runs the task,
     wherever that is (here, a Slurm job, a Ray worker)."""
@@ -391,9 +428,7 @@ class AnnotationRunner(InferenceRunner):
 
     def _init_server(self, rank: int):
         if self.config.server_type == "endpoint":
-            if urlparse(self.config.endpoint_url).hostname not in _LOCAL_HOSTS:
-                return RemoteEndpoint(self.config, rank)
-            return LocalEndpoint(self.config, rank)
+            return TeacherEndpoint(self.config, rank)
         if self.config.server_type == "custom":
             return ManagedServer(self.config, rank)
         return super()._init_server(rank)

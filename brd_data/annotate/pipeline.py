@@ -30,7 +30,7 @@ from ..contracts.runs import StageRun
 from ..contracts.scaleout import Launch, Stage, submit_slurm
 from ..contracts.schemas.prompt import Prompt
 from ..store import Store, query
-from .commit import AnnotateCommit, CommitCounts, PartCommitter, recover_interrupted
+from .commit import AnnotateCommit, CommitCounts, PartCommitter, closed_parts, parts_dir, recover_interrupted
 from .engine import AnnotationRunner, EngineConfig
 from .rollout import RetryPolicy, RolloutContext, SamplingConfig, annotate_rollout
 from .work import Pending, plan, write_work
@@ -150,7 +150,7 @@ def build_annotate_pipeline(cfg: AnnotateConfig, stage: Path, logs: Path, run_id
             progress=cfg.progress,
             mode=mode,
         ),
-        shared_context=RolloutContext(prompts, cfg.sampling, cfg.policy, cfg.engine.probe_url),
+        shared_context=RolloutContext(prompts, cfg.sampling, cfg.policy, cfg.engine.probe_url, cfg.engine.access),
         records_per_chunk=cfg.chunk_size,
     )
     reader = ParquetReader(str(stage / "work" / mode), text_key="input", id_key="doc_id", glob_pattern="*.parquet")
@@ -222,11 +222,18 @@ def run_annotate(store: Store, cfg: AnnotateConfig, verbose: bool = False) -> An
             return outcome
         with PartCommitter(store, run.run_id, cfg.commit_interval_s) as committer:
             try:
-                for mode in modes:
-                    items = sum(p.n_todo for p in pending if p.prompt.mode == mode)
-                    outcome.passes.append(_run_pass(store, cfg, stage, run.run_id, mode, items, verbose))
-            finally:
-                committer.commit_now()  # whatever closed, even when the pass failed
+                try:
+                    for mode in modes:
+                        items = sum(p.n_todo for p in pending if p.prompt.mode == mode)
+                        outcome.passes.append(_run_pass(store, cfg, stage, run.run_id, mode, items, verbose))
+                finally:
+                    committer.commit_now()  # whatever closed, even when the pass failed
+            except BaseException:
+                # What closed is committed: a failed run leaves no staging files behind (if the
+                # commit itself failed, the parts stay for the next run to commit).
+                if not closed_parts(parts_dir(store, run.run_id)):
+                    shutil.rmtree(stage, ignore_errors=True)
+                raise
         outcome.counts = committer.counts
         run.add_counts(
             **committer.counts.as_run_counts(),

@@ -91,9 +91,10 @@ class Health:
     what bounds how many requests/s one task sends: bench/annotate_ceiling.py).
     """
 
-    def __init__(self, policy: RetryPolicy, probe_url: str | None = None):
+    def __init__(self, policy: RetryPolicy, probe_url: str | None = None, access=None):
         self.policy = policy
-        self.probe_url = probe_url
+        self.probe_url = probe_url  # as shown (credentials redacted)
+        self.access = access  # EndpointAccess: the real URL, its query and the key, read here in the worker
         self.answered_at: float | None = None  # monotonic time of the first answer
         self.dead: asyncio.Event | None = None
         self.dead_reason = ""
@@ -137,7 +138,12 @@ class Health:
         async with httpx.AsyncClient() as client:
             while True:
                 try:
-                    r = await client.get(self.probe_url, timeout=min(5.0, self.policy.probe_interval_s))
+                    url, params, headers = self.probe_url, None, None
+                    if self.access is not None:
+                        url, params, headers = self.access.models_url(), self.access.query, self.access.headers()
+                    r = await client.get(
+                        url, params=params, headers=headers, timeout=min(5.0, self.policy.probe_interval_s)
+                    )
                     up = r.status_code == 200
                     why = f"HTTP {r.status_code}"
                 except Exception as exc:  # any failed probe is a server that did not answer
@@ -302,13 +308,14 @@ class RolloutContext:
     sampling: SamplingConfig
     policy: RetryPolicy
     probe_url: str | None = None
+    access: Any = None  # EndpointAccess of an --endpoint (names of variables only: it is written to executor.json)
 
     def __call__(self) -> dict[str, Any]:
         return {
             "prompts": self.prompts,
             "sampling": self.sampling,
             "policy": self.policy,
-            "health": Health(self.policy, self.probe_url),
+            "health": Health(self.policy, self.probe_url, self.access),
         }
 
     def lineage(self) -> dict[str, Any]:

@@ -5,7 +5,27 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from ..store import Store, query
 from .pipeline import AnnotateOutcome
+
+
+def earlier_endpoint_identity(store: Store, teacher: str, fingerprint: str) -> str | None:
+    """A note when the store holds answers of this endpoint teacher under the fingerprint that brd
+    gave endpoints before it asked /v1/models (a hash of the served name alone)."""
+    from ..contracts.models import model_fingerprint
+
+    old = model_fingerprint(teacher)  # "hub:NAME": not a local folder
+    if old == fingerprint or Path(teacher).is_dir():
+        return None
+    with store.reader() as con:
+        n = con.execute(query("annotate/teacher_annotations"), {"fingerprint": old}).fetchall()[0][0]
+    if not n:
+        return None
+    return (
+        f"this store holds {n} answer(s) of a teacher named {teacher!r} under fingerprint {old}, from a brd that "
+        f"identified endpoints by name only; this server's model is {fingerprint}. If it is the same model, "
+        f"pass --teacher-fingerprint {old} to skip what it answered"
+    )
 
 
 def outcome_lines(out: AnnotateOutcome, fingerprint: str, store_root: Path, executor: str) -> list[str]:

@@ -86,6 +86,13 @@ def pending_task_examples(con, prompt: Prompt, fingerprint: str, limit: int, lan
 UNIT_SOURCES: dict[str, Callable[..., Pending]] = {"sentence": pending_sentences, "task": pending_task_examples}
 
 
+# What a store without inputs of a kind lacks, and how to add them.
+NOTHING_TO_READ = {
+    "sentence": "the store holds no sentences to annotate; ingest a corpus first (`brd ingest FILES`)",
+    "task": "the store holds no task examples to annotate; load them first (`brd tasks load`)",
+}
+
+
 def check_langs(con, langs: tuple[str, ...]) -> None:
     """Languages asked for must be in the corpus (`sentences.lang`); the error lists those that are."""
     if not langs:
@@ -107,7 +114,10 @@ def plan(con, prompts: list[Prompt], fingerprint: str, limit: int, langs: tuple[
             raise ConfigError(
                 f"{p.source_file}: input {p.input!r} has no unit source yet (available: {', '.join(UNIT_SOURCES)})"
             )
-        out.append(UNIT_SOURCES[p.input](con, p, fingerprint, limit, langs=langs))
+        pending = UNIT_SOURCES[p.input](con, p, fingerprint, limit, langs=langs)
+        if pending.considered == 0 and limit != 0:
+            raise ConfigError(f"{p.name}: {NOTHING_TO_READ[p.input]}")
+        out.append(pending)
     return out
 
 

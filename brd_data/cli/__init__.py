@@ -5,6 +5,7 @@ traceback); any other exception is a bug and prints its traceback."""
 from __future__ import annotations
 
 import faulthandler
+import logging
 import os
 import signal
 import sys
@@ -15,6 +16,7 @@ import click
 import typer
 
 from ..contracts.errors import Terminated, UserError, environment_error
+from ..contracts.secrets import redact
 from . import annotate, bigbench, ingest, migrate, mix, publish, sql, status, tasks, teacher
 
 app = typer.Typer(
@@ -67,7 +69,10 @@ def main() -> None:
     disk, a read-only folder) print one line; anything else is a bug and prints its traceback."""
     signal.signal(signal.SIGTERM, _on_sigterm)
     # `kill -USR1 PID` prints every thread's stack to stderr: what a run that seems stuck is doing.
-    faulthandler.register(signal.SIGUSR1, all_threads=True)
+    try:
+        faulthandler.register(signal.SIGUSR1, all_threads=True)
+    except ValueError:  # io.UnsupportedOperation: stderr is no file (brd called in-process, as the tests do)
+        pass
     try:
         rc = plug_in()(prog_name="brd", standalone_mode=False)
     except _EXIT as exc:
@@ -84,19 +89,22 @@ def main() -> None:
     except UserError as exc:
         if os.environ.get("BRD_DEBUG"):
             raise
+        # A stage that stopped on this error may leave asyncio tasks (datatrove's requests) whose
+        # exception nobody retrieved; asyncio logs each with a traceback when it is collected.
+        logging.getLogger("asyncio").disabled = True
         message = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        typer.echo(f"error: {message}", err=True)
+        typer.echo(f"error: {redact(message)}", err=True)
         rc = 1
     except Exception as exc:
         message = environment_error(exc)
         if message is None or os.environ.get("BRD_DEBUG"):
-            traceback.print_exc()
+            sys.stderr.write(redact(traceback.format_exc()))
             typer.echo(
                 f"error: this is a bug in brd ({type(exc).__name__}); please report it with the traceback above",
                 err=True,
             )
             rc = 70  # EX_SOFTWARE
         else:
-            typer.echo(f"error: {message}", err=True)
+            typer.echo(f"error: {redact(message)}", err=True)
             rc = 1
     sys.exit(rc if isinstance(rc, int) else 0)

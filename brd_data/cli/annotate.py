@@ -85,6 +85,15 @@ def annotate(
     api_key_env: Annotated[
         str, typer.Option(help="--endpoint: environment variable holding its API key (never logged or stored).")
     ] = "OPENAI_API_KEY",
+    teacher_fingerprint: Annotated[
+        str | None,
+        typer.Option(
+            help="Pin the teacher's identity (16 hex digits): what is already answered under it is skipped. "
+            "Default: from the model's files, or for --endpoint from what /v1/models reports (id, root, "
+            "max_model_len, revision).",
+            show_default=False,
+        ),
+    ] = None,
     tp: Annotated[int, typer.Option(min=1, help="vLLM tensor parallelism (GPUs per model replica).")] = 1,
     dp: Annotated[int, typer.Option(min=1, help="vLLM data parallelism (model replicas per server).")] = 1,
     max_concurrency: Annotated[
@@ -222,6 +231,7 @@ def annotate(
         vllm_args=_kv(vllm_arg),
         server_script=str(server_script) if server_script else None,
         api_key_env=api_key_env,
+        teacher_fingerprint=teacher_fingerprint,
     )
     cfg = AnnotateConfig(
         prompts=chosen,
@@ -254,6 +264,12 @@ def annotate(
         ),
     )
     st = existing_store(store)
+    if endpoint and teacher_fingerprint is None:
+        from ..annotate.summary import earlier_endpoint_identity
+
+        note = earlier_endpoint_identity(st, engine.teacher, fp)
+        if note:
+            typer.echo(f"note: {note}", err=True)
     with st.writer("annotate"):
         out = run_annotate(st, cfg, verbose=verbose)
     for line in outcome_lines(out, fp, st.root, executor):

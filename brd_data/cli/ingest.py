@@ -54,14 +54,25 @@ def ingest(
     tasks: TasksOpt = 1,
     workers: WorkersOpt = 1,
     partition: PartitionOpt = None,
+    replace: Annotated[
+        bool,
+        typer.Option(
+            "--replace",
+            help="Ingest these inputs again although the store holds them (e.g. with another --text-field "
+            "or --lang): their old rows are replaced by the new ones in one transaction.",
+        ),
+    ] = False,
     wait: WaitOpt = False,
     sbatch_arg: SbatchArgOpt = None,
     verbose: VerboseOpt = False,
 ) -> None:
     """Read corpus files, split them into sentences and passages, and load them into the store.
 
-    Ingesting a file the store already holds adds nothing. Lines that cannot be decoded, records
-    without text and files that cannot be read to the end are kept in the `quarantine` table.
+    Ingesting a file the store already holds (the same bytes read with the same settings) adds
+    nothing; the same bytes with other settings are refused, naming the difference, unless
+    --replace is given. Lines that cannot be decoded, records without text and files that cannot
+    be read to the end are kept in the `quarantine` table; a file that gives no document makes the
+    command exit non-zero with the reason.
     """
     from ..contracts.executors import ExecutorConfig, parse_sbatch_args
     from ..ingest import IngestConfig, resolve, run_ingest, sample_corpus
@@ -88,7 +99,7 @@ def ingest(
     )
     st = Store(store)
     with st.writer("ingest"):
-        outcome = run_ingest(st, cfg, verbose=verbose)
+        outcome = run_ingest(st, cfg, verbose=verbose, replace=replace)
     for f, run_id, n_docs in outcome.skipped:
         typer.echo(f"skipped {f.path}: already ingested ({n_docs} documents, run {run_id})")
     if outcome.run_id is None:
@@ -102,14 +113,19 @@ def ingest(
     r = outcome.result
     a = r.added
     typer.echo(
-        f"run {outcome.run_id}: {len(files) - len(outcome.skipped) - len(r.failed)} file(s) ingested, "
+        f"run {outcome.run_id}: {len(files) - len(outcome.skipped) - len(r.failed) - len(r.empty)} file(s) ingested, "
         f"{a.get('documents', 0)} documents, {a.get('sentences', 0)} sentences, "
         f"{a.get('passages', 0)} passages, {a.get('quarantine', 0)} quarantined "
         f"in {time.monotonic() - started:.1f}s"
     )
+    for f in outcome.replaced:
+        typer.echo(f"replaced the earlier rows of {f.path}")
     for path, error in r.failed:
         typer.echo(f"error: {path}: {error}; its rows were rolled back", err=True)
-    if r.failed:
+    for path, why in r.empty:
+        hint = "; check --text-field" if "field" in why else ""
+        typer.echo(f"error: {path}: {why}{hint}", err=True)
+    if r.failed or r.empty:
         raise typer.Exit(1)
 
 

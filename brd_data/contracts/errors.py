@@ -4,8 +4,10 @@ prints its traceback. Stages subclass `UserError` for their own errors (PromptEr
 from __future__ import annotations
 
 import errno
+import os
 
 from ..store.errors import StoreError, StoreLockedError, UserError
+from ..store.store import damaged_message, is_damaged
 
 
 class ConfigError(UserError):
@@ -33,13 +35,19 @@ def environment_error(exc: BaseException) -> str | None:
     """A one-line message for an OSError the user can act on (full disk, read-only folder), else None."""
     if isinstance(exc, OSError) and exc.errno in ENVIRONMENT_ERRNOS:
         where = f": {exc.filename}" if exc.filename else ""
-        return f"{exc.strerror or exc}{where}"
+        if exc.strerror and exc.strerror != str(exc):
+            return f"{exc.strerror}{where}"
+        # pyarrow's OSError carries the errno but neither strerror nor the file: say what it is
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+        return f"{os.strerror(exc.errno)}{where}" + (f" ({first})" if first else "")
     text = str(exc)
     # DuckDB and pyarrow report a full disk in their own exception types
     if "No space left on device" in text:
         return "no space left on device: " + text.strip().splitlines()[0]
     if "Read-only file system" in text:
         return "read-only file system: " + text.strip().splitlines()[0]
+    if is_damaged(exc):  # a checksum-corrupt store block found while a query ran
+        return damaged_message("brd.duckdb", exc)
     return None
 
 

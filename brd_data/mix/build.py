@@ -33,7 +33,6 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import json
-import os
 import re
 import shutil
 import time
@@ -48,6 +47,7 @@ import pyarrow.compute as pc
 
 from ..contracts.errors import UserError
 from ..contracts.identity import code_version, file_sha256
+from ..contracts.outputs import OutputKind, check_replaceable, mark, remove, sibling, swap
 from ..contracts.runs import StageRun
 from ..contracts.schemas.mixture import (
     FORMAT_VERSION,
@@ -437,9 +437,25 @@ def _configure(con, opts: BuildOptions, tmp: Path) -> None:
         con.execute(query("mix/build_threads"), {"threads": opts.threads})
 
 
+def legacy_mixture(folder: Path) -> bool:
+    """A mixture folder built before ownership markers: its manifest.json and the shards it lists,
+    nothing else."""
+    try:
+        m = json.loads((folder / "manifest.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return False
+    if not isinstance(m, dict) or m.get("format_version") != FORMAT_VERSION or "build_run_id" not in m:
+        return False
+    if not {p.name for p in folder.iterdir()} <= {"manifest.json", "data"}:
+        return False
+    shards = {str(s.get("file")) for s in m.get("shards", []) if isinstance(s, dict)}
+    data = folder / "data"
+    found = {p.relative_to(folder).as_posix() for p in data.rglob("*")} if data.is_dir() else set()
+    return found <= shards
+
+
 def _check_out(out: Path) -> None:
-    if out.exists() and (not out.is_dir() or (any(out.iterdir()) and not (out / "manifest.json").is_file())):
-        raise MixError(f"--out {out}: exists and is not a brd mixture folder; choose another folder")
+    check_replaceable(out, OutputKind.MIXTURE, legacy_mixture, "--out")
 
 
 def _manifest(
@@ -504,9 +520,10 @@ def build_mixture(st: Store, spec: MixtureSpec, out: Path, opts: BuildOptions = 
     _check_out(out)
     counter = load_token_counter(spec.tokenizer)
     filters = [load_filter(n) for n in available_filters()]
-    tmp = out.with_name(f".{out.name}.building-{os.getpid()}")
-    shutil.rmtree(tmp, ignore_errors=True)
+    # written beside --out, marked as brd's, and renamed into place when complete
+    tmp = sibling(out, "building")
     tmp.mkdir(parents=True)
+    mark(tmp, OutputKind.MIXTURE)
     config = {
         "mixture": spec.resolved(),
         "out": str(out),
@@ -533,7 +550,7 @@ def build_mixture(st: Store, spec: MixtureSpec, out: Path, opts: BuildOptions = 
             (tmp / "manifest.json").write_text(
                 json.dumps(manifest, indent=1, ensure_ascii=False) + "\n", encoding="utf-8"
             )
-            _replace(tmp, out)
+            swap(tmp, out, OutputKind.MIXTURE, legacy_mixture, "--out")
             with st.transaction() as con:
                 con.register("new_token_counts", stream.new_counts())
                 con.execute(query("mix/insert_token_counts"), {"tokenizer": counter.fingerprint})
@@ -556,14 +573,5 @@ def build_mixture(st: Store, spec: MixtureSpec, out: Path, opts: BuildOptions = 
                 )
                 run.finish("succeeded", con=con)
     finally:
-        shutil.rmtree(tmp, ignore_errors=True)
+        remove(tmp)  # a failed build leaves nothing beside --out
     return BuildResult(out, manifest, time.monotonic() - started, stream.tokenised_rows, stream.tokenise_seconds)
-
-
-def _replace(tmp: Path, out: Path) -> None:
-    """Put the finished folder in place; an older mixture there is removed only now."""
-    old = out.with_name(f".{out.name}.old-{os.getpid()}")
-    if out.exists():
-        out.rename(old)
-    tmp.rename(out)
-    shutil.rmtree(old, ignore_errors=True)

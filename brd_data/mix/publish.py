@@ -28,7 +28,9 @@ from typing import Any, TypeVar
 import yaml
 
 from ..contracts.errors import UserError
+from ..contracts.outputs import MARKER, OutputKind, check_replaceable, staged
 from ..contracts.paths import manifests_dir
+from ..contracts.schemas.mixture import read_mixture_manifest
 from ..store import query
 
 _REPO_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,95}/[A-Za-z0-9][A-Za-z0-9_.-]{0,95}$")
@@ -71,7 +73,11 @@ class RepoContents:
 
 
 def find_mixtures(dirs: list[Path]) -> list[Mixture]:
-    """Each DIR is a mixture folder (holds manifest.json) or a folder of them (e.g. mixtures/)."""
+    """Each DIR is a mixture folder (holds manifest.json) or a folder of them (e.g. mixtures/).
+
+    Nothing in a manifest.json is trusted: it must fit the manifest schema (a catalogue name,
+    relative shard paths), and every shard must resolve inside its mixture folder and be a regular
+    file (see `check_shards`)."""
     found: list[Path] = []
     for d in dirs:
         if (d / "manifest.json").is_file():
@@ -87,21 +93,53 @@ def find_mixtures(dirs: list[Path]) -> list[Mixture]:
         )
     out = []
     for folder in found:
-        try:
-            m = json.loads((folder / "manifest.json").read_text(encoding="utf-8"))
-        except (OSError, ValueError) as exc:
-            raise PublishError(f"{folder / 'manifest.json'}: {str(exc).splitlines()[0]}") from None
-        if m.get("format_version") != 1 or "shards" not in m:
-            raise PublishError(f"{folder / 'manifest.json'}: not a brd mixture manifest (format_version 1)")
-        for s in m["shards"]:
-            if not (folder / s["file"]).is_file():
-                raise PublishError(f"{folder}: shard {s['file']} is missing")
-        out.append(Mixture(m["name"], folder, m))
+        checked, m = read_mixture_manifest(folder / "manifest.json", PublishError)
+        if not checked.shards:
+            raise PublishError(f"{folder / 'manifest.json'}: lists no shards")
+        for s in checked.shards:
+            shard_path(folder, s.file)
+        out.append(Mixture(checked.name, folder, m))
     names = [m.name for m in out]
     dup = sorted({n for n in names if names.count(n) > 1})
     if dup:
         raise PublishError(f"two mixtures named {', '.join(dup)}; a repository has one config per name")
     return out
+
+
+def shard_path(folder: Path, file: str) -> Path:
+    """The shard `file` of a mixture folder: a regular file that resolves inside the folder (no
+    `..`, no absolute path, no symbolic link leading out)."""
+    path = folder / file
+    root = folder.resolve()
+    real = path.resolve()
+    if real != root and root not in real.parents:
+        raise PublishError(f"{folder / 'manifest.json'}: shard {file} resolves outside the mixture folder ({real})")
+    if not path.is_file():
+        raise PublishError(f"{folder}: shard {file} is missing")
+    return path
+
+
+def check_shards(contents: RepoContents) -> None:
+    """Every shard's bytes match the sha256 its manifest.json gives, and its rows the row count;
+    checked before anything is staged or uploaded."""
+    import pyarrow.parquet as pq
+
+    from ..contracts.identity import file_sha256
+
+    for m in contents.mixtures:
+        for s in m.manifest["shards"]:
+            path = shard_path(m.folder, s["file"])
+            if file_sha256(path) != s["sha256"]:
+                raise PublishError(
+                    f"{path}: sha256 differs from manifest.json's; the shard changed after `brd mix build` "
+                    "(build the mixture again)"
+                )
+            try:
+                rows = pq.read_metadata(path).num_rows
+            except Exception as exc:  # pyarrow raises several types for a damaged file
+                raise PublishError(f"{path}: not a readable Parquet file ({str(exc).splitlines()[0]})") from None
+            if rows != s["rows"]:
+                raise PublishError(f"{path}: holds {rows} rows, manifest.json says {s['rows']}")
 
 
 def prompt_infos(hashes: set[str], store=None) -> dict[str, PromptInfo]:
@@ -275,18 +313,32 @@ def render_card(contents: RepoContents) -> str:
     return "\n".join(lines)
 
 
-def stage(contents: RepoContents, folder: Path) -> Path:
-    """Write the repository folder: shards (hard links when possible), lineage, README.md."""
-    if folder.exists() and any(folder.iterdir()):
-        if not (folder / "README.md").is_file() or not (folder / "data").is_dir():
-            raise PublishError(f"{folder}: exists and is not a staged brd dataset repository; choose another folder")
-        shutil.rmtree(folder)
+def legacy_staging(folder: Path) -> bool:
+    """A staged repository written before ownership markers: README.md, data/ and lineage/ only."""
+    names = {p.name for p in folder.iterdir()}
+    return names <= {"README.md", "data", "lineage"} and {"README.md", "data"} <= names
+
+
+def stage(contents: RepoContents, folder: Path, what: str = "--dry-run") -> Path:
+    """Write the repository folder: shards (hard links when possible), lineage, README.md.
+
+    The shards are checked against their manifests first. The folder is written beside `folder`
+    and renamed into place; a folder already there is replaced only if brd staged it (it holds the
+    ownership marker), and anything else is refused untouched."""
+    check_replaceable(folder, OutputKind.PUBLISH, legacy_staging, what)
+    check_shards(contents)
+    with staged(folder, OutputKind.PUBLISH, legacy_staging, what) as tmp:
+        _write_repository(contents, tmp)
+    return folder
+
+
+def _write_repository(contents: RepoContents, folder: Path) -> None:
     (folder / "lineage").mkdir(parents=True, exist_ok=True)
     for m in contents.mixtures:
         target = folder / "data" / m.name
         target.mkdir(parents=True, exist_ok=True)
         for s in m.manifest["shards"]:
-            src, dst = m.folder / s["file"], target / Path(s["file"]).name
+            src, dst = shard_path(m.folder, s["file"]), target / Path(s["file"]).name
             try:
                 os.link(src, dst)
             except OSError:
@@ -295,7 +347,6 @@ def stage(contents: RepoContents, folder: Path) -> Path:
             json.dumps(_public_manifest(m.manifest), indent=1, ensure_ascii=False) + "\n", encoding="utf-8"
         )
     (folder / "README.md").write_text(render_card(contents), encoding="utf-8")
-    return folder
 
 
 def gather(dirs: list[Path], repo_id: str, store=None) -> RepoContents:
@@ -389,7 +440,7 @@ def publish(
     import tempfile
 
     with tempfile.TemporaryDirectory(prefix=".brd-publish-", dir=contents.mixtures[0].folder.parent) as tmp:
-        folder = stage(contents, Path(tmp) / "repo")
+        folder = stage(contents, Path(tmp) / "repo", what="staging folder")
         return push(folder, contents.repo_id, private, log=log, attempts=attempts, first_wait=first_wait)
 
 
@@ -419,6 +470,7 @@ def push(
             repo_id=repo_id,
             repo_type="dataset",
             folder_path=str(folder),
+            ignore_patterns=[MARKER],  # brd's ownership marker is not part of the dataset
             commit_message=f"brd publish: {', '.join(sorted(p.name for p in (folder / 'data').iterdir()))}",
         ),
         f"upload_folder {repo_id}",

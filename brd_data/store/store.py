@@ -33,6 +33,19 @@ _IDENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 _BUSY_MARKERS = ("Could not set lock", "Conflicting lock")
 
 
+# how DuckDB reports a database file whose bytes changed under it (a block checksum mismatch)
+_DAMAGED = ("Corrupt database file", "does not match stored checksum", "not a valid DuckDB database file")
+
+
+def is_damaged(exc: BaseException) -> bool:
+    return any(m in str(exc) for m in _DAMAGED)
+
+
+def damaged_message(path: Path | str, exc: BaseException) -> str:
+    first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+    return f"the store file {path} is damaged ({first}); brd wrote nothing to it: restore it from a backup"
+
+
 def resolve_store_path(value: str | os.PathLike | None = None) -> Path:
     """--store, else $BRD_STORE, else ./brd-store."""
     return Path(value or os.environ.get("BRD_STORE") or DEFAULT_STORE)
@@ -81,6 +94,10 @@ class Store:
                     raise StoreError(f"cannot open {self.db_path}: {first}") from None
                 time.sleep(delay)
                 delay = min(delay * 2, 1.0)
+            except duckdb.Error as exc:
+                if is_damaged(exc):
+                    raise StoreError(damaged_message(self.db_path, exc)) from None
+                raise
 
     @contextlib.contextmanager
     def reader(self) -> Iterator[duckdb.DuckDBPyConnection]:

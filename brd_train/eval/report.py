@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from brd_data.contracts.compare import Comparison, bigbench_avg, compare, one_line, rows_of
+from brd_data.contracts.outputs import OutputKind, check_replaceable, claim
 from brd_data.contracts.report import REPORT_FILE, Figure
 from brd_data.store import Store, StoreError
 
@@ -195,19 +196,33 @@ def comparison_markdown(comp: Comparison, results) -> str:
     return "\n".join(lines) + "\n"
 
 
+def _legacy_reports(folder: Path) -> bool:
+    """A reports folder written before ownership markers: brd's figures, report.json and
+    comparison.md only."""
+    return all(
+        p.is_file()
+        and (
+            p.name in (REPORT_FILE, "comparison.md") or (p.suffix == ".png" and p.name.startswith(("figure", "probe-")))
+        )
+        for p in folder.iterdir()
+    )
+
+
 def write_report(
     store: Store, out: Path, baseline: str | None = None, model: str | None = None
 ) -> tuple[list[Path], list[str]]:
     """Write the figures that the store has data for, report.json and comparison.md.
-    Returns (written PNG paths, one line per figure and per compared task)."""
+    Returns (written PNG paths, one line per figure and per compared task). A folder of the user's
+    is never written into: only an absent or empty one, or one brd made for reports."""
     out = Path(out)
+    check_replaceable(out, OutputKind.REPORTS, legacy=_legacy_reports, what="--out")
     with store.reader() as con:
         tables = store.catalogue(con, kinds=("table",))
         if "eval_results" not in tables:
             raise StoreError(f"store {store.root} has no evaluation tables; run `brd eval` first")
         results = rows_of(con, "eval/latest_results")
         probes = rows_of(con, "eval/latest_probes")
-    out.mkdir(parents=True, exist_ok=True)
+    claim(out, OutputKind.REPORTS, legacy=_legacy_reports, what="--out")
     previous = _previous_files(out)
     figures: list[Figure] = []
     comp = None

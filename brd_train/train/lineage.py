@@ -12,7 +12,16 @@ from typing import Any
 
 from brd_data.contracts.schemas.lineage import LINEAGE_FILE, RUN_FILE, read_checkpoint_lineage, read_run_state
 
-__all__ = ["LINEAGE_FILE", "RUN_FILE", "checkpoints", "read_checkpoint_lineage", "read_run_state", "write_json"]
+__all__ = [
+    "LINEAGE_FILE",
+    "RUN_FILE",
+    "checkpoints",
+    "complete_checkpoints",
+    "is_complete",
+    "read_checkpoint_lineage",
+    "read_run_state",
+    "write_json",
+]
 _CHECKPOINT = re.compile(r"^checkpoint-(\d+)$")
 
 
@@ -32,6 +41,18 @@ def checkpoints(out: Path) -> list[tuple[int, Path]]:
             if m and p.is_dir():
                 found.append((int(m.group(1)), p))
     return sorted(found)
+
+
+def is_complete(folder: Path) -> bool:
+    """Whether a checkpoint was saved to the end: the trainer writes trainer_state.json after the
+    weights and optimiser state, and brd writes brd_lineage.json after that (on_save). A kill in
+    the middle of a save leaves a folder without them."""
+    return (Path(folder) / "trainer_state.json").is_file() and (Path(folder) / LINEAGE_FILE).is_file()
+
+
+def complete_checkpoints(out: Path) -> list[tuple[int, Path]]:
+    """The checkpoints of `out` that were saved to the end, by step."""
+    return [(step, p) for step, p in checkpoints(out) if is_complete(p)]
 
 
 def checkpoint_lineage(

@@ -111,9 +111,9 @@ class StoreRecorder:
                 query("train/close_interrupted_runs"),
                 [f"interrupted; the run was resumed by {self.run_id}", run.get("run_ids") or [], self.run_id],
             )
-            con.execute(
-                query("train/mark_removed_checkpoints"), [run["train_run_id"], [str(f.resolve()) for _, f in found]]
-            )
+            on_disk = [str(f.resolve()) for _, f in found]
+            con.execute(query("train/mark_removed_checkpoints"), [run["train_run_id"], on_disk])
+            con.execute(query("train/restore_checkpoints"), [run["train_run_id"], on_disk])
             if finished:
                 self.stage.add_counts(checkpoints=len(rows), last_step=last_step)
                 ended = status if status in ("failed", "interrupted") else "succeeded"

@@ -17,9 +17,18 @@ from typing import Any
 
 from brd_data.contracts.errors import ConfigError, UserError
 from brd_data.contracts.identity import code_version
+from brd_data.contracts.outputs import MARKER, OutputKind, check_replaceable, is_owned, mark
 
 from .config import RESUME_INVARIANT, RESUME_NOT_INHERITED, TrainConfig
-from .lineage import RUN_FILE, checkpoints, library_versions, read_checkpoint_lineage, read_run_state, write_json
+from .lineage import (
+    RUN_FILE,
+    checkpoints,
+    complete_checkpoints,
+    library_versions,
+    read_checkpoint_lineage,
+    read_run_state,
+    write_json,
+)
 from .mixture import Mixture, read_mixture
 from .preflight import check_disk, check_writable, estimate_disk, free_bytes
 from .student import (
@@ -99,20 +108,26 @@ def prepare(cfg: TrainConfig, world_size: int = 1) -> Prepared:
         )
     resume_from = None
     if cfg.resume:
-        if not found:
-            raise ResumeError(f"nothing to resume in {cfg.out}: no checkpoint-N folder was saved yet")
-        resume_from = found[-1][1]
+        # The newest complete checkpoint: a kill may have cut the last save short. With none (the
+        # run was stopped before its first save ended), the run starts again from step 0.
+        complete = complete_checkpoints(cfg.out)
+        resume_from = complete[-1][1] if complete else None
     cfg = replace(cfg, packing_strategy=cfg.resolved_packing_strategy(mixture.kind))
     per_device = cfg.per_device_batch_size(world_size)
+    # --out is brd's training output, or absent, or empty: nothing else is written into
+    check_replaceable(cfg.out, OutputKind.TRAINING, legacy=_legacy_output, what="--out")
     created = check_writable(cfg.out)
     try:
+        if not is_owned(cfg.out, OutputKind.TRAINING):
+            mark(cfg.out, OutputKind.TRAINING)
         student = resolve_student(cfg.student, cfg.trust_remote_code)
         check_max_length(cfg.max_length, student)
         tok = load_tokenizer(cfg.student, cfg.trust_remote_code, what="student's tokenizer")
         tok_info = _check_tokenizer(cfg, mixture, tok)
     except BaseException:
-        if created:  # leave no empty output folder behind a refused run
+        if created:  # leave no output folder behind a refused run
             with contextlib.suppress(OSError):
+                (cfg.out / MARKER).unlink(missing_ok=True)
                 cfg.out.rmdir()
         raise
     return Prepared(
@@ -127,6 +142,23 @@ def prepare(cfg: TrainConfig, world_size: int = 1) -> Prepared:
         saved=saved,
         resume_from=resume_from,
     )
+
+
+def _legacy_output(folder: Path) -> bool:
+    """A training output written before ownership markers: it holds brd_train.json."""
+    return (folder / RUN_FILE).is_file()
+
+
+def drop_incomplete_checkpoints(out: Path, echo: Echo) -> None:
+    """Remove the checkpoint folders a kill cut short (under the output lock: no one writes them),
+    so that the trainer saves those steps again from scratch."""
+    import shutil
+
+    done = {p for _, p in complete_checkpoints(out)}
+    for _, folder in checkpoints(out):
+        if folder not in done:
+            echo(f"note: {folder.name} was not saved to the end (the run was stopped while saving); removing it")
+            shutil.rmtree(folder, ignore_errors=True)
 
 
 def _check_tokenizer(cfg: TrainConfig, mixture: Mixture, tok) -> dict[str, Any]:
@@ -308,6 +340,8 @@ def _train(prep: Prepared, store, main: bool, echo: Echo, finish_wait_s: float, 
     from .record import StoreRecorder
 
     cfg = prep.cfg
+    if main and cfg.resume:
+        drop_incomplete_checkpoints(cfg.out, echo)
     model = load_student_model(prep)
     n_params = sum(p.numel() for p in model.parameters())
     if main:

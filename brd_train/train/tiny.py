@@ -4,8 +4,9 @@ almost all of them the (tied) embedding."""
 
 from __future__ import annotations
 
-import shutil
 from pathlib import Path
+
+from brd_data.contracts.outputs import OutputKind, staged
 
 
 def make_tiny_student(
@@ -41,10 +42,7 @@ def make_tiny_student(
     )
     torch.manual_seed(seed)
     model = LlamaForCausalLM(config)
-    tmp = out.with_name(out.name + ".tmp")
-    shutil.rmtree(tmp, ignore_errors=True)
-    shutil.rmtree(out, ignore_errors=True)
-    model.save_pretrained(tmp, safe_serialization=True)
-    tok.save_pretrained(tmp)
-    tmp.rename(out)
+    with staged(out, OutputKind.MODEL, what="student folder") as tmp:
+        model.save_pretrained(tmp, safe_serialization=True)
+        tok.save_pretrained(tmp)
     return out

@@ -32,10 +32,26 @@ _INPUT = re.compile(r"(?:Enter a sentence:|The sentence:)\s*(?P<s>[^\n]*)\s*(?:O
 
 
 class FakeOpenAI:
-    def __init__(self, model: str = "fake-teacher", port: int = 0, delay: float = 0.0, die_after: int | None = None):
+    def __init__(
+        self,
+        model: str = "fake-teacher",
+        port: int = 0,
+        delay: float = 0.0,
+        die_after: int | None = None,
+        api_key: str | None = None,
+        root: str | None = None,
+        max_model_len: int = 2048,
+    ):
         self.model = model
         self.delay = delay
         self.die_after = die_after
+        # with api_key, every route answers 401 unless the request carries `Authorization: Bearer KEY`,
+        # `Authorization: Basic base64(user:KEY)` (credentials in the URL) or `?token=KEY`, as vLLM
+        # started with --api-key (or a proxy in front of it) does
+        self.api_key = api_key
+        self.auth_seen: list[str] = []  # how each request authenticated: bearer, basic, query, none
+        self.root = root or f"/models/{model}"  # what vLLM reports as the model it loaded
+        self.max_model_len = max_model_len
         self.requests: list[dict] = []
         self.counts: dict[tuple[str, str], int] = {}  # requests per (sentence, prompt kind)
         self.lock = threading.Lock()
@@ -125,12 +141,39 @@ class FakeOpenAI:
             "usage": usage,
         }
 
+    def authorised(self, headers, path: str) -> bool:
+        import base64
+        from urllib.parse import parse_qs, urlsplit
+
+        auth = headers.get("Authorization") or ""
+        offered = {}  # how -> the key given that way
+        if auth.startswith("Bearer "):
+            offered["bearer"] = auth[7:]
+        elif auth.startswith("Basic "):
+            offered["basic"] = base64.b64decode(auth[6:]).decode().partition(":")[2]
+        token = parse_qs(urlsplit(path).query).get("token", [None])[0]
+        if token is not None:
+            offered["query"] = token
+        good = [how for how, given in offered.items() if given == self.api_key]
+        with self.lock:
+            self.auth_seen.append(good[0] if good else "+".join(offered) or "none")
+        return self.api_key is None or bool(good)
+
     def _handler(self):
         fake = self
 
         class Handler(BaseHTTPRequestHandler):
             def log_message(self, *args) -> None:  # keep test output clean
                 pass
+
+            def parse_request(self) -> bool:
+                ok = super().parse_request()
+                if ok:  # the query string (?token=...) is not part of the route
+                    self.full_path, self.path = self.path, self.path.split("?", 1)[0]
+                    if not fake.authorised(self.headers, self.full_path):
+                        self._send(401, {"error": {"message": "Unauthorized"}})
+                        return False
+                return ok
 
             def _send(self, status: int, payload: dict) -> None:
                 data = json.dumps(payload).encode()
@@ -142,7 +185,14 @@ class FakeOpenAI:
 
             def do_GET(self) -> None:
                 if self.path.rstrip("/") == "/v1/models":
-                    self._send(200, {"object": "list", "data": [{"id": fake.model, "object": "model"}]})
+                    model = {
+                        "id": fake.model,
+                        "object": "model",
+                        "owned_by": "vllm",
+                        "root": fake.root,
+                        "max_model_len": fake.max_model_len,
+                    }
+                    self._send(200, {"object": "list", "data": [model]})
                 elif self.path == "/_log":
                     with fake.lock:
                         self._send(200, {"requests": fake.requests})
@@ -174,6 +224,7 @@ def main() -> None:
     ap.add_argument("--die-after", type=int, default=None, help="crash after this many requests (first launch only)")
     ap.add_argument("--state-dir", default=None, help="remembers launches, so only the first one crashes")
     ap.add_argument("--delay", type=float, default=0.0)
+    ap.add_argument("--api-key", default=None, help="answer 401 to requests without this key")
     args, _unknown = ap.parse_known_args()  # every vLLM flag brd passes is accepted and ignored
     die_after = args.die_after
     if args.state_dir:
@@ -182,7 +233,13 @@ def main() -> None:
         launches.write_text(str(n + 1))
         if n > 0:
             die_after = None
-    fake = FakeOpenAI(model=args.served_model_name or args.model, port=args.port, delay=args.delay, die_after=die_after)
+    fake = FakeOpenAI(
+        model=args.served_model_name or args.model,
+        port=args.port,
+        delay=args.delay,
+        die_after=die_after,
+        api_key=args.api_key,
+    )
     print("Application startup complete", flush=True)
     fake.server.serve_forever()
 

@@ -8,7 +8,7 @@ import json
 
 import pytest
 
-from brd_data.annotate.engine import EngineConfig, RemoteEndpoint, cpu_has_bf16, default_dtype, on_cpu
+from brd_data.annotate.engine import EngineConfig, TeacherEndpoint, cpu_has_bf16, default_dtype, on_cpu
 from brd_data.contracts.errors import UserError
 
 
@@ -61,17 +61,34 @@ def test_cpu_dtype_default():
 
 def test_endpoints_and_their_api_key_never_reach_the_config(monkeypatch):
     monkeypatch.setenv("BRD_TEST_KEY", "s3cret-value")
+    monkeypatch.setenv("BRD_ENDPOINT_URL", "")  # set by EngineConfig below; restored after the test
+    monkeypatch.delenv("OPENAI_API_KEY", raising=False)
     local = EngineConfig(teacher="m", endpoint="http://127.0.0.1:8000/v1/")
     assert local.endpoint_root == "http://127.0.0.1:8000" and local.probe_url == "http://127.0.0.1:8000/v1/models"
     assert local.inference_config(False, 10, 10, "/tmp/l").endpoint_url == "http://127.0.0.1:8000"
     remote = EngineConfig(teacher="m", endpoint="http://gpu-node:8000", api_key_env="BRD_TEST_KEY")
     cfg = remote.inference_config(True, 10, 10, "/tmp/l")
-    assert cfg.endpoint_url == "http://gpu-node:8000/v1" and cfg.use_chat
+    assert cfg.endpoint_url == "http://gpu-node:8000" and cfg.use_chat
     assert "s3cret" not in json.dumps(dataclasses.asdict(cfg)) + json.dumps(remote.lineage())
+    # the key goes to a loopback endpoint too; credentials in the URL stay out of every config
+    tunnel = EngineConfig(
+        teacher="m", endpoint="http://u:pw-s3cret@127.0.0.1:8000/v1?token=t0k3n", api_key_env="BRD_TEST_KEY"
+    )
+    tunnel_cfg = tunnel.inference_config(False, 10, 10, "/tmp/l")
+    written = json.dumps(dataclasses.asdict(tunnel_cfg)) + json.dumps(tunnel.lineage(), default=str)
+    assert "pw-s3cret" not in written and "t0k3n" not in written and "s3cret-value" not in written
+    assert tunnel_cfg.endpoint_url == "http://***@127.0.0.1:8000?token=***"
 
-    async def build():
-        server = RemoteEndpoint(cfg, 0)
-        return server.get_base_url(), server.client.api_key, str(server.client.base_url)
+    async def build(config):
+        server = TeacherEndpoint(config, 0)
+        client = server.client
+        return server.get_base_url(), client and client.api_key, client and str(client.base_url).rstrip("/")
 
-    base, key, client_url = asyncio.run(build())
-    assert (base, key, client_url.rstrip("/")) == ("http://gpu-node:8000", "s3cret-value", "http://gpu-node:8000/v1")
+    assert asyncio.run(build(cfg)) == ("http://gpu-node:8000", "s3cret-value", "http://gpu-node:8000/v1")
+    assert asyncio.run(build(tunnel_cfg)) == (
+        "http://u:pw-s3cret@127.0.0.1:8000",
+        "s3cret-value",
+        "http://u:pw-s3cret@127.0.0.1:8000/v1",
+    )
+    # no key and no credentials: a loopback endpoint keeps datatrove's fast raw client
+    assert asyncio.run(build(local.inference_config(False, 10, 10, "/tmp/l")))[1:] == (None, None)

@@ -140,8 +140,31 @@ def test_out_folder_that_is_not_a_mixture_is_left_alone(annotated, tmp_path):
     out = tmp_path / "precious"
     out.mkdir()
     (out / "notes.txt").write_text("mine")
-    assert "is not a brd mixture folder" in one_line_error(build(annotated.root, "brd", out, check=False))
+    assert "was not made by brd" in one_line_error(build(annotated.root, "brd", out, check=False))
     assert (out / "notes.txt").read_text() == "mine"
+    # a file named manifest.json does not make a folder brd's (the probe deleted this one)
+    (out / "manifest.json").write_text('{"format_version": 1, "shards": []}')
+    (out / "src").mkdir()
+    (out / "src" / "main.py").write_text("print('mine')")
+    error = one_line_error(build(annotated.root, "brd", out, check=False))
+    assert f"--out {out}: exists, is not empty and was not made by brd" in error
+    assert sorted(p.name for p in out.rglob("*")) == ["main.py", "manifest.json", "notes.txt", "src"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["precious", "store"]  # and nothing beside it
+
+
+def test_brds_own_mixture_folder_is_replaced_and_an_old_unmarked_one_recognised(annotated, tmp_path):
+    from brd_data.contracts.outputs import MARKER, is_owned
+
+    out = tmp_path / "mix"
+    build(annotated.root, "brd", out, "--shard-rows", "500")
+    assert is_owned(out, "mixture")
+    first = json.loads((out / "manifest.json").read_text())
+    build(annotated.root, "brd", out, "--shard-rows", "300")
+    assert json.loads((out / "manifest.json").read_text())["build_run_id"] != first["build_run_id"]
+    # a mixture folder of a brd from before the markers: manifest.json and its shards, nothing else
+    (out / MARKER).unlink()
+    build(annotated.root, "brd", out, "--shard-rows", "500")
+    assert is_owned(out, "mixture") and sorted(p.name for p in tmp_path.iterdir()) == ["mix", "store"]
 
 
 # -- the contract ----------------------------------------------------------------------------------

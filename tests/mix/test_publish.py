@@ -52,7 +52,7 @@ def test_bad_input_is_one_line(mixtures, tmp_path):
     taken.mkdir()
     (taken / "keep.txt").write_text("x")
     proc = run_brd("publish", mix, "--repo-id", "org/x", "--store", store, "--dry-run", taken, check=False)
-    assert "is not a staged brd dataset repository" in proc.stderr and (taken / "keep.txt").exists()
+    assert "was not made by brd" in proc.stderr and (taken / "keep.txt").exists()
 
 
 def test_dry_run_folder_loads_with_datasets(mixtures, tmp_path):

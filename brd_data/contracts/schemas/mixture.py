@@ -364,10 +364,31 @@ def load_filter(name_or_path: str) -> FilterSpec:
 # -- a built mixture's manifest.json ------------------------------------------------------------
 
 
+_SHA256 = re.compile(r"^[0-9a-f]{64}$")
+
+
 class Shard(LineageSchema):
+    """One Parquet shard: a relative path inside the mixture folder, its rows and its sha256."""
+
     file: str
-    rows: int
+    rows: int = Field(ge=0)
     sha256: str
+
+    @field_validator("file")
+    @classmethod
+    def _relative(cls, v: str) -> str:
+        # a manifest is data, not trust: a shard outside the folder must never be read or published
+        parts = v.split("/")
+        if not v or v.startswith("/") or "\\" in v or ":" in parts[0] or any(p in ("", ".", "..") for p in parts):
+            raise ValueError(f"{v!r} is not a relative path inside the mixture folder")
+        return v
+
+    @field_validator("sha256")
+    @classmethod
+    def _sha(cls, v: str) -> str:
+        if not _SHA256.match(v):
+            raise ValueError(f"{v!r} is not a sha256 (64 lowercase hex digits)")
+        return v
 
 
 class MixtureManifest(LineageSchema):
@@ -390,6 +411,22 @@ class MixtureManifest(LineageSchema):
         if isinstance(data, dict) and isinstance(data.get("shards"), list):
             data = {**data, "shards": tuple(data["shards"])}
         return data
+
+    @field_validator("name")
+    @classmethod
+    def _name(cls, v: str) -> str:
+        # the name becomes a folder and a file name when published (data/NAME/, lineage/NAME.json)
+        if not _NAME.match(v):
+            raise ValueError(f"{v!r} must be lowercase letters, digits, '.', '_' or '-' (a mixture name)")
+        return v
+
+    @model_validator(mode="after")
+    def _distinct_shards(self) -> MixtureManifest:
+        names = [s.file.rsplit("/", 1)[-1] for s in self.shards]
+        dup = sorted({n for n in names if names.count(n) > 1})
+        if dup:
+            raise ValueError(f"shards: {dup[0]} is listed twice")
+        return self
 
 
 def read_mixture_manifest(path: Path, error: type[UserError] = ManifestError) -> tuple[MixtureManifest, dict]:

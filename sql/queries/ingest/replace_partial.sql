@@ -1,5 +1,6 @@
--- Sources that an earlier run read only in part (--limit-docs) and this run read again: their
--- old rows are replaced whole by this run's, so every key stays unique.
+-- Sources that an earlier run read only in part (--limit-docs), or that `--replace` replaces, and
+-- that this run read again: their old rows are replaced whole by this run's, so every key stays
+-- unique.
 delete from sentences
 where split_part(doc_id, '/', 1) in (select left(unnest($sources::varchar[]), 16));
 delete from passages
