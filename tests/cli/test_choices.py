@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import contextlib
 import io
+import subprocess
 import sys
 
 import pytest
@@ -12,6 +13,7 @@ import pytest
 from brd_data.contracts.choices import check_choice
 from brd_data.contracts.errors import UserError
 from brd_data.contracts.executors import ExecutorKind
+from tests.conftest import REPO, brd_cmd
 
 
 def brd_parse_error(*args: str) -> str:
@@ -42,7 +44,7 @@ BAD_CHOICES = [
     (["annotate", "--dtype", "int4"], "--dtype", ["auto", "bfloat16", "float16", "float32"]),
     (["annotate", "--executor", "k8s"], "--executor", ["local", "slurm", "ray"]),
     (["eval", "--model", "m", "--scoring", "fast"], "--scoring", ["packed", "naive"]),
-    (["eval", "--model", "m", "--select", "max"], "--select", ["mean", "sum", "char"]),
+    (["eval", "--model", "m", "--select", "max"], "--select", ["word", "mean", "char", "sum"]),
     (["analyze", "probe", "--model", "m", "--dtype", "int8"], "--dtype", ["auto", "bfloat16", "float16", "float32"]),
     (["train", "--out", "o", "--precision", "fp8"], "--precision", ["auto", "bf16", "fp16", "fp32"]),
     (["train", "--out", "o", "--packing-strategy", "greedy"], "--packing-strategy", ["bfd", "bfd_split", "wrapped"]),
@@ -73,8 +75,25 @@ def test_paths_that_must_exist_are_checked_by_typer(tmp_path):
     assert "Invalid value for '--server-script'" in err and "does not exist" in err
     err = brd_parse_error("annotate", "--prompt-dir", tmp_path / "no-prompts")
     assert "Invalid value for '--prompt-dir'" in err and "does not exist" in err
-    err = brd_parse_error("eval", "--model", "m", "--bigbench", tmp_path / "no-bigbench")
-    assert "Invalid value for '--bigbench'" in err and "does not exist" in err
+    # --bigbench is checked by brd itself (a set of task folders, one by one), in one line, before
+    # anything is loaded or a store is made
+    out = subprocess.run(
+        [
+            *brd_cmd(),
+            "eval",
+            "--model",
+            "m",
+            "--bigbench",
+            str(tmp_path / "no-bigbench"),
+            "--store",
+            str(tmp_path / "s"),
+        ],
+        capture_output=True,
+        text=True,
+        cwd=REPO,
+    )
+    assert out.returncode == 1 and out.stderr.strip() == f"error: {tmp_path / 'no-bigbench'}: not a folder", out.stderr
+    assert not (tmp_path / "s").exists()
     err = brd_parse_error("publish", tmp_path / "no-mixtures", "--repo-id", "org/x")
     assert "does not exist" in err
     # an output that must be a folder
