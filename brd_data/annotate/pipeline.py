@@ -26,6 +26,7 @@ from datatrove.pipeline.readers import ParquetReader
 
 from ..contracts.errors import ConfigError, UserError
 from ..contracts.executors import ExecutorConfig, build_executor, quiet_datatrove
+from ..contracts.prompt_versions import link_old_hashes
 from ..contracts.runs import StageRun
 from ..contracts.schemas.prompt import Prompt
 from ..store import Store, query
@@ -207,6 +208,8 @@ def run_annotate(store: Store, cfg: AnnotateConfig, verbose: bool = False) -> An
     started = time.monotonic()
     cfg.executor.check_available()  # before a run is recorded
     recovered = recover_interrupted(store)
+    with store.transaction() as con:
+        link_old_hashes(con)  # prompts registered before migration 070: answered under their file hash
     with store.reader() as con:
         n_sentences, n_unique = con.execute(query("annotate/corpus_counts")).fetchall()[0]
         pending = plan(con, cfg.prompts, cfg.teacher_fingerprint, cfg.limit, cfg.langs)

@@ -116,8 +116,9 @@ class TrainConfig:
     batch_size: int = field(
         default=PAPER_BATCH_SIZE,
         metadata={
-            "help": "Sequences per optimiser step, all GPUs together (with packing: packed rows of up to --max-length "
-            "tokens). Split as batch = per-GPU batch x GPUs x --grad-accum. Default {default} (paper).",
+            "help": "Rows of the mixture (passages, or sft examples) per optimiser step, all GPUs together; with "
+            "--packing, packed rows of up to --max-length tokens instead. Split as batch = per-GPU batch x GPUs x "
+            "--grad-accum. Default {default} (paper, A.1: 8 passages per step, unpacked).",
             "sft": {"per_device_train_batch_size": lambda cfg, resolved: resolved.per_device_batch_size},
             "resume": "invariant",
         },
@@ -134,8 +135,9 @@ class TrainConfig:
     max_length: int = field(
         default=PAPER_MAX_LENGTH,
         metadata={
-            "help": "Tokens per sequence: longer passages are split (lm) or truncated (sft); packed rows hold up to "
-            "this many. Must not exceed the student's context. Default {default} (paper).",
+            "help": "Tokens per sequence (the paper's max input length): a longer row is truncated; with --packing, "
+            "packed rows hold up to this many and a long passage continues in the next row. Must not exceed the "
+            "student's context. Default {default} (paper).",
             "sft": "max_length",
             "resume": "invariant",
         },
@@ -168,10 +170,11 @@ class TrainConfig:
         metadata={"help": "Log the loss every N steps. Default {default}.", "sft": "logging_steps"},
     )
     packing: bool = field(
-        default=True,
+        default=paper.PACKING,
         metadata={
-            "help": "Pack several sequences into each row of up to --max-length tokens, so no compute goes to "
-            "padding. Default {default}.",
+            "help": "Pack several rows into each sequence of up to --max-length tokens, so no compute goes to "
+            "padding; a step then holds about --max-length / (mean row tokens) passages per sequence, not one. "
+            "Default {default}: one passage per sequence, as the paper trains (A.1). Recorded in the lineage.",
             "flag": "--packing/--no-packing",
             "sft": "packing",
             "resume": "invariant",

@@ -23,7 +23,7 @@ answered as (
     from annotations
     where behaviour = $behaviour
       and teacher_fingerprint = $fingerprint
-      and prompt_hash = $prompt_hash
+      and same_prompt_version(prompt_hash, $prompt_hash)  -- also rows under its pre-070 file hash
       and status <> 'failed'
 ),
 final as (
