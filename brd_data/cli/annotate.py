@@ -61,6 +61,24 @@ def annotate(
             help="Only sentences of these languages (comma-separated `sentences.lang` codes, e.g. en,de). Default: all."
         ),
     ] = None,
+    passages: Annotated[
+        int | None,
+        typer.Option(
+            min=1,
+            help="The corpus budget (§4): only the sentences of N passages, the N with the smallest seeded key "
+            "(the same selection `brd mix build --passages N --seed S` draws from). Default: every passage.",
+            show_default=False,
+        ),
+    ] = None,
+    passage_seed: Annotated[int, typer.Option(min=0, help="Seed of the --passages selection.")] = 0,
+    source: Annotated[
+        list[str] | None,
+        typer.Option(
+            help="With --passages: draw from the passages of ingested files whose path matches this pattern "
+            "(fnmatch, * also crosses /); repeatable. Default: every source.",
+            show_default=False,
+        ),
+    ] = None,
     teacher: TeacherOpt = None,
     mode: ModeOpt = None,
     prompt_dir: PromptDirOpt = None,
@@ -136,9 +154,11 @@ def annotate(
 ) -> None:
     """Annotate unique sentences with the teacher, through vLLM, into the `annotations` table.
 
-    Sentences are deduplicated by text_hash; what this teacher (fingerprint) and prompt (hash)
-    already answered is skipped, so the same command resumes after a kill. A new prompt or teacher
-    adds new rows. Bad answers are kept with a status and reason and also go to `quarantine`.
+    With --passages N, only the sentences of a seeded selection of N passages are read (the
+    corpus budget of a study, applied before annotation). Sentences are deduplicated by
+    text_hash; what this teacher (fingerprint) and prompt (hash) already answered is skipped, so
+    the same command resumes after a kill. A new prompt or teacher adds new rows. Bad answers are
+    kept with a status and reason and also go to `quarantine`.
     """
     from ..contracts.schemas import prompt as prompt_files
 
@@ -156,6 +176,7 @@ def annotate(
     from ..annotate.pipeline import AnnotateConfig, run_annotate
     from ..annotate.rollout import RetryPolicy, SamplingConfig
     from ..annotate.summary import outcome_lines
+    from ..annotate.work import PassageSelection
     from ..contracts.executors import ExecutorConfig
 
     engine, fp = build_engine(
@@ -193,6 +214,7 @@ def annotate(
         ),
         limit=limit,
         langs=tuple(x.strip() for x in (lang or "").split(",") if x.strip()),
+        selection=PassageSelection(passages=passages, seed=passage_seed, sources=tuple(source or ())),
         chunk_size=chunk_size,
         commit_interval_s=commit_interval,
         server_restarts=server_restarts,

@@ -108,6 +108,14 @@ def build(
             min=0, help="Seed of the passage order and selection (default: the manifest's).", show_default=False
         ),
     ] = None,
+    corpus_path: Annotated[
+        list[str] | None,
+        typer.Option(
+            help="Only passages of ingested files whose path matches this pattern (fnmatch, * also crosses /); "
+            "repeatable. Replaces the manifest's `corpus: paths` (a study's corpus, or its task inputs for BRD²).",
+            show_default=False,
+        ),
+    ] = None,
     count_tokens: Annotated[
         CountTokens,
         typer.Option(
@@ -139,6 +147,10 @@ def build(
         ("seed", seed),
     )
     spec = spec.replace(**{k: v for k, v in given if v is not None})
+    if corpus_path:
+        from ..contracts.schemas.mixture import CorpusFilter
+
+        spec = spec.replace(corpus=CorpusFilter(paths=tuple(corpus_path)))
     st = existing_store(store)
     opts = BuildOptions(
         memory_limit=memory_limit,

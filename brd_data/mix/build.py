@@ -191,9 +191,7 @@ def resolve_corpus(con, spec: MixtureSpec) -> list[dict[str, str]]:
     """The ingested sources a `corpus:` filter keeps (none set: [])."""
     if spec.corpus is None:
         return []
-    sources = [
-        dict(zip(("source_id", "path", "run_id"), r)) for r in con.execute(query("mix/corpus_sources")).fetchall()
-    ]
+    sources = [dict(zip(("source_id", "path", "run_id"), r)) for r in con.execute(query("corpus/sources")).fetchall()]
     kept = [s for s in sources if spec.corpus.matches(s["path"], s["run_id"])]
     if not kept:
         known = ", ".join(sorted({s["path"] for s in sources})[:10]) or "none"

@@ -18,19 +18,55 @@ def _print_plan(study, store: Path) -> None:
 
     from brd_train.study.estimate import estimated_plan, gpu_hours_by_kind
 
-    console = Console()
-    stages = estimated_plan(study, store)
+    console = Console(soft_wrap=True, highlight=False)
+    stages, rates = estimated_plan(study, store)
     console.print(f"[bold]study {study.name}[/bold]: {study.description}")
     console.print(f"manifest {study.source}; store {store}; {len(stages)} stages\n")
+    if study.assumptions:
+        console.print("[bold]assumptions[/bold] (what the paper leaves unsaid):")
+        for a in study.assumptions:
+            console.print(f"  - {' '.join(a.split())}", markup=False)
+        console.print("")
     for i, stage in enumerate(stages, 1):
-        console.print(f"[bold]{i:>2}. {stage.key}[/bold]", highlight=False)
-        console.print(f"    $ {stage.command}", highlight=False, soft_wrap=True)
+        console.print(
+            f"[bold]{i:>2}. {stage.key}[/bold]" + (f"  (feeds {', '.join(stage.feeds)})" if stage.feeds else "")
+        )
+        console.print(f"    $ {stage.command}", markup=False)
         for line in stage.estimate.splitlines():
-            console.print(f"    {line}", highlight=False)
+            console.print(f"    {line}", markup=False)
     gpu = sum(s.gpu_hours for s in stages)
     by_kind = gpu_hours_by_kind(stages)
     parts = ", ".join(f"{k} {v:,.1f}" for k, v in by_kind.items() if v)
-    console.print(f"\n[bold]total: {gpu:,.1f} GPU-hours[/bold] ({parts}); throughputs are the manifest's assumptions")
+    unknown = sum(1 for s in stages if s.outputs.get("gpu_hours_unknown"))
+    source = (
+        "throughputs: the measured figures of manifests/costs/throughput.yaml, as each line says"
+        if study.tables
+        else "throughputs are the manifest's assumptions"
+    )
+    console.print(
+        f"\n[bold]total: {gpu:,.1f} GPU-hours[/bold] ({parts}); {source}"
+        + (f"; {unknown} stage(s) without a figure" if unknown else "")
+    )
+    for ref, how in rates.items():
+        console.print(f"  [{ref}] {how}", markup=False)
+    if study.tables:
+        _print_inputs(console, study, stages)
+
+
+def _print_inputs(console, study, stages) -> None:
+    from brd_train.study.inputs import FOUND, HUB, MISSING, check_inputs
+
+    checks = check_inputs(study, stages)
+    n = {k: sum(1 for c in checks if c.status == k) for k in (FOUND, MISSING, HUB)}
+    console.print(
+        f"\n[bold]inputs[/bold]: {n[FOUND]} found, {n[MISSING]} missing, {n[HUB]} need the hub (offline here)"
+    )
+    for c in checks:
+        if c.status != FOUND:
+            where = f" (stages: {', '.join(c.stages[:3])}{' ...' if len(c.stages) > 3 else ''})" if c.stages else ""
+            console.print(
+                f"  {c.status:>13}: {c.what} {c.ref}" + (f" - {c.detail}" if c.detail else "") + where, markup=False
+            )
 
 
 def _print_outcome(outcome, started: float) -> None:

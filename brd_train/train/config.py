@@ -34,6 +34,7 @@ from typing import Any, Protocol
 from brd_data.contracts import paper
 from brd_data.contracts.choices import check_choice
 from brd_data.contracts.errors import ConfigError
+from brd_data.contracts.schemas.lineage import resolve_choice
 
 # Appendix A.1: "learning rate = 0.0003, batch size = 8, and max input length = 2048, for a
 # maximum of 40000 steps. We save the model every 1000 steps."
@@ -92,7 +93,7 @@ class TrainConfig:
     student: str = field(
         metadata={
             "help": "Student model: a local folder (a `brd train` checkpoint continues its lineage: BRD², BRD then "
-            "SFT) or a hub id. " + _ON_RESUME,
+            "SFT), a hub id, or the brd_choice.json of `brd checkpoints choose` (its chosen checkpoint). " + _ON_RESUME,
             "brd": "brd loads the model and its tokenizer and hands both to SFTTrainer",
         }
     )
@@ -289,6 +290,8 @@ class TrainConfig:
     def __post_init__(self) -> None:
         self.mix = Path(self.mix)
         self.out = Path(self.out)
+        if self.student is not None:  # a `brd checkpoints choose` file: the checkpoint it chose
+            self.student = resolve_choice(str(self.student))
         if not self.learning_rate > 0:
             raise ConfigError(f"--learning-rate must be positive, got {self.learning_rate}")
         for name in ("batch_size", "grad_accum", "max_steps", "save_steps", "logging_steps"):
