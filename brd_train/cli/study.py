@@ -54,9 +54,12 @@ def _print_plan(study, store: Path) -> None:
 
 
 def _print_inputs(console, study, stages) -> None:
+    import typer
+
+    from brd_data.cli import plug_in
     from brd_train.study.inputs import FOUND, HUB, MISSING, check_inputs
 
-    checks = check_inputs(study, stages)
+    checks = check_inputs(study, stages, commands=typer.main.get_command(plug_in()))
     n = {k: sum(1 for c in checks if c.status == k) for k in (FOUND, MISSING, HUB)}
     console.print(
         f"\n[bold]inputs[/bold]: {n[FOUND]} found, {n[MISSING]} missing, {n[HUB]} need the hub (offline here)"

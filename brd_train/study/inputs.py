@@ -53,14 +53,6 @@ def file_check(what: str, ref: str) -> Check:
     return Check(what, ref, FOUND if Path(ref).exists() else MISSING)
 
 
-def _command_tree():
-    import typer
-
-    from brd_data.cli import plug_in
-
-    return typer.main.get_command(plug_in())
-
-
 def command_check(stage: Stage, root) -> Check | None:
     """The stage's command and options exist in this brd (a command of another branch does not)."""
     cmd, words = root, list(stage.argv)
@@ -85,7 +77,9 @@ def command_check(stage: Stage, root) -> Check | None:
     return None
 
 
-def check_inputs(study: Study, stages: list[Stage]) -> list[Check]:
+def check_inputs(study: Study, stages: list[Stage], commands=None) -> list[Check]:
+    """`commands`: the `brd` command tree (a click group), from the command line layer; None skips
+    the check of commands and options."""
     from brd_data.contracts.schemas.prompt import PromptError, resolve
 
     base = study.base
@@ -130,10 +124,9 @@ def check_inputs(study: Study, stages: list[Stage]) -> list[Check]:
                     "" if path.is_file() else f"no {path.relative_to(manifests_dir().parent)}",
                 )
             )
-    root = _command_tree()
     seen: dict[tuple[str, str], Check] = {}
-    for stage in stages:
-        c = command_check(stage, root)
+    for stage in stages if commands is not None else []:
+        c = command_check(stage, commands)
         if c is not None:
             key = (c.what, c.ref)
             seen[key] = Check(
