@@ -164,7 +164,7 @@ class Costs:
             )
         td = st.task_data
         if stage.key.endswith("annotate:task-inputs"):
-            from brd_data.tasks import load_task_spec
+            from brd_data.contracts.schemas.task import load_task_spec
 
             n = sum(td.examples.get(name, 0) * len(load_task_spec(name).fields) for name in td.tasks)
             unknown = [name for name in td.tasks if name not in td.examples] + (

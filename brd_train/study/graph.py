@@ -202,7 +202,7 @@ class Graph:
                 feeds=tables,
             )
         )
-        from brd_data.tasks import load_task_spec
+        from brd_data.contracts.schemas.task import load_task_spec
 
         inputs: list[str] = []
         for name, path in train.items():
