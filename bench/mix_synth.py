@@ -10,7 +10,6 @@ import time
 from pathlib import Path
 
 from brd_data.contracts.paths import samples_dir
-from brd_data.contracts.runs import StageRun
 from brd_data.store import Store
 
 _GENERATE = """
@@ -92,8 +91,10 @@ def synthesize(root: Path, n_passages: int) -> dict:
     n_sentences = n_docs * 12
     st = Store(root)
     params = {"words": words, "n_vocab": len(words), "n_docs": n_docs, "n_sentences": n_sentences}
-    with st.writer("bench synth"), StageRun(st, "ingest", {"synthetic": True, "passages": n_passages}) as ingest:
-        with StageRun(st, "annotate", {"synthetic": True}) as annotate, st.transaction() as con:
+    with st.writer("bench synth"):
+        ingest = st.begin_run("ingest", {"synthetic": True, "passages": n_passages}, code_version="bench")
+        annotate = st.begin_run("annotate", {"synthetic": True}, code_version="bench")
+        with st.transaction() as con:
             con.execute("set preserve_insertion_order = false")
             for stmt in filter(str.strip, _GENERATE.split(";")):
                 used = {

@@ -20,6 +20,7 @@ from .options import (
     ModeOpt,
     PartitionOpt,
     PromptDirOpt,
+    SbatchArgOpt,
     ServedModelNameOpt,
     ServerScriptOpt,
     StartupTimeoutOpt,
@@ -29,6 +30,7 @@ from .options import (
     TeacherOpt,
     TrustTeacherOpt,
     VerboseOpt,
+    WaitOpt,
     WorkersOpt,
     chosen_prompts,
     existing_store,
@@ -150,6 +152,8 @@ def annotate(
     workers: WorkersOpt = 1,
     partition: PartitionOpt = None,
     gpus_per_task: Annotated[int, typer.Option(help="Slurm/Ray: GPUs per task (= --tp x --dp).")] = 0,
+    wait: WaitOpt = False,
+    sbatch_arg: SbatchArgOpt = None,
     verbose: VerboseOpt = False,
 ) -> None:
     """Annotate unique sentences with the teacher, through vLLM, into the `annotations` table.
@@ -177,7 +181,7 @@ def annotate(
     from ..annotate.rollout import RetryPolicy, SamplingConfig
     from ..annotate.summary import outcome_lines
     from ..annotate.work import PassageSelection
-    from ..contracts.executors import ExecutorConfig
+    from ..contracts.executors import ExecutorConfig, parse_sbatch_args
 
     engine, fp = build_engine(
         teacher,
@@ -220,7 +224,13 @@ def annotate(
         server_restarts=server_restarts,
         progress=progress,
         executor=ExecutorConfig(
-            kind=executor, tasks=tasks, workers=workers, partition=partition, gpus_per_task=gpus_per_task
+            kind=executor,
+            tasks=tasks,
+            workers=workers,
+            partition=partition,
+            gpus_per_task=gpus_per_task,
+            wait=wait,
+            sbatch_args=parse_sbatch_args(sbatch_arg),
         ),
     )
     st = existing_store(store)
@@ -228,6 +238,10 @@ def annotate(
         out = run_annotate(st, cfg, verbose=verbose)
     for line in outcome_lines(out, fp, st.root, executor):
         typer.echo(line)
+    if out.submitted:
+        from .submitted import report
+
+        report(st, out.launch, verbose, "annotate")
 
 
 def register(app: typer.Typer) -> None:

@@ -26,6 +26,14 @@ def check_choice(choices: type[StrEnum], value: Any, what: str) -> str:
         raise ConfigError(f"{what} {value!r} is not one of {', '.join(c.value for c in choices)}") from None
 
 
+class ExecutorKind(StrEnum):
+    """datatrove's executors (`--executor`; contracts/executors.py)."""
+
+    LOCAL = "local"
+    SLURM = "slurm"
+    RAY = "ray"
+
+
 class PromptMode(StrEnum):
     """How a prompt reaches the teacher (contracts/schemas/prompt.py, `brd annotate --mode`):
     completion sends the raw few-shot text; chat sends it as one user turn of the chat template."""

@@ -68,6 +68,14 @@ def mixture_dir(store: Path, name: str) -> Path:
     return store / "mixtures" / name
 
 
+def _slurm(study: Study) -> list[str]:
+    """Slurm: --wait, so the next stage starts once the commit job has loaded the run."""
+    ex = study.executor
+    if ex.kind != "slurm":
+        return []
+    return ["--wait", *(a for k, v in ex.sbatch_args.items() for a in ("--sbatch-arg", f"{k}={v}"))]
+
+
 def ingest_argv(study: Study, store: Path) -> list[str]:
     """`brd ingest` of the study's corpus."""
     ingest = [
@@ -84,7 +92,7 @@ def ingest_argv(study: Study, store: Path) -> list[str]:
         ingest += ["--text-field", study.corpus.text_field]
     ex = study.executor
     if ex.kind != "local":
-        ingest += ["--executor", ex.kind, "--tasks", str(ex.tasks), "--workers", str(ex.workers)]
+        ingest += ["--executor", ex.kind, "--tasks", str(ex.tasks), "--workers", str(ex.workers), *_slurm(study)]
         if ex.partition:
             ingest += ["--partition", ex.partition]
     return ingest
@@ -103,7 +111,15 @@ def annotate_argv(study: Study, store: Path, behaviours: list[str], *extra: str)
     if t.dp > 1:
         annotate += ["--dp", str(t.dp)]
     if ex.kind != "local":
-        annotate += ["--executor", ex.kind, "--tasks", str(ex.annotate_tasks), "--workers", str(ex.annotate_tasks)]
+        annotate += [
+            "--executor",
+            ex.kind,
+            "--tasks",
+            str(ex.annotate_tasks),
+            "--workers",
+            str(ex.annotate_tasks),
+            *_slurm(study),
+        ]
         if ex.gpu_partition:
             annotate += ["--partition", ex.gpu_partition]
         if ex.gpus_per_task:

@@ -246,6 +246,7 @@ class Executor(_Section):
     annotate_tasks: int = Field(default=1, ge=1)  # annotation slices: each starts its own vLLM server
     gpu_partition: str | None = None  # Slurm partition for annotation
     gpus_per_task: int = Field(default=0, ge=0)  # GPUs per annotation task (teacher.tp x teacher.dp)
+    sbatch_args: dict[str, str] = Field(default_factory=dict)  # Slurm: extra #SBATCH lines (account, qos, time)
 
 
 class Study(Schema):
