@@ -216,6 +216,8 @@ class Graph:
                 fields,
                 "--passage-sentences",
                 str(st.corpus.passage_sentences),
+                "--lang",
+                st.corpus.lang or "en",
             ]
             self.add(Stage(_key(tables, "ingest", f"task-inputs:{name}"), "ingest", argv, feeds=tables))
             inputs.append(path)
@@ -229,6 +231,8 @@ class Graph:
                 "input",
                 "--passage-sentences",
                 str(st.corpus.passage_sentences),
+                "--lang",
+                st.corpus.lang or "en",
             ]
             self.add(Stage(_key(tables, "ingest", "task-inputs:bigbench"), "ingest", argv, feeds=tables))
             inputs += [p for _, p in splits]
