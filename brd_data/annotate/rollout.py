@@ -108,6 +108,18 @@ class Health:
             self._tasks.append(loop.create_task(self._reap()))
             if self.probe_url:
                 self._tasks.append(loop.create_task(self._watch()))
+            for task in self._tasks:
+                task.add_done_callback(self._stopped)
+
+    def _stopped(self, task: asyncio.Task) -> None:
+        """The reaper and the watchdog run until the loop ends: one that stops with an error would
+        leave requests without a deadline, so every request then ends with that error."""
+        if task.cancelled() or task.exception() is None or self.dead.is_set():
+            return
+        self.dead_reason = f"brd's request watchdog failed: {_short(task.exception())}"
+        self.dead.set()
+        for call in list(self.calls):
+            call.cancel()
 
     async def _reap(self, every_s: float = 0.25) -> None:
         while True:
@@ -128,7 +140,7 @@ class Health:
                     r = await client.get(self.probe_url, timeout=min(5.0, self.policy.probe_interval_s))
                     up = r.status_code == 200
                     why = f"HTTP {r.status_code}"
-                except httpx.HTTPError as exc:
+                except Exception as exc:  # any failed probe is a server that did not answer
                     up, why = False, type(exc).__name__
                 now = time.monotonic()
                 if up:

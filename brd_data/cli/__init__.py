@@ -4,6 +4,7 @@ traceback); any other exception is a bug and prints its traceback."""
 
 from __future__ import annotations
 
+import faulthandler
 import os
 import signal
 import sys
@@ -14,7 +15,7 @@ import click
 import typer
 
 from ..contracts.errors import Terminated, UserError, environment_error
-from . import annotate, ingest, migrate, mix, publish, sql, status, tasks, teacher
+from . import annotate, bigbench, ingest, migrate, mix, publish, sql, status, tasks, teacher
 
 app = typer.Typer(
     name="brd",
@@ -24,7 +25,7 @@ app = typer.Typer(
     add_completion=False,
     pretty_exceptions_enable=False,
 )
-for module in (ingest, tasks, annotate, mix, publish, sql, status, migrate, teacher):
+for module in (ingest, tasks, bigbench, annotate, mix, publish, sql, status, migrate, teacher):
     module.register(app)
 
 _plugged: list[str] = []
@@ -65,6 +66,12 @@ def main() -> None:
     """Run `brd`. User errors (UserError and its subclasses, and OS errors a user fixes: a full
     disk, a read-only folder) print one line; anything else is a bug and prints its traceback."""
     signal.signal(signal.SIGTERM, _on_sigterm)
+    # `kill -USR1 PID` prints every thread's stack to stderr: what a run that seems stuck is doing.
+    # Not where stderr has no file descriptor (brd called in-process under a captured stream).
+    try:
+        faulthandler.register(signal.SIGUSR1, all_threads=True)
+    except (OSError, ValueError):  # io.UnsupportedOperation is both
+        pass
     try:
         rc = plug_in()(prog_name="brd", standalone_mode=False)
     except _EXIT as exc:

@@ -34,6 +34,24 @@ class ExecutorKind(StrEnum):
     RAY = "ray"
 
 
+class Selection(StrEnum):
+    """The score that picks a prediction among a task's candidates (`brd eval --select`; a study's
+    evaluation.selection): the candidate's log-probability normalised by its length."""
+
+    WORD = "word"  # per-word average: §3.3 as written ("n is the total number of words in y")
+    MEAN = "mean"  # per-token average
+    CHAR = "char"  # per character
+    SUM = "sum"
+
+
+SELECTION_TITLES = {
+    "word": "per-word average log-probability (§3.3 as written)",
+    "mean": "per-token average log-probability",
+    "char": "per-character average log-probability",
+    "sum": "summed log-probability",
+}
+
+
 class PromptMode(StrEnum):
     """How a prompt reaches the teacher (contracts/schemas/prompt.py, `brd annotate --mode`):
     completion sends the raw few-shot text; chat sends it as one user turn of the chat template."""

@@ -36,7 +36,7 @@ class ChooseError(UserError):
 class ChooseConfig(ModelOptions):
     out: Path
     rule: str = "last"
-    selection: str = "mean"
+    selection: str = "word"  # as `brd eval` (§3.3 as written)
     max_batch_tokens: int = 16384
 
     def __post_init__(self) -> None:

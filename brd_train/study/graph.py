@@ -343,6 +343,7 @@ class Graph:
         ]
         if self.study.evaluation.limit:
             argv += ["--limit", str(self.study.evaluation.limit)]
+        argv += ["--select", self.study.evaluation.selection]
         self.add(
             Stage(
                 _key(tables, "choose", name),
@@ -369,7 +370,7 @@ class Graph:
                 args += [a for folder in _resolve(ev.reduced_bigbench, base) for a in ("--bigbench", folder)]
         if ev.limit:
             args += ["--limit", str(ev.limit)]
-        return args + list(ev.extra_args)
+        return [*args, "--select", ev.selection, *ev.extra_args]
 
     def eval_stages(self) -> None:
         needs: dict[str, set[str]] = {}

@@ -197,8 +197,11 @@ def build_stages(study: Study, store: Path) -> list[Stage]:
         task_args += ["--task", f"{name}={path}"]
     for folder in ev.resolved_bigbench(base):
         task_args += ["--bigbench", folder]
+    if ev.bigbench_set:
+        task_args += ["--bigbench-set", ev.bigbench_set]
     if ev.limit:
         task_args += ["--limit", str(ev.limit)]
+    task_args += ["--select", ev.selection]
     steps = {r.mixture: r.max_steps or tr.max_steps for r in trained_rows}
     for row in study.rows + [r for r in trained_rows if r.label.startswith("data-size:")]:
         # `brd train` always saves a checkpoint at its last step

@@ -14,9 +14,10 @@ printed, and written at the top of the report):
 - training: a few steps (2, a checkpoint at each, so a `best` choice compares two), batch 2,
   sequences of at most 128 tokens (GPT-2's family: 96, standing for its shorter context);
 - tasks: the embedded sample task files (a few examples each) for training, tuning and test; the
-  embedded BIG-bench tasks for the blind test and, scored whole, for the reduced set (the reduced
-  set's train/tuning/test split needs `brd bigbench split` and the BIG-bench task sets, which this
-  rehearsal uses only once they are part of brd);
+  embedded BIG-bench tasks, all three, for the blind test (no --bigbench-set: `brd eval` refuses
+  a folder that lacks tasks of the set, and the sample holds 2 of the fixed-answer set's) and,
+  scored whole, for the reduced set (`brd bigbench split reduced` needs the set's five tasks,
+  which only the real BIG-bench folder has; tests/eval/test_bigbench_real.py splits them);
 - every stage runs in this process (no child interpreter per stage: the rehearsal is about the
   graph, and an import of torch per stage would be most of its time).
 """

@@ -96,7 +96,9 @@ def done_reason(stage: Stage, store: Store) -> str | None:
             return None
         tasks = [a.split("=", 1)[0] for i, a in enumerate(stage.argv) if i and stage.argv[i - 1] == "--task"]
         with store.reader() as con:
-            rows = con.execute(query("study/evaluated_tasks"), {"model_fingerprint": _fingerprint(model)}).fetchall()
+            selection = stage.argv[stage.argv.index("--select") + 1] if "--select" in stage.argv else "word"
+            params = {"model_fingerprint": _fingerprint(model), "selection": selection}
+            rows = con.execute(query("study/evaluated_tasks"), params).fetchall()
         have = {r[0] for r in rows}
         wanted_bigbench = "--bigbench" in stage.argv
         if set(tasks) <= have and (not wanted_bigbench or any(t.startswith("bigbench:") for t in have)):
@@ -174,10 +176,12 @@ def run_study(
         timings.append((stage.key, seconds, ""))
     if study.tables:
         return _paper_outcome(study, store, stages, timings, title, preamble)
+    from brd_data.contracts.report import read_figures
+
     table = labelled_results(study, store, stages)
-    plots = sorted((store.root / "report").glob("*.png"))
+    figures = read_figures(store.root / "report")
     report = write_markdown(
-        store.root / "report" / "README.md", f"Study {study.name}: {study.description}", table, timings, plots
+        store.root / "report" / "README.md", f"Study {study.name}: {study.description}", table, timings, figures
     )
     return StudyOutcome(table, timings, report)
 
@@ -204,4 +208,4 @@ def labelled_results(study: Study, store: Store, stages: list[Stage]) -> Results
             model = stage.argv[stage.argv.index("--model") + 1]
             if Path(model).exists() or not model.startswith((".", "/")):
                 labelled.append((stage.outputs["label"], _fingerprint(model)))
-    return results_table(store, labelled)
+    return results_table(store, labelled, baseline=study.evaluation.baseline)

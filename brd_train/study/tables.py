@@ -107,7 +107,7 @@ class Tables:
     # -- accuracy tables --------------------------------------------------------------------------------
     def accuracy(self) -> dict[str, dict[str, tuple[str, float | None]]]:
         acc: dict[str, dict[str, tuple[str, float | None]]] = {}
-        for r in self._rows("study/table_accuracy"):
+        for r in self._rows("study/table_accuracy", {"selection": self.study.evaluation.selection}):
             acc.setdefault(r["model"], {})[r["task"]] = (r["task_kind"], r["accuracy"])
         return acc
 
@@ -221,7 +221,7 @@ class Tables:
             tied += diff is not None and diff == 0
             rows.append((k.removeprefix("bigbench:"), [_pct(va), _pct(vb), _pct(diff)]))
         notes = [f"{b.label} better than {a.label} on {better} of {len(tasks)} tasks, tied on {tied}"]
-        figure = self.store.root / "report" / "figure3-comparison.png"  # `brd report --baseline A --model B`
+        figure = self.store.root / "report" / "figure3-bigbench.png"  # `brd report --baseline A --model B`
         return Rendered(name, t.title, [a.label, b.label, "difference"], rows, notes, figure)
 
     # -- probes -----------------------------------------------------------------------------------------

@@ -304,7 +304,13 @@ def test_an_endpoint_that_dies_is_reported_and_the_rerun_completes(tmp_path):
         _wait_for_rows(store, 4, proc)
         fake.stop()
         started = time.monotonic()
-        _, err = proc.communicate(timeout=60)
+        try:
+            _, err = proc.communicate(timeout=60)
+        except subprocess.TimeoutExpired:
+            proc.send_signal(signal.SIGUSR1)  # brd prints every thread's stack: where it is stuck
+            time.sleep(2)
+            proc.kill()
+            raise AssertionError("annotate did not stop 60 s after its server did:\n" + proc.communicate()[1]) from None
         assert time.monotonic() - started < 45
     finally:
         if proc.poll() is None:

@@ -81,7 +81,7 @@ def test_every_planned_table_and_figure_gets_real_rows(rehearsed):
         elif t.kind == "probe":  # Figure 4: a row per layer (embeddings and two blocks)
             assert labels == ["layer 0", "layer 1", "layer 2"]
     report = store / "report"
-    for png in ("figure2-curve.png", "figure3-comparison.png", "figure4-XGLM-564M.png", "figure4-XGLM-BRD.png"):
+    for png in ("figure2-curve.png", "figure3-bigbench.png", "figure4-XGLM-564M.png", "figure4-XGLM-BRD.png"):
         assert (report / png).stat().st_size > 1000, png
     text = (report / "README.md").read_text()
     assert "Substitutions" in text and "## Time per stage" in text

@@ -17,6 +17,7 @@ from typing import Any, ClassVar, Literal
 from pydantic import Field, field_validator, model_validator
 
 from .. import paper
+from ..choices import Selection
 from ..errors import UserError
 from ..executors import ExecutorKind
 from ..paths import manifests_dir, samples_dir
@@ -199,13 +200,20 @@ class Evaluation(_Section):
     tasks: dict[str, str] = Field(default_factory=dict)  # name -> file, "sample", or hf:DATASET:CONFIG@SPLIT
     bigbench: list[str] = Field(default_factory=list)  # task folders or a folder of tasks; "sample"
     limit: int | None = Field(default=None, ge=1)
+    # which normalisation of the candidates' log-probabilities picks the predictions (brd eval --select):
+    # word (§3.3 as written), mean (per token), char, sum; the results table says which it used
+    selection: Literal[tuple(s.value for s in Selection)] = Selection.WORD.value
+    # the row the others are tested against (paired tests, "ns" marks); default: the first row
+    baseline: str | None = None
+    # a task set of manifests/bigbench (brd eval --bigbench-set): blind, score only this set of the
+    # folder (the paper's 73 tasks)
+    bigbench_set: str | None = None
     extra_args: list[str] = Field(default_factory=list)
     # For the plan: examples per task (e.g. XNLI's 5,010 test examples) and mean tokens per example
     # (prompt + every candidate)
     examples: dict[str, int] = Field(default_factory=dict)
     mean_example_tokens: float = 128.0
 
-    bigbench_set: str | None = None  # blind: score only this set of the folder (the paper's 73 tasks)
     # the reduced set's test, when the study splits no BIG-bench set (task_data.bigbench_set):
     # these folders scored whole (the rehearsal's substitution)
     reduced_bigbench: list[str] = Field(default_factory=list)
@@ -330,8 +338,12 @@ class Study(Schema):
 
     @model_validator(mode="after")
     def _evaluates(self) -> Study:
-        if not self.evaluation.tasks and not self.evaluation.bigbench:
+        ev = self.evaluation
+        if not ev.tasks and not ev.bigbench and not ev.bigbench_set:
             raise ValueError("evaluation names no tasks and no BIG-bench folder")
+        labels = [r.label for r in self.rows]
+        if ev.baseline is not None and ev.baseline not in labels:
+            raise ValueError(f"evaluation.baseline {ev.baseline!r} is not a row label; rows: {', '.join(labels)}")
         return self
 
     @property
@@ -384,11 +396,24 @@ def _check_names(study: Study, path: Path) -> None:
     ):
         if name is not None and name not in mixtures and not Path(name).suffix:
             raise StudyError(f"{path}: {where}: unknown mixture {name!r}; valid: {', '.join(mixtures)}")
+    for where, taskset in (
+        ("evaluation.bigbench_set", study.evaluation.bigbench_set),
+        ("task_data.bigbench_set", study.task_data.bigbench_set),
+    ):
+        if taskset:
+            from ..bigbench import BigBenchError, load_taskset
+
+            try:
+                load_taskset(taskset)
+            except BigBenchError as exc:
+                raise StudyError(f"{path}: {where}: {exc}") from None
     for where, names in (
         ("evaluation.tasks", study.evaluation.tasks),
         ("task_data.tasks", study.task_data.tasks),
         ("task_data.tuning", study.task_data.tuning),
     ):
         for name in names:
+            if name.startswith("bigbench:"):
+                continue  # a split file of `brd bigbench split`, checked when it is read
             if name not in tasks:
                 raise StudyError(f"{path}: {where}: unknown task {name!r}; valid: {', '.join(tasks)}")
