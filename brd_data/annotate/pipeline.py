@@ -26,6 +26,7 @@ from datatrove.pipeline.readers import ParquetReader
 
 from ..contracts.errors import ConfigError, UserError
 from ..contracts.executors import ExecutorConfig, build_executor, quiet_datatrove
+from ..contracts.prompt_versions import link_old_hashes
 from ..contracts.runs import StageRun
 from ..contracts.scaleout import Launch, Stage, submit_slurm
 from ..contracts.schemas.prompt import Prompt
@@ -33,7 +34,7 @@ from ..store import Store, query
 from .commit import AnnotateCommit, CommitCounts, PartCommitter, closed_parts, parts_dir, recover_interrupted
 from .engine import AnnotationRunner, EngineConfig
 from .rollout import RetryPolicy, RolloutContext, SamplingConfig, annotate_rollout
-from .work import Pending, plan, write_work
+from .work import PassageSelection, Pending, plan, write_work
 from .writer import AnnotationPartWriter
 
 
@@ -50,6 +51,7 @@ class AnnotateConfig:
     policy: RetryPolicy = field(default_factory=RetryPolicy)
     limit: int = -1
     langs: tuple[str, ...] = ()  # sentence languages to annotate (empty: all)
+    selection: PassageSelection = field(default_factory=PassageSelection)  # the corpus budget (§4)
     executor: ExecutorConfig = field(default_factory=ExecutorConfig)
     chunk_size: int = 100  # items per Parquet part: what a kill -9 loses at most per worker
     commit_interval_s: float = 5.0
@@ -80,6 +82,7 @@ class AnnotateConfig:
             "policy": asdict(self.policy),
             "limit": self.limit,
             "langs": list(self.langs),
+            "selection": self.selection.lineage(),
             "executor": asdict(self.executor),
             "chunk_size": self.chunk_size,
             "server_restarts": self.server_restarts,
@@ -120,6 +123,7 @@ class AnnotateOutcome:
     passes: list[PassTiming] = field(default_factory=list)
     wall_s: float = 0.0
     submitted: bool = False
+    selection: PassageSelection | None = None
     launch: Launch | None = None  # Slurm/Ray: what scaleout.complete() runs or follows
 
     @property
@@ -195,10 +199,12 @@ def run_annotate(store: Store, cfg: AnnotateConfig, verbose: bool = False) -> An
     started = time.monotonic()
     cfg.executor.check_available()  # before a run is recorded
     recovered = recover_interrupted(store)
+    with store.transaction() as con:
+        link_old_hashes(con)  # prompts registered before migration 070: answered under their file hash
     with store.reader() as con:
         n_sentences, n_unique = con.execute(query("annotate/corpus_counts")).fetchall()[0]
-        pending = plan(con, cfg.prompts, cfg.teacher_fingerprint, cfg.limit, cfg.langs)
-    outcome = AnnotateOutcome(None, pending, n_sentences, n_unique, recovered)
+        pending = plan(con, cfg.prompts, cfg.teacher_fingerprint, cfg.limit, cfg.langs, cfg.selection)
+    outcome = AnnotateOutcome(None, pending, n_sentences, n_unique, recovered, selection=cfg.selection)
     if outcome.items == 0:
         outcome.wall_s = time.monotonic() - started
         return outcome

@@ -42,6 +42,12 @@ def outcome_lines(out: AnnotateOutcome, fingerprint: str, store_root: Path, exec
             f"(dedup saves {saved} of {out.n_sentences} requests per behaviour, "
             f"{saved / max(out.n_sentences, 1):.1%})"
         )
+    if out.selection is not None and out.selection.passages is not None:
+        sel = out.selection
+        lines.append(
+            f"passage selection: {sel.passages:,} passages, the smallest keys passage_key({sel.seed}, passage_id)"
+            + (f" among sources {', '.join(sel.sources)}" if sel.sources else "")
+        )
     for p in out.pending:
         lines.append(
             f"  {p.prompt.behaviour} ({p.prompt.name}, {p.prompt.mode}, prompt {p.prompt.prompt_hash}): "

@@ -13,6 +13,7 @@ prefix cache keeps it), and split into one file per datatrove task, in contiguou
 
 from __future__ import annotations
 
+import fnmatch
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -37,6 +38,54 @@ WORK_SCHEMA = pa.schema(
 )
 
 
+@dataclass(frozen=True)
+class PassageSelection:
+    """The corpus budget of §4, applied before annotation: the `passages` passages with the smallest
+    seeded key passage_key(seed, passage_id) (sql/macros/passage_key.sql) among those of the
+    ingested sources whose path matches `sources` (fnmatch; empty: every source). Only their
+    sentences are annotated. A mixture built with the same seed and `--passages N` (N at most
+    `passages`) draws from these passages only, so every mixture of a study reuses the selection,
+    and a smaller N is a subset of a larger one. None: every passage."""
+
+    passages: int | None = None
+    seed: int = 0
+    sources: tuple[str, ...] = ()
+
+    def __post_init__(self) -> None:
+        if self.passages is not None and self.passages < 1:
+            raise ConfigError(f"--passages must be at least 1, got {self.passages}")
+        if self.seed < 0:
+            raise ConfigError(f"--passage-seed must be 0 or more, got {self.seed}")
+
+    def source_ids(self, con) -> list[str]:
+        """source_id[:16] of the matching sources (the prefix of their passage ids); [] for all."""
+        if not self.sources:
+            return []
+        rows = con.execute(query("corpus/sources")).fetchall()
+        kept = [sid[:16] for sid, path, _run in rows if any(fnmatch.fnmatchcase(path, p) for p in self.sources)]
+        if not kept:
+            known = ", ".join(sorted({path for _, path, _ in rows})[:10]) or "none"
+            raise ConfigError(f"--source {', '.join(self.sources)} matches no ingested source; sources: {known}")
+        return kept
+
+    def params(self, con) -> dict:
+        """The SQL parameters of sentence_units; checks the budget against the store."""
+        if self.passages is None:
+            return {"passages": -1, "seed": self.seed, "sources": []}
+        sources = self.source_ids(con)
+        have = con.execute(query("annotate/selection_passages"), {"sources": sources}).fetchall()[0][0]
+        if self.passages > have:
+            where = f" of the sources {', '.join(self.sources)}" if self.sources else ""
+            raise ConfigError(
+                f"--passages {self.passages:,} is more than the {have:,} passages{where} in the store; "
+                "lower it or ingest more (no silent truncation)"
+            )
+        return {"passages": self.passages, "seed": self.seed, "sources": sources}
+
+    def lineage(self) -> dict:
+        return {"passages": self.passages, "seed": self.seed, "sources": list(self.sources)}
+
+
 @dataclass
 class Pending:
     prompt: Prompt
@@ -53,25 +102,34 @@ class Pending:
         return self.todo.column("input").to_pylist()
 
 
-def pending_sentences(con, prompt: Prompt, fingerprint: str, limit: int, langs: tuple[str, ...] = ()) -> Pending:
+def pending_sentences(
+    con,
+    prompt: Prompt,
+    fingerprint: str,
+    limit: int,
+    langs: tuple[str, ...] = (),
+    selection: PassageSelection = PassageSelection(),
+) -> Pending:
     """Unique sentences in corpus order (the first `limit`, -1: all; of the languages `langs`, empty:
-    all) not yet answered. Arrow all the way: millions of sentences stay a few hundred MB, never
-    Python objects."""
+    all; of the passages of `selection`) not yet answered. Arrow all the way: millions of sentences
+    stay a few hundred MB, never Python objects."""
     params = {
         "behaviour": prompt.behaviour,
         "fingerprint": fingerprint,
         "prompt_hash": prompt.prompt_hash,
         "limit": limit,
         "langs": list(langs),
+        **selection.params(con),
     }
     units = con.sql(query("annotate/sentence_units"), params=params).to_arrow_table()
     todo = units.filter(pc.invert(units.column("answered"))).select(["unit_id", "input"])
     return Pending(prompt, todo, units.num_rows, units.num_rows - todo.num_rows)
 
 
-def pending_task_examples(con, prompt: Prompt, fingerprint: str, limit: int, langs=None) -> Pending:
+def pending_task_examples(con, prompt: Prompt, fingerprint: str, limit: int, langs=None, selection=None) -> Pending:
     """Unique rendered task prompts (`brd tasks load`) not yet answered, with their candidates.
-    Task examples have no language: `langs` (a sentence selection) does not apply to them."""
+    Task examples have no language and no passage: `langs` and `selection` (sentence selections)
+    do not apply to them."""
     params = {
         "behaviour": prompt.behaviour,
         "fingerprint": fingerprint,
@@ -106,7 +164,14 @@ def check_langs(con, langs: tuple[str, ...]) -> None:
         )
 
 
-def plan(con, prompts: list[Prompt], fingerprint: str, limit: int, langs: tuple[str, ...] = ()) -> list[Pending]:
+def plan(
+    con,
+    prompts: list[Prompt],
+    fingerprint: str,
+    limit: int,
+    langs: tuple[str, ...] = (),
+    selection: PassageSelection = PassageSelection(),
+) -> list[Pending]:
     check_langs(con, langs)
     out = []
     for p in prompts:
@@ -114,7 +179,7 @@ def plan(con, prompts: list[Prompt], fingerprint: str, limit: int, langs: tuple[
             raise ConfigError(
                 f"{p.source_file}: input {p.input!r} has no unit source yet (available: {', '.join(UNIT_SOURCES)})"
             )
-        pending = UNIT_SOURCES[p.input](con, p, fingerprint, limit, langs=langs)
+        pending = UNIT_SOURCES[p.input](con, p, fingerprint, limit, langs=langs, selection=selection)
         if pending.considered == 0 and limit != 0:
             raise ConfigError(f"{p.name}: {NOTHING_TO_READ[p.input]}")
         out.append(pending)

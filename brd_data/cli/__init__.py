@@ -69,9 +69,10 @@ def main() -> None:
     disk, a read-only folder) print one line; anything else is a bug and prints its traceback."""
     signal.signal(signal.SIGTERM, _on_sigterm)
     # `kill -USR1 PID` prints every thread's stack to stderr: what a run that seems stuck is doing.
+    # Not where stderr has no file descriptor (brd called in-process under a captured stream).
     try:
         faulthandler.register(signal.SIGUSR1, all_threads=True)
-    except ValueError:  # io.UnsupportedOperation: stderr is no file (brd called in-process, as the tests do)
+    except (OSError, ValueError):  # io.UnsupportedOperation is both
         pass
     try:
         rc = plug_in()(prog_name="brd", standalone_mode=False)

@@ -2,23 +2,37 @@
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Annotated
 
 import typer
 
-from ..contracts.choices import Dtype, OnBadOutput, PromptMode
+from ..contracts.choices import Dtype, OnBadOutput
 from ..contracts.executors import ExecutorKind
 from .options import (
     DEFAULT_STORE_PATH,
+    ApiKeyEnvOpt,
+    BehavioursOpt,
+    EndpointOpt,
+    EnforceEagerOpt,
     ExecutorOpt,
+    KvCacheOpt,
+    MaxModelLenOpt,
+    ModeOpt,
     PartitionOpt,
+    PromptDirOpt,
     SbatchArgOpt,
+    ServedModelNameOpt,
+    ServerScriptOpt,
+    StartupTimeoutOpt,
     StoreOpt,
     TasksOpt,
+    TeacherDtypeOpt,
+    TeacherOpt,
+    TrustTeacherOpt,
     VerboseOpt,
     WaitOpt,
     WorkersOpt,
+    chosen_prompts,
     existing_store,
 )
 
@@ -36,9 +50,7 @@ def _kv(values: list[str] | None) -> dict:
 
 def annotate(
     store: StoreOpt = DEFAULT_STORE_PATH,
-    behaviours: Annotated[
-        str, typer.Option(help="Comma-separated behaviours (ner, qra, a user's own) or prompt file names (qra-chat).")
-    ] = "ner,qra",
+    behaviours: BehavioursOpt = "ner,qra",
     limit: Annotated[
         int,
         typer.Option(
@@ -51,40 +63,30 @@ def annotate(
             help="Only sentences of these languages (comma-separated `sentences.lang` codes, e.g. en,de). Default: all."
         ),
     ] = None,
-    teacher: Annotated[
-        str | None,
+    passages: Annotated[
+        int | None,
         typer.Option(
-            help="Model folder or hub id. Default: the embedded SmolLM2-135M-Instruct (prepared on first use)."
-        ),
-    ] = None,
-    mode: Annotated[
-        PromptMode | None,
-        typer.Option(
-            help="Pick each behaviour's prompt in this mode: completion (raw few-shot text) or chat. "
-            "Default: completion.",
+            min=1,
+            help="The corpus budget (§4): only the sentences of N passages, the N with the smallest seeded key "
+            "(the same selection `brd mix build --passages N --seed S` draws from). Default: every passage.",
             show_default=False,
         ),
     ] = None,
-    prompt_dir: Annotated[
-        list[Path] | None,
+    passage_seed: Annotated[int, typer.Option(min=0, help="Seed of the --passages selection.")] = 0,
+    source: Annotated[
+        list[str] | None,
         typer.Option(
-            help="Extra folder (or file) of prompt YAML files; repeatable. manifests/prompts is always read.",
-            exists=True,
-            readable=True,
+            help="With --passages: draw from the passages of ingested files whose path matches this pattern "
+            "(fnmatch, * also crosses /); repeatable. Default: every source.",
+            show_default=False,
         ),
     ] = None,
-    endpoint: Annotated[
-        str | None,
-        typer.Option(
-            help="URL of an already-running OpenAI-compatible server, e.g. http://host:8000; brd starts none."
-        ),
-    ] = None,
-    served_model_name: Annotated[
-        str | None, typer.Option(help="--endpoint: the model name it serves (default: the first of its /v1/models).")
-    ] = None,
-    api_key_env: Annotated[
-        str, typer.Option(help="--endpoint: environment variable holding its API key (never logged or stored).")
-    ] = "OPENAI_API_KEY",
+    teacher: TeacherOpt = None,
+    mode: ModeOpt = None,
+    prompt_dir: PromptDirOpt = None,
+    endpoint: EndpointOpt = None,
+    served_model_name: ServedModelNameOpt = None,
+    api_key_env: ApiKeyEnvOpt = "OPENAI_API_KEY",
     teacher_fingerprint: Annotated[
         str | None,
         typer.Option(
@@ -102,18 +104,9 @@ def annotate(
     max_num_seqs: Annotated[
         int | None, typer.Option(help="vLLM's running-batch bound. Default: --max-concurrency.")
     ] = None,
-    max_model_len: Annotated[int, typer.Option(help="vLLM context length (prompt + answer).")] = 2048,
-    dtype: Annotated[
-        Dtype,
-        typer.Option(
-            help=f"{', '.join(Dtype)}. auto: the model's, except float32 on CPUs without bf16 instructions "
-            "(where bf16 is slower).",
-            metavar="<dtype>",  # the choices are in the help: listed here they would squeeze the columns
-        ),
-    ] = Dtype.AUTO,
-    kv_cache_gib: Annotated[
-        float | None, typer.Option(help="vLLM CPU: KV-cache size in GiB (VLLM_CPU_KVCACHE_SPACE; default 2).")
-    ] = None,
+    max_model_len: MaxModelLenOpt = 2048,
+    dtype: TeacherDtypeOpt = Dtype.AUTO,
+    kv_cache_gib: KvCacheOpt = None,
     cpu_threads: Annotated[
         str | None,
         typer.Option(
@@ -121,18 +114,11 @@ def annotate(
             "(all but one, kept for the HTTP server)."
         ),
     ] = None,
-    enforce_eager: Annotated[
-        bool | None,
-        typer.Option(
-            "--enforce-eager/--compile",
-            help="Skip torch.compile (default on CPU, where compiling costs minutes).",
-            show_default=False,
-        ),
-    ] = None,
+    enforce_eager: EnforceEagerOpt = None,
     prefix_caching: Annotated[
         bool, typer.Option(help="vLLM automatic prefix caching (the few-shot prefix is computed once).")
     ] = True,
-    trust_remote_code: Annotated[bool, typer.Option(help="Allow the teacher's own modelling code.")] = False,
+    trust_remote_code: TrustTeacherOpt = False,
     vllm_arg: Annotated[
         list[str] | None,
         typer.Option(help="Extra vLLM server flag KEY=VALUE (or KEY), e.g. gpu-memory-utilization=0.9; repeatable."),
@@ -152,7 +138,7 @@ def annotate(
     retry_temperature: Annotated[float, typer.Option(help="Temperature of those retries.")] = 0.7,
     http_retries: Annotated[int, typer.Option(min=0, help="Extra requests after an HTTP error or timeout.")] = 4,
     request_timeout: Annotated[float, typer.Option(help="Seconds one request may take.")] = 300.0,
-    startup_timeout: Annotated[float, typer.Option(help="Seconds the server may take to start.")] = 1800.0,
+    startup_timeout: StartupTimeoutOpt = 1800.0,
     dead_after: Annotated[
         float, typer.Option(help="--endpoint: stop when it has not answered /v1/models for this many seconds.")
     ] = 60.0,
@@ -160,15 +146,7 @@ def annotate(
         int,
         typer.Option(min=0, help="Restarts of a managed server that dies; then the run stops (committed rows stay)."),
     ] = 1,
-    server_script: Annotated[
-        Path | None,
-        typer.Option(
-            help="A Python script serving the OpenAI API on --port, instead of brd's vLLM launcher.",
-            exists=True,
-            dir_okay=False,
-            readable=True,
-        ),
-    ] = None,
+    server_script: ServerScriptOpt = None,
     chunk_size: Annotated[
         int,
         typer.Option(min=1, help="Answers per Parquet part and commit: what a kill -9 can lose at most per worker."),
@@ -189,9 +167,11 @@ def annotate(
 ) -> None:
     """Annotate unique sentences with the teacher, through vLLM, into the `annotations` table.
 
-    Sentences are deduplicated by text_hash; what this teacher (fingerprint) and prompt (hash)
-    already answered is skipped, so the same command resumes after a kill. A new prompt or teacher
-    adds new rows. Bad answers are kept with a status and reason and also go to `quarantine`.
+    With --passages N, only the sentences of a seeded selection of N passages are read (the
+    corpus budget of a study, applied before annotation). Sentences are deduplicated by
+    text_hash; what this teacher (fingerprint) and prompt (hash) already answered is skipped, so
+    the same command resumes after a kill. A new prompt or teacher adds new rows. Bad answers are
+    kept with a status and reason and also go to `quarantine`.
     """
     from ..contracts.schemas import prompt as prompt_files
 
@@ -203,14 +183,13 @@ def annotate(
                 f"input={p.input:<8} max_tokens={p.max_tokens:<4} hash={p.prompt_hash}  {p.source_file}"
             )
         return
-    chosen = prompt_files.resolve([b.strip() for b in behaviours.split(",") if b.strip()], dirs, mode)
-    if served_model_name and not endpoint:
-        raise typer.BadParameter("--served-model-name only applies with --endpoint")
+    chosen = chosen_prompts(behaviours, dirs, mode, served_model_name, endpoint)
 
     from ..annotate.engine import build_engine
     from ..annotate.pipeline import AnnotateConfig, run_annotate
     from ..annotate.rollout import RetryPolicy, SamplingConfig
     from ..annotate.summary import outcome_lines
+    from ..annotate.work import PassageSelection
     from ..contracts.executors import ExecutorConfig, parse_sbatch_args
 
     engine, fp = build_engine(
@@ -249,6 +228,7 @@ def annotate(
         ),
         limit=limit,
         langs=tuple(x.strip() for x in (lang or "").split(",") if x.strip()),
+        selection=PassageSelection(passages=passages, seed=passage_seed, sources=tuple(source or ())),
         chunk_size=chunk_size,
         commit_interval_s=commit_interval,
         server_restarts=server_restarts,

@@ -7,6 +7,8 @@ from typing import Annotated
 
 import typer
 
+from ..contracts import paper
+from ..contracts.choices import TOKEN_SAMPLE_ROWS, CountTokens
 from .options import DEFAULT_STORE_PATH, StoreOpt, existing_store
 
 app = typer.Typer(
@@ -45,6 +47,10 @@ def list_(
     Console().print(table)
 
 
+def _tokens(n: int | None) -> str:
+    return "?" if n is None else f"{n:,}"
+
+
 def _amount(source) -> str:
     if source.tokens is not None:
         return f"{source.tokens:,} tokens"
@@ -78,24 +84,96 @@ def build(
             "memory. It is part of the row order.",
         ),
     ] = None,
+    tokenizer: Annotated[
+        str | None,
+        typer.Option(
+            help="The tokenizer of the student that trains on the mixture (a folder or hub id, e.g. the student "
+            "itself): token counts, budgets and the length check use it, and `brd train` matches it against the "
+            "student's. Default: the manifest's (null: the embedded teacher's).",
+            show_default=False,
+        ),
+    ] = None,
+    passages: Annotated[
+        int | None,
+        typer.Option(
+            min=1,
+            help="Only the store's first N passages in seeded order (a study's corpus budget). Default: the "
+            "manifest's `passages` (none: all).",
+            show_default=False,
+        ),
+    ] = None,
+    seed: Annotated[
+        int | None,
+        typer.Option(
+            min=0, help="Seed of the passage order and selection (default: the manifest's).", show_default=False
+        ),
+    ] = None,
+    corpus_path: Annotated[
+        list[str] | None,
+        typer.Option(
+            help="Only passages of ingested files whose path matches this pattern (fnmatch, * also crosses /); "
+            "repeatable. Replaces the manifest's `corpus: paths` (a study's corpus, or its task inputs for BRD²).",
+            show_default=False,
+        ),
+    ] = None,
+    count_tokens: Annotated[
+        CountTokens,
+        typer.Option(
+            help="auto: count every row of a small mixture; of a large one a random sample of "
+            f"{TOKEN_SAMPLE_ROWS:,} rows, every row that could exceed --max-length and every row a token budget "
+            "selects, and estimate the total (manifest.json token_count). all: count every row (exact totals).",
+        ),
+    ] = CountTokens.AUTO,
+    max_length: Annotated[
+        int,
+        typer.Option(min=1, help="The length check: rows longer than this many tokens are counted and reported."),
+    ] = paper.MAX_LENGTH,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")] = False,
 ) -> None:
     """Export a mixture: the rows of its source views in seeded order, as Parquet shards
     (text + lineage columns) and manifest.json (hash, rows and tokens per component, lineage).
-    Building twice from the same store and manifest gives byte-identical shards."""
+    Building twice from the same store and manifest gives byte-identical shards.
+
+    A mixture stores text; its token counts are those of --tokenizer, cached in the store per tokenizer and
+    text, so each text is tokenised once per tokenizer."""
     from ..mix import BuildOptions, build_mixture, load_mixture
 
     spec = load_mixture(name)
-    overrides = {k: v for k, v in (("shard_rows", shard_rows), ("window_passages", window_passages)) if v is not None}
-    spec = spec.replace(**overrides)
+    given = (
+        ("shard_rows", shard_rows),
+        ("window_passages", window_passages),
+        ("tokenizer", tokenizer),
+        ("passages", passages),
+        ("seed", seed),
+    )
+    spec = spec.replace(**{k: v for k, v in given if v is not None})
+    if corpus_path:
+        from ..contracts.schemas.mixture import CorpusFilter
+
+        spec = spec.replace(corpus=CorpusFilter(paths=tuple(corpus_path)))
     st = existing_store(store)
-    opts = BuildOptions(memory_limit=memory_limit, threads=threads, progress=not quiet)
+    opts = BuildOptions(
+        memory_limit=memory_limit,
+        threads=threads,
+        progress=not quiet,
+        count_tokens=count_tokens,
+        max_length=max_length,
+    )
     result = build_mixture(st, spec, out or Path("mixtures") / spec.name, opts)
     m = result.manifest
-    parts = ", ".join(f"{c['view']} {c['rows']:,} rows / {c['tokens']:,} tokens" for c in m["components"])
+    tc = m["token_count"]
+    parts = ", ".join(f"{c['view']} {c['rows']:,} rows / {_tokens(c['tokens'])} tokens" for c in m["components"])
+    total = (
+        f"{m['tokens']:,} tokens"
+        if m["tokens"] is not None
+        else f"~{tc['estimate']:,} tokens (95% {tc['interval95'][0]:,}-{tc['interval95'][1]:,}, estimated: "
+        f"{tc['counted_rows']:,} of {tc['rows']:,} rows counted)"
+    )
+    lc = tc["length_check"]
     typer.echo(
-        f"mixture {m['name']} -> {result.out}: {m['rows']:,} rows, {m['tokens']:,} tokens in "
-        f"{len(m['shards'])} shard(s) ({parts}); hash {m['mixture_hash']}; "
+        f"mixture {m['name']} -> {result.out}: {m['rows']:,} rows, {total} in "
+        f"{len(m['shards'])} shard(s) ({parts}); {lc['rows_over']:,} rows over {lc['max_length']:,} tokens; "
+        f"tokenizer {m['tokenizer_fingerprint']}; hash {m['mixture_hash']}; "
         f"tokenised {result.tokenised_rows:,} new rows in {result.tokenise_seconds:.1f}s; "
         f"{result.seconds:.1f}s in all"
     )

@@ -92,3 +92,14 @@ class OnBadOutput(StrEnum):
 
     SAMPLE = "sample"  # ask again with sampling
     GIVE_UP = "give-up"  # keep the bad answer
+
+
+class CountTokens(StrEnum):
+    """How many rows `brd mix build --count-tokens` tokenises (mix/build.py, "Token counts")."""
+
+    AUTO = "auto"  # every row of a small mixture; of a large one a random sample, the long rows and budgets
+    ALL = "all"  # every row: exact totals (e.g. before `brd publish`)
+
+
+# auto: the uncached rows a build counts (a random sample) before it counts only what it must
+TOKEN_SAMPLE_ROWS = 20_000

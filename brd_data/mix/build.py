@@ -1,8 +1,24 @@
 """`brd mix build`: a mixture manifest and the store's views into a mixture folder.
 
 DuckDB does the heavy lifting: it composes the passages (sql/views), joins the token-count cache
-and sorts the rows, streaming Arrow batches within `memory_limit`. Python only tokenises texts the
-cache lacks (batched, in Rust), keeps per-source quotas, and cuts the stream into Parquet shards.
+and sorts the rows, streaming Arrow batches within `memory_limit`. Python only tokenises the texts
+it needs that the cache lacks (batched, in Rust), keeps per-source quotas, and cuts the stream into
+Parquet shards.
+
+Token counts (of the mixture's tokenizer: the student's, `--tokenizer`). A mixture stores text;
+its counts are per tokenizer, cached in mix_token_counts by tokenizer fingerprint and text hash.
+Tokenising is what a cold build of a large mixture spends its time on (bench/mix.py: 797 s of
+899 s at 1M passages when every row was counted), so `--count-tokens auto` (the default) counts:
+- every row whose count is not cached, up to TOKEN_SAMPLE_ROWS of them: a small mixture is counted
+  exactly, and for a large one these rows are a random sample (the build order is seeded random);
+- after that only the rows that need a count: every row of a source with a `tokens:` budget, and
+  every row that could be longer than the length check's --max-length (a row never has more
+  tokens than UTF-8 bytes + 1; the bound is checked on every counted row, and if it ever fails
+  the build counts every row).
+The rest are estimated: the manifest's `tokens` is then null and `token_count` holds the estimate
+(the known tokens plus the uncounted rows' bytes times the sample's tokens per byte, with a 95%
+interval) and the exact length check (rows over --max-length). `--count-tokens all` counts every
+row. Token counts never change the rows, their order or the mixture hash.
 
 Passages are composed window by window: ranges of the seeded passage key md5(seed:passage_id)
 holding about `window_passages` passages each (the views read the range from the variables
@@ -33,6 +49,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import json
+import math
 import re
 import shutil
 import time
@@ -45,9 +62,12 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from ..contracts import paper
+from ..contracts.choices import TOKEN_SAMPLE_ROWS, CountTokens, check_choice
 from ..contracts.errors import UserError
 from ..contracts.identity import code_version, file_sha256
 from ..contracts.outputs import OutputKind, check_replaceable, mark, remove, sibling, swap
+from ..contracts.prompt_versions import link_old_hashes, versions_of
 from ..contracts.runs import StageRun
 from ..contracts.schemas.mixture import (
     FORMAT_VERSION,
@@ -69,6 +89,7 @@ REQUIRED_COLUMNS = ("text", *LINEAGE_COLUMNS)
 KIND_COLUMNS = {"lm": REQUIRED_COLUMNS, "sft": ("prompt", "completion", *REQUIRED_COLUMNS)}
 KIND_SCHEMA = {"lm": LM_SCHEMA, "sft": SFT_SCHEMA}
 _ALL_KEYS = (0, 2**128 - 1)
+EXACT_ROWS = TOKEN_SAMPLE_ROWS
 _MEMORY = re.compile(r"^\d+(\.\d+)?\s*(KB|MB|GB|TB|KiB|MiB|GiB|TiB)$")
 
 
@@ -83,12 +104,18 @@ class BuildOptions:
     batch_rows: int = 8192
     row_group_rows: int = 10_000
     progress: bool = True
+    count_tokens: str = CountTokens.AUTO.value
+    exact_rows: int = EXACT_ROWS  # auto: uncached rows counted before the build counts only what it must
+    max_length: int = paper.MAX_LENGTH  # the length check: rows longer than this many tokens
 
     def __post_init__(self) -> None:
         if not _MEMORY.match(self.memory_limit):
             raise MixError(f"--memory-limit {self.memory_limit!r}: use a size such as 800MB or 2GB")
         if self.threads is not None and self.threads < 1:
             raise MixError(f"--threads must be at least 1, got {self.threads}")
+        if self.exact_rows < 1 or self.max_length < 1:
+            raise MixError(f"exact_rows and --max-length must be at least 1, got {self.exact_rows}, {self.max_length}")
+        object.__setattr__(self, "count_tokens", check_choice(CountTokens, self.count_tokens, "--count-tokens"))
 
 
 @dataclass
@@ -98,9 +125,11 @@ class SourcePlan:
     available: int | None = None  # rows in the store (several sources)
     quota: int | None = None  # rows to take (weights); None: all
     rows: int = 0
-    tokens: int = 0
+    tokens: int = 0  # of the rows whose count is known
+    uncounted_rows: int = 0  # rows whose count the build did not need (auto, large mixtures)
+    uncounted_bytes: int = 0
     by_component: dict[str, dict[str, int]] = field(
-        default_factory=lambda: defaultdict(lambda: {"rows": 0, "tokens": 0})
+        default_factory=lambda: defaultdict(lambda: {"rows": 0, "tokens": 0, "uncounted_rows": 0})
     )
 
     @property
@@ -162,9 +191,7 @@ def resolve_corpus(con, spec: MixtureSpec) -> list[dict[str, str]]:
     """The ingested sources a `corpus:` filter keeps (none set: [])."""
     if spec.corpus is None:
         return []
-    sources = [
-        dict(zip(("source_id", "path", "run_id"), r)) for r in con.execute(query("mix/corpus_sources")).fetchall()
-    ]
+    sources = [dict(zip(("source_id", "path", "run_id"), r)) for r in con.execute(query("corpus/sources")).fetchall()]
     kept = [s for s in sources if spec.corpus.matches(s["path"], s["run_id"])]
     if not kept:
         known = ", ".join(sorted({s["path"] for s in sources})[:10]) or "none"
@@ -187,7 +214,7 @@ def check_pins(con, spec: MixtureSpec) -> None:
         if h is None:
             continue
         hashes = sorted({p for b, _, p, _ in known if b == behaviour})
-        if h not in hashes:
+        if not versions_of(con, h) & set(hashes):  # the hash, or the same prompt under its pre-070 hash
             raise MixError(
                 f"{spec.name}: prompts.{behaviour} {h} has no {behaviour} annotations in this store; "
                 f"known: {', '.join(hashes) or 'none'}"
@@ -275,31 +302,64 @@ def plan_sources(con, spec: MixtureSpec, windows: list[tuple[int, int]]) -> list
 
 
 class _Stream:
-    """Applies quotas and budgets to the ordered rows (vectorised per batch), fills in token counts
-    the cache lacks, and tallies lineage."""
+    """Applies quotas and budgets to the ordered rows (vectorised per batch), fills in the token
+    counts the build needs and the cache lacks, and tallies lineage."""
 
-    def __init__(self, plans: list[SourcePlan], counter: TokenCounter):
+    def __init__(self, plans: list[SourcePlan], counter: TokenCounter, opts: BuildOptions = BuildOptions()):
         self.plans = plans
         self.counter = counter
+        self.opts = opts
         self.new_counts_parts: list[pa.Table] = []
         self.tokenised_rows = 0
         self.tokenise_seconds = 0.0
         self.run_ids: set[str] = set()
         self.prompt_hashes: set[str] = set()
         self.teachers: set[str] = set()
+        self.exact = opts.count_tokens == CountTokens.ALL or any(p.source.tokens is not None for p in plans)
+        self.budget_components = frozenset().union(*(p.components or () for p in plans if p.source.tokens is not None))
+        # the first `exact_rows` uncached rows (a random sample: the build order is seeded random)
+        self.sample_tokens: list[np.ndarray] = []
+        self.sample_bytes: list[np.ndarray] = []
+        self.sampled = 0
+        self.bound_holds = True  # tokens <= UTF-8 bytes + 1, checked on every counted row
+        self.rows_over = 0
+        self.longest = 0
 
     def tokens(self, batch: pa.RecordBatch) -> np.ndarray:
+        """Each row's token count; -1 where the build did not need it (auto mode, past the sample,
+        a row too short to exceed --max-length and outside any token budget)."""
         n_tokens = batch.column("n_tokens")
         missing = pc.is_null(n_tokens).to_numpy(zero_copy_only=False)
         filled = pc.fill_null(n_tokens, 0).cast(pa.int64()).to_numpy(zero_copy_only=False).copy()
-        if missing.any():
+        if not missing.any():
+            return filled
+        nbytes = pc.binary_length(batch.column("text")).cast(pa.int64()).to_numpy(zero_copy_only=False)
+        if self.exact or not self.bound_holds:
+            need, sampled = missing, np.zeros_like(missing)
+        else:
+            # the sample: the first uncached rows, up to exact_rows in all (the build order is random)
+            sampled = missing & (np.cumsum(missing) <= self.opts.exact_rows - self.sampled)
+            # and the rows that could be longer than max_length, and those a token budget selects by count
+            need = sampled | (missing & (nbytes + 1 > self.opts.max_length))
+            if self.budget_components:
+                need |= missing & pc.is_in(
+                    batch.column("component"), pa.array(sorted(self.budget_components))
+                ).to_numpy(zero_copy_only=False)
+        if need.any():
             started = time.monotonic()
-            mask = pa.array(missing)
+            mask = pa.array(need)
             texts = pc.filter(batch.column("text"), mask).to_pylist()
             counts = np.asarray(self.counter.count(texts), dtype=np.int64)
             self.tokenise_seconds += time.monotonic() - started
             self.tokenised_rows += len(texts)
-            filled[missing] = counts
+            filled[need] = counts
+            if (counts > nbytes[need] + 1).any():
+                self.bound_holds = False  # this tokenizer can exceed one token per byte: count every row
+            in_sample = sampled[need]
+            if in_sample.any():
+                self.sample_tokens.append(counts[in_sample])
+                self.sample_bytes.append(nbytes[need][in_sample])
+                self.sampled += int(in_sample.sum())
             self.new_counts_parts.append(
                 pa.table(
                     {
@@ -309,11 +369,16 @@ class _Stream:
                     }
                 )
             )
+        filled[missing & ~need] = -1
+        self._nbytes = nbytes
         return filled
 
     def select(self, batch: pa.RecordBatch) -> pa.RecordBatch | None:
         """Keep the rows within their source's quota or budget; tally what is kept."""
+        self._nbytes = None
         tokens = self.tokens(batch)
+        known = tokens >= 0
+        counted = np.where(known, tokens, 0)
         component = batch.column("component")
         keep = np.zeros(batch.num_rows, dtype=bool)
         for p in self.plans:
@@ -324,18 +389,29 @@ class _Stream:
             )
             if p.quota is not None:
                 mine &= np.cumsum(mine) <= p.quota - p.rows
-            if p.source.tokens is not None:
+            if p.source.tokens is not None:  # every row of a budget source is counted
                 # keep rows while the tokens before them are under the budget (the crossing row is kept)
-                before = np.cumsum(np.where(mine, tokens, 0)) - tokens
+                before = np.cumsum(np.where(mine, counted, 0)) - counted
                 mine &= before < p.source.tokens - p.tokens
             p.rows += int(mine.sum())
-            p.tokens += int(tokens[mine].sum())
-            tally = pa.table({"component": component, "n": tokens}).filter(pa.array(mine))
-            for row in tally.group_by("component").aggregate([("n", "count"), ("n", "sum")]).to_pylist():
+            p.tokens += int(counted[mine].sum())
+            unknown = mine & ~known
+            if unknown.any():
+                p.uncounted_rows += int(unknown.sum())
+                p.uncounted_bytes += int(self._nbytes[unknown].sum())
+            tally = pa.table({"component": component, "n": counted, "u": (~known).astype(np.int64)}).filter(
+                pa.array(mine)
+            )
+            for row in tally.group_by("component").aggregate([("n", "count"), ("n", "sum"), ("u", "sum")]).to_pylist():
                 part = p.by_component[row["component"]]
                 part["rows"] += row["n_count"]
                 part["tokens"] += row["n_sum"]
+                part["uncounted_rows"] += row["u_sum"]
             keep |= mine
+        kept_known = tokens[keep & known]
+        if kept_known.size:
+            self.rows_over += int((kept_known > self.opts.max_length).sum())
+            self.longest = max(self.longest, int(kept_known.max()))
         if not keep.any():
             return None
         kept = batch.filter(pa.array(keep))
@@ -346,6 +422,49 @@ class _Stream:
         ):
             acc.update(v for v in pc.unique(pc.list_flatten(kept.column(col))).to_pylist() if v is not None)
         return kept
+
+    def token_count(self) -> dict[str, Any]:
+        """The manifest's `token_count`: exact totals, or, where the build counted a sample, an
+        estimate of the uncounted rows' tokens by the ratio tokens/byte of the sampled rows short
+        enough to be left uncounted (a ratio estimator, with its 95% interval), and the exact
+        length check either way (a row never has more tokens than UTF-8 bytes + 1: checked on
+        every counted row; where it fails, every row is counted)."""
+        rows = sum(p.rows for p in self.plans)
+        known = sum(p.tokens for p in self.plans)
+        u_rows = sum(p.uncounted_rows for p in self.plans)
+        u_bytes = sum(p.uncounted_bytes for p in self.plans)
+        out: dict[str, Any] = {
+            "method": "exact" if u_rows == 0 else "estimated",
+            "rows": rows,
+            "counted_rows": rows - u_rows,
+            "tokenised_rows": self.tokenised_rows,
+            "length_check": {
+                "max_length": self.opts.max_length,
+                "rows_over": self.rows_over,
+                "longest_counted": self.longest,
+                "bound": "tokens <= UTF-8 bytes + 1" + ("" if self.bound_holds else " (failed: every row counted)"),
+            },
+        }
+        if u_rows == 0:
+            return {**out, "tokens": known}
+        t = np.concatenate(self.sample_tokens).astype(np.float64)
+        b = np.concatenate(self.sample_bytes).astype(np.float64)
+        short = b + 1 <= self.opts.max_length
+        t, b = t[short], b[short]
+        ratio = t.sum() / b.sum()
+        resid = t - ratio * b
+        mean_b = b.mean()
+        # SE of the ratio times the uncounted bytes (finite population ignored: the sample is small)
+        se = u_bytes * math.sqrt(resid.var(ddof=1) / len(t)) / mean_b if len(t) > 1 else float("nan")
+        est = known + ratio * u_bytes
+        return {
+            **out,
+            "tokens": None,
+            "estimate": round(est),
+            "interval95": [round(est - 1.96 * se), round(est + 1.96 * se)],
+            "sample_rows": int(len(t)),
+            "tokens_per_byte": round(float(ratio), 6),
+        }
 
     def new_counts(self) -> pa.Table:
         if not self.new_counts_parts:
@@ -377,7 +496,7 @@ def export_rows(
 ) -> tuple[list[Shard], _Stream]:
     """Stream every window's rows, in order, through the quotas and the token counter into shards."""
     params = {"views": [p.view for p in plans], "seed": spec.seed, "tokenizer": counter.fingerprint}
-    stream = _Stream(plans, counter)
+    stream = _Stream(plans, counter, opts)
     writer = ShardWriter(out, KIND_SCHEMA[spec.kind], shard_rows=spec.shard_rows, row_group_rows=opts.row_group_rows)
     expected = sum(p.quota for p in plans if p.quota is not None) if all(p.quota is not None for p in plans) else None
     try:
@@ -470,7 +589,7 @@ def _manifest(
     corpus: list[dict[str, str]] = (),
 ) -> dict[str, Any]:
     rows = sum(p.rows for p in plans)
-    tokens = sum(p.tokens for p in plans)
+    token_count = stream.token_count()
     content = {"config": spec.resolved(), "tokenizer": counter.fingerprint, "shards": [s.sha256 for s in shards]}
     mixture_hash = hashlib.sha256(json.dumps(content, sort_keys=True).encode()).hexdigest()[:16]
     return {
@@ -493,13 +612,18 @@ def _manifest(
                 "weight": p.source.weight if p.source.tokens is None else None,
                 "tokens_budget": p.source.tokens,
                 "rows": p.rows,
-                "tokens": p.tokens,
-                "by_component": {c: dict(v) for c, v in sorted(p.by_component.items())},
+                "tokens": None if p.uncounted_rows else p.tokens,
+                "uncounted_rows": p.uncounted_rows,
+                "by_component": {
+                    c: {**v, "tokens": None if v["uncounted_rows"] else v["tokens"]}
+                    for c, v in sorted(p.by_component.items())
+                },
             }
             for p in plans
         ],
         "rows": rows,
-        "tokens": tokens,
+        "tokens": token_count["tokens"],  # exact, or null where the build estimated them (token_count)
+        "token_count": token_count,
         "shards": [{"file": s.file, "rows": s.rows, "sha256": s.sha256} for s in shards],
         "source_run_ids": sorted(stream.run_ids),
         "prompt_hashes": sorted(stream.prompt_hashes),
@@ -535,6 +659,7 @@ def build_mixture(st: Store, spec: MixtureSpec, out: Path, opts: BuildOptions = 
         with st.writer("mix build"), StageRun(st, "mix build", config, inputs) as run:
             with st.transaction() as con:
                 sync_filters(st, con, filters, run.run_id)
+                link_old_hashes(con)  # pins of prompt hashes from before migration 070
             # Read through a read-only connection: `brd sql` keeps working during a long build.
             with Store(st.root).reader() as con, _memory_errors(spec, opts):
                 _configure(con, opts, tmp / ".duckdb-tmp")
@@ -562,12 +687,14 @@ def build_mixture(st: Store, spec: MixtureSpec, out: Path, opts: BuildOptions = 
                     "out_dir": str(out.resolve()),
                     "rows": manifest["rows"],
                     "tokens": manifest["tokens"],
+                    "tokens_estimate": manifest["token_count"].get("estimate", manifest["tokens"]),
                     "manifest": json.dumps(manifest),
                 }
                 run_sql(con, query("mix/record_mixture"), record).fetchall()
                 run.add_counts(
                     rows=manifest["rows"],
-                    tokens=manifest["tokens"],
+                    tokens=manifest["token_count"].get("estimate", manifest["tokens"]),
+                    tokens_exact=manifest["tokens"] is not None,
                     shards=len(shards),
                     tokenised_rows=stream.tokenised_rows,
                 )

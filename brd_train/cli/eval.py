@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from enum import StrEnum
 from pathlib import Path
 from typing import Annotated
 
@@ -398,7 +399,64 @@ def report_cmd(
         typer.echo("no chart written: the store holds nothing that these figures need yet", err=True)
 
 
+checkpoints_app = typer.Typer(help="Which checkpoint of a training run is evaluated.", no_args_is_help=True)
+
+
+class Rule(StrEnum):
+    LAST = "last"
+    BEST = "best"
+
+
+@checkpoints_app.command("choose")
+def choose_cmd(
+    out: Annotated[
+        Path, typer.Argument(help="A `brd train` output folder (its checkpoint-N folders).", file_okay=False)
+    ],
+    rule: Annotated[
+        Rule, typer.Option(help="last: the final checkpoint; best: the highest mean accuracy on the tuning tasks.")
+    ] = Rule.LAST,
+    task: TaskOpt = None,
+    bigbench: BigBenchOpt = None,
+    store: StoreOpt = DEFAULT_STORE_PATH,
+    limit: LimitOpt = None,
+    batch_size: Annotated[int, typer.Option(min=1, help="Examples per forward pass.")] = 16,
+    select: Annotated[
+        Selection,
+        typer.Option("--select", help="Score that picks each prediction on the tuning tasks (as `brd eval --select`)."),
+    ] = Selection.WORD,
+    device: DeviceOpt = "auto",
+    dtype: DtypeOpt = Dtype.AUTO,
+    threads: ThreadsOpt = 0,
+) -> None:
+    """Choose the checkpoint that is evaluated, by a stated rule, into OUT/brd_choice.json.
+
+    `best` scores every checkpoint on the tuning tasks given with --task/--bigbench (the paper's
+    tuning split, §4.3) and keeps the one with the highest mean accuracy (the earliest on a tie);
+    the scores go to the store's `checkpoint_choices`. `brd eval --model OUT/brd_choice.json` and
+    `brd train --student OUT/brd_choice.json` then use the chosen checkpoint."""
+    from brd_data.store import Store
+    from brd_train.eval.choose import ChooseConfig, run_choose
+    from brd_train.eval.evaluate import collect_tasks
+
+    cfg = ChooseConfig(
+        out=out, rule=rule, selection=select, batch_size=batch_size, device=device, dtype=dtype, threads=threads
+    )
+    tasks = collect_tasks(task or [], bigbench or [], limit)[0] if (task or bigbench) else []
+    with _progress() as prog:
+
+        def on_step(label: str, total: int):
+            bar = prog.add_task(label[:32], total=total)
+            return lambda n: prog.advance(bar, n)
+
+        outcome = run_choose(Store(store), cfg, tasks, progress=on_step)
+    for name, sc in outcome.scores.items():
+        per_task = ", ".join(f"{k} {_pct(v)}" for k, v in sc.items() if k != "mean")
+        typer.echo(f"{name}: mean {_pct(sc['mean'])} ({per_task})")
+    typer.echo(f"chosen ({rule}): {outcome.chosen} -> {outcome.path} (run {outcome.run_id})")
+
+
 def register(app: typer.Typer) -> None:
     app.command("eval")(eval_cmd)
     app.add_typer(analyze_app, name="analyze")
+    app.add_typer(checkpoints_app, name="checkpoints")
     app.command("report")(report_cmd)

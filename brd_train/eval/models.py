@@ -10,7 +10,7 @@ from typing import Any
 
 from brd_data.contracts.errors import ConfigError, UserError
 from brd_data.contracts.models import model_fingerprint as fingerprint
-from brd_data.contracts.schemas.lineage import LINEAGE_FILE, read_checkpoint_lineage
+from brd_data.contracts.schemas.lineage import LINEAGE_FILE, read_checkpoint_lineage, resolve_choice
 
 __all__ = ["LINEAGE_FILE", "Lineage", "ModelError", "ModelOptions", "fingerprint", "load_model", "model_ref"]
 
@@ -89,7 +89,9 @@ class Lineage:
 
 
 def model_ref(model: str) -> str:
-    """A local model folder as an absolute path (what the store records); a Hub id as given."""
+    """A local model folder as an absolute path (what the store records); a Hub id as given; for
+    a `brd_choice.json` (brd checkpoints choose), the checkpoint it chose."""
+    model = resolve_choice(model)
     return str(Path(model).resolve()) if Path(model).exists() else model
 
 

@@ -123,8 +123,12 @@ def train_estimate(study: Study, stage: Stage) -> tuple[str, float]:
     ), hours * s.gpus
 
 
-def estimate(study: Study, store: Store, stages: list[Stage]) -> None:
-    """Fill each stage's estimate line and GPU-hours."""
+def estimate(study: Study, store: Store, stages: list[Stage]) -> dict[str, str]:
+    """Fill each stage's estimate line and GPU-hours; returns the throughput figures used."""
+    if study.tables:  # the paper's shape: priced from the measured throughput table
+        from .costs import fill_costs
+
+        return fill_costs(study, store.root, stages)
     counts = corpus_counts(study, store)
     for stage in stages:
         if stage.kind == "ingest":
@@ -141,13 +145,15 @@ def estimate(study: Study, store: Store, stages: list[Stage]) -> None:
             stage.estimate = "CPU only (DuckDB export)"
         elif stage.kind == "eval":
             stage.estimate, stage.gpu_hours = eval_estimate(study)
+    return {}
 
 
-def estimated_plan(study: Study, store: Path) -> list[Stage]:
-    """`brd study --dry-run`: every stage of the study, each with its estimated cost."""
+def estimated_plan(study: Study, store: Path) -> tuple[list[Stage], dict[str, str]]:
+    """`brd study --dry-run`: every stage of the study, each with its estimated cost, and the
+    throughput figures the costs use."""
     stages = build_stages(study, store)
-    estimate(study, Store(store), stages)
-    return stages
+    rates = estimate(study, Store(store), stages)
+    return stages, rates
 
 
 def gpu_hours_by_kind(stages: list[Stage]) -> dict[str, float]:

@@ -14,10 +14,11 @@ from brd_data.contracts.models import default_teacher_dir
 from brd_data.contracts.schemas.study import Row, Study, Training
 
 
-def training_argv(training: Training, max_steps: int | None = None) -> list[str]:
-    """The study's training settings as `brd train` options (`max_steps`: a row's own)."""
+def training_argv(training: Training, max_steps: int | None = None, max_length: int | None = None) -> list[str]:
+    """The study's training settings as `brd train` options (`max_steps`, `max_length`: a row's own)."""
     values = {n: getattr(training, n) for n in Training.OPTIONS}
     values["max_steps"] = max_steps or values["max_steps"]
+    values["max_length"] = max_length or values["max_length"]
     return [a for n in Training.OPTIONS for a in (f"--{n.replace('_', '-')}", f"{values[n]:g}")] + list(
         training.extra_args
     )
@@ -32,6 +33,8 @@ class Stage:
     gpu_hours: float = 0.0
     outputs: dict[str, str] = field(default_factory=dict)
     launcher: list[str] = field(default_factory=list)  # e.g. accelerate launch ... for several GPUs
+    feeds: list[str] = field(default_factory=list)  # the tables and figures its results reach
+    model: str | None = None  # the study model it trains or evaluates
 
     @property
     def command(self) -> str:
@@ -65,17 +68,21 @@ def mixture_dir(store: Path, name: str) -> Path:
     return store / "mixtures" / name
 
 
-def build_stages(study: Study, store: Path) -> list[Stage]:
-    """Every stage of the study, in order."""
-    base = study.base
-    s = str(store)
-    stages: list[Stage] = []
+def _slurm(study: Study) -> list[str]:
+    """Slurm: --wait, so the next stage starts once the commit job has loaded the run."""
+    ex = study.executor
+    if ex.kind != "slurm":
+        return []
+    return ["--wait", *(a for k, v in ex.sbatch_args.items() for a in ("--sbatch-arg", f"{k}={v}"))]
 
+
+def ingest_argv(study: Study, store: Path) -> list[str]:
+    """`brd ingest` of the study's corpus."""
     ingest = [
         "ingest",
-        *study.corpus.resolved_paths(base),
+        *study.corpus.resolved_paths(study.base),
         "--store",
-        s,
+        str(store),
         "--passage-sentences",
         str(study.corpus.passage_sentences),
     ]
@@ -84,20 +91,17 @@ def build_stages(study: Study, store: Path) -> list[Stage]:
     if study.corpus.text_field != "text":
         ingest += ["--text-field", study.corpus.text_field]
     ex = study.executor
-    # Slurm: --wait, so the next stage starts once the commit job has loaded the run
-    slurm = []
-    if ex.kind == "slurm":
-        slurm = ["--wait", *(a for k, v in ex.sbatch_args.items() for a in ("--sbatch-arg", f"{k}={v}"))]
     if ex.kind != "local":
-        ingest += ["--executor", ex.kind, "--tasks", str(ex.tasks), "--workers", str(ex.workers), *slurm]
+        ingest += ["--executor", ex.kind, "--tasks", str(ex.tasks), "--workers", str(ex.workers), *_slurm(study)]
         if ex.partition:
             ingest += ["--partition", ex.partition]
-    stages.append(Stage("ingest", "ingest", ingest))
+    return ingest
 
-    t = study.teacher
-    if t.model is None:
-        stages.append(Stage("teacher", "teacher", ["teacher", "prepare"]))
-    annotate = ["annotate", "--store", s, "--behaviours", ",".join(t.behaviours)]
+
+def annotate_argv(study: Study, store: Path, behaviours: list[str], *extra: str) -> list[str]:
+    """`brd annotate` with the study's teacher, engine and executor; `extra`: its selection."""
+    t, ex = study.teacher, study.executor
+    annotate = ["annotate", "--store", str(store), "--behaviours", ",".join(behaviours), *extra]
     if t.model:
         annotate += ["--teacher", t.model]
     if t.limit:
@@ -114,14 +118,35 @@ def build_stages(study: Study, store: Path) -> list[Stage]:
             str(ex.annotate_tasks),
             "--workers",
             str(ex.annotate_tasks),
-            *slurm,
+            *_slurm(study),
         ]
         if ex.gpu_partition:
             annotate += ["--partition", ex.gpu_partition]
         if ex.gpus_per_task:
             annotate += ["--gpus-per-task", str(ex.gpus_per_task)]
-    annotate += list(t.extra_args)
-    stages.append(Stage("annotate", "annotate", annotate))
+    return annotate + list(t.extra_args)
+
+
+def ddp_launcher(gpus: int) -> list[str]:
+    """One node, several GPUs: DDP through accelerate (docs: training)."""
+    if gpus <= 1:
+        return []
+    config = Path(__file__).resolve().parent.parent / "train" / "accelerate" / "ddp.yaml"
+    return ["accelerate", "launch", "--config_file", str(config), "--num_processes", str(gpus)]
+
+
+def build_stages(study: Study, store: Path) -> list[Stage]:
+    """Every stage of the study, in order."""
+    if study.tables:
+        from .graph import build_graph
+
+        return build_graph(study, store)
+    base = study.base
+    s = str(store)
+    stages: list[Stage] = [Stage("ingest", "ingest", ingest_argv(study, store))]
+    if study.teacher.model is None:
+        stages.append(Stage("teacher", "teacher", ["teacher", "prepare"]))
+    stages.append(Stage("annotate", "annotate", annotate_argv(study, store, study.teacher.behaviours)))
 
     for name in study.mixtures:
         out = mixture_dir(store, name)
@@ -156,20 +181,13 @@ def build_stages(study: Study, store: Path) -> list[Stage]:
             s,
             *training_argv(tr, row.max_steps),
         ]
-        launcher = []
-        if study.student.gpus > 1:  # one node, several GPUs: DDP through accelerate (README: training)
-            config = Path(__file__).resolve().parent.parent / "train" / "accelerate" / "ddp.yaml"
-            launcher = [
-                "accelerate",
-                "launch",
-                "--config_file",
-                str(config),
-                "--num_processes",
-                str(study.student.gpus),
-            ]
         stages.append(
             Stage(
-                f"train:{row.mixture}", "train", argv, outputs={"out": str(out), "label": row.label}, launcher=launcher
+                f"train:{row.mixture}",
+                "train",
+                argv,
+                outputs={"out": str(out), "label": row.label},
+                launcher=ddp_launcher(study.student.gpus),
             )
         )
 

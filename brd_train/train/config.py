@@ -34,6 +34,7 @@ from typing import Any, Protocol
 from brd_data.contracts import paper
 from brd_data.contracts.choices import check_choice
 from brd_data.contracts.errors import ConfigError
+from brd_data.contracts.schemas.lineage import resolve_choice
 
 # Appendix A.1: "learning rate = 0.0003, batch size = 8, and max input length = 2048, for a
 # maximum of 40000 steps. We save the model every 1000 steps."
@@ -92,7 +93,7 @@ class TrainConfig:
     student: str = field(
         metadata={
             "help": "Student model: a local folder (a `brd train` checkpoint continues its lineage: BRD², BRD then "
-            "SFT) or a hub id. " + _ON_RESUME,
+            "SFT), a hub id, or the brd_choice.json of `brd checkpoints choose` (its chosen checkpoint). " + _ON_RESUME,
             "brd": "brd loads the model and its tokenizer and hands both to SFTTrainer",
         }
     )
@@ -116,8 +117,9 @@ class TrainConfig:
     batch_size: int = field(
         default=PAPER_BATCH_SIZE,
         metadata={
-            "help": "Sequences per optimiser step, all GPUs together (with packing: packed rows of up to --max-length "
-            "tokens). Split as batch = per-GPU batch x GPUs x --grad-accum. Default {default} (paper).",
+            "help": "Rows of the mixture (passages, or sft examples) per optimiser step, all GPUs together; with "
+            "--packing, packed rows of up to --max-length tokens instead. Split as batch = per-GPU batch x GPUs x "
+            "--grad-accum. Default {default} (paper, A.1: 8 passages per step, unpacked).",
             "sft": {"per_device_train_batch_size": lambda cfg, resolved: resolved.per_device_batch_size},
             "resume": "invariant",
         },
@@ -134,8 +136,9 @@ class TrainConfig:
     max_length: int = field(
         default=PAPER_MAX_LENGTH,
         metadata={
-            "help": "Tokens per sequence: longer passages are split (lm) or truncated (sft); packed rows hold up to "
-            "this many. Must not exceed the student's context. Default {default} (paper).",
+            "help": "Tokens per sequence (the paper's max input length): a longer row is truncated; with --packing, "
+            "packed rows hold up to this many and a long passage continues in the next row. Must not exceed the "
+            "student's context. Default {default} (paper).",
             "sft": "max_length",
             "resume": "invariant",
         },
@@ -168,10 +171,11 @@ class TrainConfig:
         metadata={"help": "Log the loss every N steps. Default {default}.", "sft": "logging_steps"},
     )
     packing: bool = field(
-        default=True,
+        default=paper.PACKING,
         metadata={
-            "help": "Pack several sequences into each row of up to --max-length tokens, so no compute goes to "
-            "padding. Default {default}.",
+            "help": "Pack several rows into each sequence of up to --max-length tokens, so no compute goes to "
+            "padding; a step then holds about --max-length / (mean row tokens) passages per sequence, not one. "
+            "Default {default}: one passage per sequence, as the paper trains (A.1). Recorded in the lineage.",
             "flag": "--packing/--no-packing",
             "sft": "packing",
             "resume": "invariant",
@@ -286,6 +290,8 @@ class TrainConfig:
     def __post_init__(self) -> None:
         self.mix = Path(self.mix)
         self.out = Path(self.out)
+        if self.student is not None:  # a `brd checkpoints choose` file: the checkpoint it chose
+            self.student = resolve_choice(str(self.student))
         if not self.learning_rate > 0:
             raise ConfigError(f"--learning-rate must be positive, got {self.learning_rate}")
         for name in ("batch_size", "grad_accum", "max_steps", "save_steps", "logging_steps"):

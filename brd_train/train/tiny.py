@@ -46,3 +46,35 @@ def make_tiny_student(
         model.save_pretrained(tmp, safe_serialization=True)
         tok.save_pretrained(tmp)
     return out
+
+
+def make_tiny_tokenizer(out: str | Path, texts: list[str], *, vocab_size: int = 1024, byte_level: bool = True) -> Path:
+    """Train a small BPE tokenizer on `texts` and write it as a transformers tokenizer folder;
+    idempotent. Its vocabulary is not the teacher's: the student of a test or a rehearsal that
+    needs its own tokenizer (byte-level like GPT-2, or whitespace-split with a word prefix like
+    XGLM's SentencePiece), built offline in seconds."""
+    from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
+    from transformers import PreTrainedTokenizerFast
+
+    out = Path(out)
+    if (out / "tokenizer.json").is_file():
+        return out
+    specials = ["<unk>", "<s>", "</s>", "<pad>"]
+    if byte_level:
+        tok = Tokenizer(models.BPE(unk_token=None))
+        tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
+        tok.decoder = decoders.ByteLevel()
+        alphabet = pre_tokenizers.ByteLevel.alphabet()
+    else:
+        tok = Tokenizer(models.BPE(unk_token="<unk>"))
+        tok.pre_tokenizer = pre_tokenizers.Metaspace()
+        tok.decoder = decoders.Metaspace()
+        alphabet = []
+    trainer = trainers.BpeTrainer(vocab_size=vocab_size, special_tokens=specials, initial_alphabet=alphabet)
+    tok.train_from_iterator(texts, trainer=trainer)
+    fast = PreTrainedTokenizerFast(
+        tokenizer_object=tok, unk_token="<unk>", bos_token="<s>", eos_token="</s>", pad_token="<pad>"
+    )
+    with staged(out, OutputKind.MODEL, what="tokenizer folder") as tmp:
+        fast.save_pretrained(tmp)
+    return out

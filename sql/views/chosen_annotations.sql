@@ -1,7 +1,8 @@
 -- The one annotation the d_* views use for a sentence text and behaviour.
 --
 -- Pins (DuckDB variables; unset = any): brd_teacher (a teacher_fingerprint), brd_ner_prompt and
--- brd_qra_prompt (the prompt_hash for that behaviour). Among the pinned rows the view takes the
+-- brd_qra_prompt (the prompt_hash for that behaviour; also rows of the same prompt version under
+-- another hash: same_prompt_version, migration 070). Among the pinned rows the view takes the
 -- most recent one with status 'ok' and a non-blank raw_text; ties on created_at go to the larger
 -- (teacher_fingerprint, prompt_hash), so the choice is deterministic. A text whose pinned rows
 -- are all unparsed / truncated / failed has `usable = false`: the d_* views keep the sentence
@@ -21,9 +22,9 @@ with pinned as not materialized (
     from annotations
     where (getvariable('brd_teacher') is null or teacher_fingerprint = getvariable('brd_teacher'))
       and (behaviour <> 'ner' or getvariable('brd_ner_prompt') is null
-           or prompt_hash = getvariable('brd_ner_prompt'))
+           or same_prompt_version(prompt_hash, getvariable('brd_ner_prompt')))
       and (behaviour <> 'qra' or getvariable('brd_qra_prompt') is null
-           or prompt_hash = getvariable('brd_qra_prompt'))
+           or same_prompt_version(prompt_hash, getvariable('brd_qra_prompt')))
 ),
 
 versions as (

@@ -1,7 +1,7 @@
 -- The sentences of every passage, in document order: what every d_* view composes.
 --
 -- Passage window (variables; unset = every passage): only passages whose seeded key
--- md5_number(brd_seed || ':' || passage_id) lies in [brd_passage_key_lo, brd_passage_key_hi] (both inclusive, uhugeint).
+-- passage_key(brd_seed, passage_id) (sql/macros/passage_key.sql) lies in [brd_passage_key_lo, brd_passage_key_hi] (both inclusive, uhugeint).
 -- `brd mix build` composes a large store window by window, so memory stays bounded, and takes a
 -- data-size subset (the N passages with the smallest keys) the same way. brd_seed defaults to 0.
 --
@@ -15,9 +15,9 @@ with passage_slots as (
     select passage_id, doc_id, run_id as passage_run_id, unnest(sentence_ids) as sentence_id
     from passages
     where (getvariable('brd_passage_key_hi') is null
-           or (md5_number(coalesce(getvariable('brd_seed'), 0)::varchar || ':' || passage_id)
+           or (passage_key(coalesce(getvariable('brd_seed'), 0), passage_id)
                    >= coalesce(getvariable('brd_passage_key_lo')::uhugeint, 0::uhugeint)
-               and md5_number(coalesce(getvariable('brd_seed'), 0)::varchar || ':' || passage_id)
+               and passage_key(coalesce(getvariable('brd_seed'), 0), passage_id)
                    <= getvariable('brd_passage_key_hi')::uhugeint))
       and (getvariable('brd_corpus_sources') is null
            or list_contains(getvariable('brd_corpus_sources')::varchar[], split_part(passage_id, '/', 1)))

@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
-import hashlib
-
 import pytest
 
-from brd_data.contracts.schemas.prompt import PromptError, default_prompt_dir, discover, load_prompt, resolve
+from brd_data.contracts.schemas.prompt import (
+    PromptError,
+    default_prompt_dir,
+    discover,
+    load_prompt,
+    load_reference,
+    resolve,
+)
 
 GOOD = """behaviour: summary
 mode: completion
@@ -47,33 +52,96 @@ def test_bad_prompt_files_name_the_file_and_field(tmp_path, text, field):
     assert str(path) in str(err.value) and field in str(err.value)
 
 
-def test_shipped_prompts_are_the_papers_tables_verbatim():
-    ner, qra = load_prompt(default_prompt_dir() / "ner.yaml"), load_prompt(default_prompt_dir() / "qra.yaml")
-    assert ner.template.startswith(
-        "Perform named entity recognition on a given sentence without recognizing "
-        "personal pronouns in the input sentence as human names."
+# Tables 1 and 2 of the paper as printed (PDF text, one line each; the extraction's "Ouestion" is
+# "Question"): the prompt, then the teacher's response at the bottom.
+TABLE_1 = (
+    "Perform named entity recognition on a given sentence without recognizing personal pronouns in the input "
+    "sentence as human names. Enter a sentence: Barack Obama was the 44th President of the United States. Output: "
+    'In this sentence, "Barack Obama" is a person name entity, and "United States" is a geopolitical entity. Enter '
+    'a sentence: I just bought a new MacBook Pro from Apple. Output: In this sentence, "Apple" is an organization '
+    'name entity, and "MacBook Pro" is a product name entity. Enter a sentence: The Eiffel Tower is a famous '
+    'landmark in Paris, France. Output: In this sentence, "Eiffel Tower" is a landmark name entity, and "Paris" and '
+    '"France" are geopolitical entities. Enter a sentence: Belmont Estate is on the market for $63 million and boasts '
+    "roughly 22,000 square feet of luxurious finishes and elaborate architecture on 1.28 acres. Output: In this "
+    'sentence, "Belmont Estate" is a geographic entity, "63 million" is a numerical entity representing the price of '
+    'the estate, and "1.28 acres" is a geographic entity representing the size of the estate.'
+)
+TABLE_2 = (
+    "Ask a question to the input sentence, you can ask questions about the content, structure or attitude of the "
+    "sentence, and then find the answer to the corresponding question in the original sentence. Output in the format "
+    '"Question: Answer:". The sentence: In order to graduate with honors, he needed to maintain a high GPA throughout '
+    "college. Question: What did he need to do in order to graduate with honors? Answer: Maintain a high GPA "
+    "throughout college. The sentence: Belmont Estate is on the market for $63 million and boasts roughly 22,000 "
+    "square feet of luxurious finishes and elaborate architecture on 1.28 acres. Question: How much does Belmont "
+    "Estate cost? Answer: Belmont Estate costs $63 million."
+)
+VICUNA_SYSTEM = (
+    "A chat between a curious user and an artificial intelligence assistant. The assistant gives helpful, detailed, "
+    "and polite answers to the user's questions."
+)
+
+
+def words(text: str) -> str:
+    return " ".join(text.split())
+
+
+@pytest.mark.parametrize(("behaviour", "table"), [("ner", TABLE_1), ("qra", TABLE_2)])
+def test_rendered_prompts_for_the_tables_sentence_are_tables_1_and_2(behaviour, table):
+    """The prompt rendered for the table's own sentence, followed by the response printed at the
+    bottom of the table, is the table word for word: the response is the teacher's, not a
+    demonstration, so no prompt contains it."""
+    ref = load_reference()
+    prompt = load_prompt(default_prompt_dir() / f"{behaviour}.yaml")
+    rendered = prompt.render(ref.sentence)
+    assert words(rendered + " " + ref.responses[behaviour]) == words(table)
+    assert "Belmont" not in prompt.template and "Belmont" not in prompt.render("Ada Lovelace wrote a program.")
+    marker = "Enter a sentence:" if behaviour == "ner" else "The sentence:"
+    assert prompt.template.count(marker) == (4 if behaviour == "ner" else 2)  # 3 and 1 demonstrations + the input
+    assert prompt.mode == "completion" and prompt.parser == behaviour and prompt.input == "sentence"
+    # the chat and Vicuna variants send the same prompt: as one user turn, or in Vicuna v1.1's template
+    chat = load_prompt(default_prompt_dir() / f"{behaviour}-chat.yaml")
+    assert chat.mode == "chat" and words(chat.template) == words(prompt.template)
+    vicuna = load_prompt(default_prompt_dir() / f"{behaviour}-vicuna.yaml")
+    head, tail = f"{VICUNA_SYSTEM} USER: ", " ASSISTANT:"
+    assert vicuna.template.startswith(head) and vicuna.template.endswith(tail)
+    inner = vicuna.template[len(head) : -len(tail)]
+    assert words(inner) == words(prompt.template.removesuffix("\nOutput:"))
+    assert len({prompt.prompt_hash, chat.prompt_hash, vicuna.prompt_hash}) == 3
+
+
+def test_the_paper_reference_fixture_is_the_bottom_of_the_tables():
+    ref = load_reference()
+    assert ref.sentence.startswith("Belmont Estate is on the market for $63 million")
+    assert words(ref.sentence + " Output: " + ref.responses["ner"]) in words(TABLE_1)
+    assert words(ref.sentence + " " + ref.responses["qra"]) in words(TABLE_2)
+    with pytest.raises(PromptError, match="unknown reference 'nope'; valid: belmont-estate"):
+        load_reference("nope")
+
+
+def test_the_prompt_hash_covers_what_reaches_the_teacher_only(tmp_path):
+    base = load_prompt(write(tmp_path, "summary", GOOD))
+    # comments, key order, quoting and block style: the same request, the same hash
+    same = (
+        '# a comment\ntemplate: "Summarise: {input}\\nSummary:"   # same text, quoted\n'
+        'stop:\n  - "\\n"\nmax_tokens: 32\nparser: raw\nmode: completion\nbehaviour: summary\n'
     )
-    for example in (
-        "Barack Obama was the 44th President of the United States.",
-        "I just bought a new MacBook Pro from Apple.",
-        "The Eiffel Tower is a famous landmark in Paris, France.",
-        '"63 million" is a numerical entity representing the price of the estate',
+    relaid = load_prompt(write(tmp_path, "relaid", same))
+    assert relaid.template == base.template and relaid.prompt_hash == base.prompt_hash
+    assert relaid.file_sha256 != base.file_sha256  # the old (pre-070) hash saw the bytes
+    assert base.prompt_hash == base.request_hash() != base.file_sha256
+    # anything that changes the request changes the hash
+    for edit in (
+        ("Summarise:", "Summarize:"),
+        ('stop: ["\\n"]', 'stop: ["\\n\\n"]'),
+        ("max_tokens: 32", "max_tokens: 33"),
+        ("mode: completion", "mode: chat"),
     ):
-        assert example in ner.template
-    assert ner.template.count("Enter a sentence:") == 5 and ner.template.endswith("Enter a sentence: {input}\nOutput:")
-    assert qra.template.startswith(
-        "Ask a question to the input sentence, you can ask questions about the content, "
-        "structure or attitude of the sentence"
-    )
-    assert 'Output in the format "Question: Answer:".' in qra.template
-    assert "Question: How much does Belmont Estate cost? Answer: Belmont Estate costs $63 million." in qra.template
-    assert (ner.mode, ner.parser, qra.mode, qra.parser) == ("completion", "ner", "completion", "qra")
-    for p in (ner, qra):
-        assert p.prompt_hash == hashlib.sha256((default_prompt_dir() / f"{p.name}.yaml").read_bytes()).hexdigest()[:16]
-    # the chat variants carry the same text
-    for p in (ner, qra):
-        chat = load_prompt(default_prompt_dir() / f"{p.name}-chat.yaml")
-        assert chat.mode == "chat" and chat.template == p.template and chat.prompt_hash != p.prompt_hash
+        other = load_prompt(write(tmp_path, "other", GOOD.replace(*edit)))
+        assert other.prompt_hash != base.prompt_hash, edit
+    # the parser reads answers; it is not sent: recorded with the prompt, not in its hash
+    assert load_prompt(write(tmp_path, "p", GOOD.replace("parser: raw", "parser: qra"))).prompt_hash == base.prompt_hash
+    with pytest.raises(PromptError, match="prompt_hash: set by brd"):
+        load_prompt(write(tmp_path, "clash", GOOD + "\nprompt_hash: abc"))
 
 
 def test_requests_share_the_few_shot_prefix_and_carry_the_bounds():

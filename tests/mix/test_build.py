@@ -375,3 +375,39 @@ def test_pins_and_delimiter_reach_the_views(annotated, tmp_path):
     assert all(" | " in r["text"] and "<sep>" not in r["text"] for r in rows)
     expected = query(annotated.root, "select count(*) from d_qra", variables={"brd_teacher": TEACHER_A})[0][0]
     assert len(rows) == expected
+
+
+def test_a_large_build_counts_a_sample_and_the_long_rows_and_estimates_the_rest(annotated, tmp_path):
+    """--count-tokens auto on a mixture larger than its sample (here a sample of 40 rows, a length
+    check at 256 tokens): the estimate's interval holds the exact count, the rows and shards are
+    those of an exact build, and the length check is exact (every row that could exceed it is counted)."""
+    from brd_data.mix import BuildOptions, build_mixture, load_mixture
+    from brd_data.store import Store
+
+    st = Store(annotated.root)
+    spec = load_mixture("brd")
+    exact = build_mixture(
+        st, spec, tmp_path / "exact", BuildOptions(progress=False, count_tokens="all", max_length=256)
+    )
+    with st.writer("test"), st.transaction() as con:
+        con.execute("delete from mix_token_counts")  # cold again
+    lazy = build_mixture(st, spec, tmp_path / "lazy", BuildOptions(progress=False, exact_rows=40, max_length=256))
+    e, z = exact.manifest, lazy.manifest
+    assert e["token_count"]["method"] == "exact" and e["tokens"] == e["token_count"]["tokens"] > 0
+    assert z["token_count"]["method"] == "estimated" and z["tokens"] is None
+    assert z["mixture_hash"] == e["mixture_hash"] and z["shards"] == e["shards"]  # counts never change the rows
+    tc = z["token_count"]
+    assert tc["interval95"][0] <= e["tokens"] <= tc["interval95"][1], (tc, e["tokens"])
+    assert abs(tc["estimate"] - e["tokens"]) / e["tokens"] < 0.1
+    assert 40 <= tc["tokenised_rows"] < tc["rows"] and tc["counted_rows"] == tc["tokenised_rows"]
+    assert tc["length_check"] == e["token_count"]["length_check"]
+    assert e["token_count"]["length_check"]["rows_over"] > 0  # rows over 256 tokens: the lazy build found them all
+    # a second build never counts a text twice: the counted ones are cached, and it samples 40 new ones
+    again = build_mixture(st, spec, tmp_path / "lazy", BuildOptions(progress=False, exact_rows=40, max_length=256))
+    ta = again.manifest["token_count"]
+    assert again.tokenised_rows == 40 and ta["counted_rows"] == tc["counted_rows"] + 40
+    assert ta["interval95"][0] <= e["tokens"] <= ta["interval95"][1]
+    # a budget source is counted row by row, whatever the sample
+    budget = manifest(tmp_path, "budget", "sources: [{view: d_qra, tokens: 3000}]\n")
+    b = build_mixture(st, load_mixture(str(budget)), tmp_path / "b", BuildOptions(progress=False, exact_rows=5))
+    assert b.manifest["components"][0]["tokens"] >= 3000 and b.manifest["token_count"]["method"] == "exact"

@@ -8,33 +8,27 @@ from pathlib import Path
 import pytest
 
 from brd_data.contracts.schemas.study import StudyError, load_study
+from brd_train.study.graph import build_graph
 from brd_train.study.plan import build_stages
 
 
 def test_paper_manifest_is_the_papers_grid():
     s = load_study("paper")
-    assert s.student.model == "facebook/xglm-564M" and "vicuna-13b" in s.teacher.model
+    assert "vicuna-13b" in s.teacher.model and s.teacher.behaviours == ["ner-vicuna", "qra-vicuna"]
     assert s.corpus.passages == 1_000_000 and s.corpus.passage_sentences == 3
-    assert [r.label for r in s.rows] == [
-        "XGLM-564M",
-        "XGLM-564M-FURTHER",
-        "XGLM-BRD",
-        "-SentData",
-        "-NER",
-        "-QRA",
-        "SentenceLevel",
-    ]
-    assert [r.mixture for r in s.rows] == [
-        None,
-        "further",
-        "brd",
-        "brd-no-sent",
-        "brd-no-ner",
-        "brd-no-qra",
-        "sentence-level",
-    ]
-    assert s.data_size_curve == ["brd-0.25m", "brd-0.5m", "brd"]
+    assert s.models["XGLM-564M"].model == "facebook/xglm-564M" and s.models["XGLM-7.5B"].model == "facebook/xglm-7.5B"
+    assert s.models["XGLM-564M-FURTHER"].max_steps == 18_000  # §4.3
+    gpt2 = [n for n, m in s.models.items() if "gpt2" in n and not m.trained]
+    assert len(gpt2) == 6 and all(s.tokenizer_of(n) == "gpt2" and s.models[n].max_length == 1024 for n in gpt2)
+    assert list(s.tables) == [
+        "table3", "table4", "table5", "table6", "table7", "table9", "table10", "figure2", "figure3", "figure4"
+    ]  # fmt: skip
+    assert [p.setting for p in s.tables["table3"].parts] == ["blind", "blind", "relaxed", "supervised"]
+    assert [r.model for r in s.tables["table7"].parts[0].rows] == ["XGLM-BRD2", "-NER", "-QRA"]
+    assert s.models["-NER"].data == "tasks" and s.models["-NER"].mixture == "brd2-no-ner"  # on the BRD² task data
+    assert max(s.tables["figure2"].curve) > s.corpus.passages  # the curve goes past 1M
     assert set(s.evaluation.tasks) == {"xnli", "rte", "cb", "pawsx", "boolq", "sst2"} and s.evaluation.bigbench
+    assert s.evaluation.bigbench_set == "fixed-answer" and s.task_data.bigbench_set == "reduced"
     assert (
         s.training.learning_rate,
         s.training.batch_size,
@@ -42,9 +36,17 @@ def test_paper_manifest_is_the_papers_grid():
         s.training.max_steps,
         s.training.save_steps,
     ) == (3e-4, 8, 2048, 40_000, 1_000)
-    stages = build_stages(s, Path("/tmp/never-created"))
+    assert len(s.assumptions) >= 5
+    stages = build_graph(s, Path("/tmp/never-created"))
     kinds = [st.kind for st in stages]
-    assert kinds.count("train") == 8 and kinds.count("eval") == 9 and kinds[-1] == "report"
+    assert kinds.count("train") == 21 and kinds.count("eval") == 30 and kinds.count("choose") == 7
+    assert kinds[-1] == "report" and {t for st in stages for t in st.feeds} == set(s.tables)
+    assert all(st.key.split(":")[0] in s.tables for st in stages)  # each named after the first table it feeds
+    # a mixture per (mixture, tokenizer of its students): GPT-2's +BRD rows get their own D_TRAIN build
+    mixes = {st.argv[st.argv.index("--tokenizer") + 1] for st in stages if st.kind == "mix"}
+    assert mixes == {"facebook/xglm-564M", "gpt2"}
+    train = [st for st in stages if st.kind == "train"]
+    assert all("--allow-tokenizer-mismatch" not in st.argv and "--packing" not in st.argv for st in train)
 
 
 def test_demo_manifest_parses_and_plans_every_stage():
@@ -61,10 +63,11 @@ def test_dry_run_prints_the_plan_with_costs_and_creates_nothing(brd, tmp_path):
     store = tmp_path / "store"
     out = brd("study", "manifests/studies/paper.yaml", "--dry-run", "--store", str(store))
     text = " ".join(out.stdout.split())
-    assert "28 stages" in text
-    assert "3,000,000 requests" in text and "prompt tokens" in text and "completion tokens" in text
-    assert "GPU-hours" in text and "output tokens/s" in text
+    assert "89 stages" in text and "assumptions (what the paper leaves unsaid)" in text
+    assert "6,000,000 requests (2,000,000 passages x 3)" in text and "prompt tokens" in text
+    assert "GPU-hours per 1B output tokens" in text and "tokens/s/GPU" in text and "total:" in text
     assert "brd annotate --store" in text and "accelerate launch" in text and "brd report" in text
+    assert "missing: corpus file" in text and "needs the hub: model XGLM-564M facebook/xglm-564M" in text
     assert not store.exists()
 
 
@@ -72,7 +75,7 @@ BAD = [
     ("rows: []\n", "`rows` is empty"),
     (
         "rows: [{label: A}]\nevaluation: {tasks: {rte: sample}}\nteachr: {}\n",
-        "unknown key 'teachr'; allowed: corpus, data_size_curve",
+        "unknown key 'teachr'; allowed: assumptions, corpus, data_size_curve",
     ),
     ("rows: [{label: A, mixture: brd-typo}]\nevaluation: {tasks: {rte: sample}}\n", "unknown mixture 'brd-typo'"),
     ("rows: [{label: A}]\nevaluation: {tasks: {mnli: sample}}\n", "unknown task 'mnli'"),

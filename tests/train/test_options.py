@@ -97,8 +97,16 @@ def test_sftconfig_gets_what_the_hand_written_call_gave(tmp_path):
 
     from brd_train.train.runner import fixed_sft_settings
 
+    default = TrainConfig(mix=tmp_path / "mix", student="s", out=tmp_path / "out")
+    assert default.packing is False and default.resolved_packing_strategy("lm") is None  # A.1: 8 passages a step
     cfg = TrainConfig(
-        mix=tmp_path / "mix", student="s", out=tmp_path / "out", batch_size=8, grad_accum=2, precision="bf16"
+        mix=tmp_path / "mix",
+        student="s",
+        out=tmp_path / "out",
+        batch_size=8,
+        grad_accum=2,
+        precision="bf16",
+        packing=True,
     )
     cfg = dataclasses.replace(cfg, packing_strategy=cfg.resolved_packing_strategy("lm"))
     kwargs = cfg.sft_kwargs(Resolved(per_device_batch_size=2, precision="bf16"))

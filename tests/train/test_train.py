@@ -71,7 +71,9 @@ def test_lm_run_trains_saves_and_records(run_a, lm_mix):
         assert lin["step"] == step and lin["train_run_id"] == run["train_run_id"]
         assert lin["mixture_hash"] == manifest["mixture_hash"] and lin["mixture_dir"] == str(lm_mix.resolve())
         assert lin["config"]["learning_rate"] == 1e-3 and lin["config"]["max_length"] == 128
-        assert lin["config"]["packing_strategy"] == "bfd_split" and lin["config"]["derived"]["loss"] == "whole passage"
+        # the paper's batch (A.1): one passage per sequence, unpacked, and the lineage says so
+        assert lin["config"]["packing"] is False and lin["config"]["packing_strategy"] is None
+        assert lin["config"]["derived"]["loss"] == "whole passage"
         assert lin["student_origin"]["lineage"] is None and lin["tokenizer"]["match"] is True
     # the loss goes down
     ls = losses(out)
@@ -193,7 +195,7 @@ def test_sft_continued_from_a_brd_checkpoint(run_a, tmp_path, sft_mix):
     ]
     lin = json.loads((out / "checkpoint-2" / "brd_lineage.json").read_text())
     assert lin["mixture_kind"] == "sft" and lin["config"]["derived"]["loss"] == "completion only"
-    assert lin["config"]["packing_strategy"] == "bfd"
+    assert lin["config"]["packing"] is False and lin["config"]["packing_strategy"] is None
     origin = lin["student_origin"]
     assert origin["model"] == str((out_a / "checkpoint-6").resolve())
     assert origin["lineage"]["train_run_id"] == parent["train_run_id"] and origin["lineage"]["step"] == 6
@@ -217,8 +219,8 @@ def test_sft_mixture_masks_the_prompt(tmp_path, tiny_student, sft_mix):
     prompt_lens = [len(tok(r["prompt"])["input_ids"]) for r in rows]
 
     cfg = TrainConfig(
-        mix=sft_mix, student=str(tiny_student), out=tmp_path / "unpacked", max_length=128, packing=False, max_steps=1
-    )
+        mix=sft_mix, student=str(tiny_student), out=tmp_path / "unpacked", max_length=128, max_steps=1
+    )  # unpacked: the default
     prep = prepare(cfg)
     ds = build_trainer(prep, load_student_model(prep)).train_dataset
     assert len(ds) == len(rows)
@@ -231,7 +233,9 @@ def test_sft_mixture_masks_the_prompt(tmp_path, tiny_student, sft_mix):
         n_completion += len(ids) - plen
 
     packed_prep = prepare(
-        TrainConfig(mix=sft_mix, student=str(tiny_student), out=tmp_path / "packed", max_length=128, max_steps=1)
+        TrainConfig(
+            mix=sft_mix, student=str(tiny_student), out=tmp_path / "packed", max_length=128, max_steps=1, packing=True
+        )
     )
     packed = build_trainer(packed_prep, load_student_model(packed_prep)).train_dataset
     assert len(packed) < len(rows)  # several examples per row

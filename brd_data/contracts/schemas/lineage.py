@@ -72,3 +72,37 @@ def read_checkpoint_lineage(folder: str | Path) -> dict[str, Any] | None:
 def read_run_state(out: str | Path) -> dict[str, Any] | None:
     """An output folder's brd_train.json (checked), or None when there is none."""
     return _read(Path(out) / RUN_FILE, TrainRunState)
+
+
+# -- which checkpoint of a run is evaluated ---------------------------------------------------------
+
+CHOICE_FILE = "brd_choice.json"
+
+
+class CheckpointChoice(LineageSchema):
+    """`OUT/brd_choice.json`, written by `brd checkpoints choose`: the checkpoint of a training run
+    that is evaluated and trained on, by a stated rule (`last`, or `best` mean accuracy on the
+    tuning tasks), with the scores it compared. `brd train --student` and `brd eval --model`
+    accept this file's path and use the chosen checkpoint."""
+
+    rule: str
+    checkpoint: str  # the chosen folder, relative to the output folder (checkpoint-N)
+    step: int
+    train_run_id: str | None = None
+    tuning: list[dict[str, Any]] = []  # the tuning tasks: name, source, sha256
+    scores: dict[str, dict[str, Any]] = {}  # checkpoint-N -> {task: accuracy, mean: ...}
+    run_id: str | None = None
+
+
+def resolve_choice(model: str) -> str:
+    """A model reference as given, or, for a `brd_choice.json` path, the checkpoint it chose."""
+    path = Path(model)
+    if path.name != CHOICE_FILE:
+        return model
+    raw = _read(path, CheckpointChoice)
+    if raw is None:
+        raise LineageError(f"{path}: no such file (run `brd checkpoints choose {path.parent}` first)")
+    chosen = path.parent / raw["checkpoint"]
+    if not chosen.is_dir():
+        raise LineageError(f"{path}: the chosen {raw['checkpoint']} is not in {path.parent} any more")
+    return str(chosen)

@@ -4,15 +4,24 @@ A prompt file (YAML, under manifests/prompts/ or a folder given with --prompt-di
 behaviour it produces, the request mode (completion: the raw few-shot text; chat: one user turn
 through the model's chat template), its stop strings, its max-token bound, the parser that reads
 the answers (ner, qra or raw) and the template, in which `{input}` marks where the input (a
-sentence, or later a rendered task example) goes. The sha256 of the file's bytes (16 hex digits)
-is the `prompt_hash` stored on every annotation: editing a prompt makes new rows, never an
-overwrite. Building a request is a pure function of (prompt, input, sampling), so tests call it
-directly and the engine never needs to know where inputs come from.
+sentence, or later a rendered task example) goes.
+
+The `prompt_hash` stored on every annotation is the sha256 (16 hex digits) of what reaches the
+teacher: the request mode, the template (task description and demonstrations), the system turn,
+the stop strings and the max-token bound (`request_identity`). Changing any of them makes new
+rows, never an overwrite; the file's comments, key order and quoting change nothing. Stores made
+before this rule (migration 070) keyed their prompts by the sha256 of the file's bytes: those rows
+stay valid for their prompt versions, and contracts/prompt_versions.py links each old hash to the
+request it sent, so an unchanged prompt is not annotated again.
+
+Building a request is a pure function of (prompt, input, sampling), so tests call it directly and
+the engine never needs to know where inputs come from.
 """
 
 from __future__ import annotations
 
 import hashlib
+import json
 from pathlib import Path
 from typing import Any, Literal
 
@@ -22,7 +31,7 @@ from pydantic import Field, field_validator, model_validator
 from ..choices import PromptMode
 from ..errors import UserError
 from ..paths import manifests_dir
-from .base import Schema, validate
+from .base import Schema, read_yaml, validate
 
 MODES = tuple(m.value for m in PromptMode)
 PARSERS = ("ner", "qra", "raw", "task")
@@ -46,7 +55,8 @@ class Prompt(Schema):
     input: Literal["sentence", "task"] = "sentence"  # the kind of unit the prompt reads
     system: str | None = None  # chat mode only: an optional system turn
     format_version: Literal[1] = 1
-    prompt_hash: str = Field(default="", exclude=True)
+    prompt_hash: str = Field(default="", exclude=True)  # request_hash(): set by load_prompt
+    file_sha256: str = Field(default="", exclude=True)  # of the file's bytes (the hash before migration 070)
     source_file: str = Field(default="", exclude=True)
     text: str = Field(default="", repr=False, exclude=True)  # the file's full text, stored in `prompts`
 
@@ -93,6 +103,21 @@ class Prompt(Schema):
             raise ValueError("`system` only applies to mode chat")
         return self
 
+    def request_identity(self) -> dict[str, Any]:
+        """Everything of this prompt that reaches the teacher (the request body but the input and
+        the sampling settings, which annotations store on their own)."""
+        return {
+            "format_version": self.format_version,
+            "mode": self.mode,
+            "system": self.system,
+            "template": self.template,
+            "stop": list(self.stop),
+            "max_tokens": self.max_tokens,
+        }
+
+    def request_hash(self) -> str:
+        return request_hash(self.request_identity())
+
     @property
     def prefix(self) -> str:
         """The text every request of this prompt shares (what prefix caching reuses)."""
@@ -120,8 +145,31 @@ class Prompt(Schema):
             "mode": self.mode,
             "parser": self.parser,
             "prompt_hash": self.prompt_hash,
+            "file_sha256": self.file_sha256,
             "source_file": self.source_file,
         }
+
+
+def request_hash(identity: dict[str, Any]) -> str:
+    payload = json.dumps(identity, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
+    return hashlib.sha256(payload.encode("utf-8")).hexdigest()[:16]
+
+
+def parse_prompt_text(text: str, name: str, where: str) -> Prompt:
+    """A prompt from a file's text (also the text a store's `prompts` row keeps)."""
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        first = str(exc).splitlines()[0]
+        raise PromptError(f"{where}: not a YAML prompt file ({first})") from None
+    if not isinstance(data, dict):
+        raise PromptError(f"{where}: expected a mapping with behaviour, mode, parser, max_tokens, template")
+    extra = {"name": name, "file_sha256": hashlib.sha256(text.encode("utf-8")).hexdigest()[:16], "source_file": where}
+    clash = sorted((set(extra) | {"prompt_hash"}) & set(data))
+    if clash:
+        raise PromptError(f"{where}: {clash[0]}: set by brd, not by the prompt file")
+    prompt = validate(Prompt, {**data, **extra, "text": text}, where, PromptError)
+    return prompt.replace(prompt_hash=prompt.request_hash())
 
 
 def load_prompt(path: str | Path) -> Prompt:
@@ -132,17 +180,11 @@ def load_prompt(path: str | Path) -> Prompt:
         raise PromptError(f"{path}: cannot read ({exc.strerror})") from None
     try:
         text = raw.decode("utf-8")
-        data = yaml.safe_load(text)
-    except (UnicodeDecodeError, yaml.YAMLError) as exc:
-        first = str(exc).splitlines()[0]
-        raise PromptError(f"{path}: not a UTF-8 YAML prompt file ({first})") from None
-    if not isinstance(data, dict):
-        raise PromptError(f"{path}: expected a mapping with behaviour, mode, parser, max_tokens, template")
-    extra = {"name": path.stem, "prompt_hash": hashlib.sha256(raw).hexdigest()[:16], "source_file": str(path)}
-    clash = sorted(set(extra) & set(data))
-    if clash:
-        raise PromptError(f"{path}: {clash[0]}: set by brd, not by the prompt file")
-    return validate(Prompt, {**data, **extra, "text": text}, str(path), PromptError)
+    except UnicodeDecodeError as exc:
+        raise PromptError(f"{path}: not a UTF-8 YAML prompt file ({exc.reason})") from None
+    prompt = parse_prompt_text(text, path.stem, str(path))
+    # the sha256 of the bytes, not of the decoded text: what stores before migration 070 keyed it by
+    return prompt.replace(file_sha256=hashlib.sha256(raw).hexdigest()[:16])
 
 
 def default_prompt_dir() -> Path:
@@ -193,3 +235,33 @@ def resolve(names: list[str], dirs: list[Path] | None = None, mode: str | None =
     if dupes:
         raise PromptError(f"behaviour {dupes[0]!r} is requested twice; choose one prompt per behaviour per run")
     return chosen
+
+
+# -- the paper's worked example -------------------------------------------------------------------
+
+
+class Reference(Schema):
+    """A sentence and a teacher's published responses to it, by behaviour
+    (manifests/reference/NAME.yaml): the paper's Belmont Estate example of Tables 1 and 2."""
+
+    name: str
+    source: str
+    sentence: str = Field(min_length=1)
+    responses: dict[str, str]
+
+    @field_validator("responses")
+    @classmethod
+    def _some(cls, v: dict[str, str]) -> dict[str, str]:
+        if not v or any(not text.strip() for text in v.values()):
+            raise ValueError("needs a non-empty response per behaviour")
+        return v
+
+
+def load_reference(name_or_path: str | Path = "belmont-estate") -> Reference:
+    path = Path(name_or_path)
+    if path.suffix not in (".yaml", ".yml"):
+        path = manifests_dir() / "reference" / f"{name_or_path}.yaml"
+    if not path.is_file():
+        known = sorted(p.stem for p in (manifests_dir() / "reference").glob("*.yaml"))
+        raise PromptError(f"unknown reference {str(name_or_path)!r}; valid: {', '.join(known)}")
+    return validate(Reference, read_yaml(path, PromptError), str(path), PromptError)

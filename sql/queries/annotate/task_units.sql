@@ -21,7 +21,8 @@ final as (
         exists (
             select 1 from annotations as a
             where a.text_hash = units.text_hash and a.behaviour = $behaviour
-              and a.teacher_fingerprint = $fingerprint and a.prompt_hash = $prompt_hash and a.status <> 'failed'
+              and a.teacher_fingerprint = $fingerprint
+              and same_prompt_version(a.prompt_hash, $prompt_hash) and a.status <> 'failed'
         ) as answered,
         unit.candidates as candidates,
         n,

@@ -3,7 +3,7 @@
 -- smaller $n is a subset of a larger one. With a corpus (brd_corpus_sources), of its passages.
 select passage_key::varchar as threshold
 from (
-    select md5_number($seed::varchar || ':' || passage_id) as passage_key
+    select passage_key($seed, passage_id) as passage_key
     from passages
     where getvariable('brd_corpus_sources') is null
        or list_contains(getvariable('brd_corpus_sources')::varchar[], split_part(passage_id, '/', 1))
