@@ -14,6 +14,7 @@ import click
 import typer
 
 from ..contracts.errors import Terminated, UserError, environment_error
+from ..contracts.terminal import quiet_libraries
 from . import annotate, ingest, migrate, mix, publish, sql, status, tasks, teacher
 
 app = typer.Typer(
@@ -26,6 +27,18 @@ app = typer.Typer(
 )
 for module in (ingest, tasks, annotate, mix, publish, sql, status, migrate, teacher):
     module.register(app)
+
+
+@app.callback()
+def _root(
+    verbose: bool = typer.Option(
+        False,
+        "--verbose",
+        help="Show the libraries' own progress bars and logs (datasets, transformers, vLLM) too. Also BRD_VERBOSE=1.",
+    ),
+) -> None:
+    quiet_libraries(verbose)
+
 
 _plugged: list[str] = []
 

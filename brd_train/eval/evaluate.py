@@ -325,4 +325,7 @@ def run_eval(
 
         run.commit(close, finish=True)
         rows.extend(parents)
+    from .card import add_results_to_card
+
+    add_results_to_card(cfg.model, rows)  # a brd student folder's card shows its scores
     return EvalOutcome(run.run_id, rows, list(skipped), mode, fp, time.monotonic() - started)

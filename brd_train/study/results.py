@@ -85,8 +85,14 @@ def results_table(store: Store, labelled_models: list[tuple[str, str]]) -> Resul
 
 
 def write_markdown(
-    path: Path, title: str, table: ResultsTable, timings: list[tuple[str, float, str]], plots: list[Path]
+    path: Path,
+    title: str,
+    table: ResultsTable,
+    timings: list[tuple[str, float, str]],
+    plots: list[Path],
+    checks: list[str] = (),
 ) -> Path:
+    """`checks`: Markdown lines of the rows check (distinct.Checks.markdown), after the table."""
     lines = [
         f"# {title}",
         "",
@@ -97,6 +103,7 @@ def write_markdown(
         "Every number is `eval_results.accuracy` in the store; the lineage below joins it to the training",
         "run (`train_runs`) and the mixture (`manifest.json` hash) that produced the model.",
         "",
+        *checks,
         "## Lineage",
         "",
         "| Model | model | train_run_id | mixture | mixture_hash | passages | step | eval run |",

@@ -11,9 +11,11 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from brd_data.contracts.schemas.lineage import FINAL_DIR
 from brd_data.contracts.schemas.study import Study, StudyError
 from brd_data.store import Store, query
 
+from .distinct import Checks, check_rows, identical_scores
 from .plan import Stage, build_stages
 from .results import ResultsTable, results_table, write_markdown
 
@@ -25,12 +27,11 @@ class StudyOutcome:
     table: ResultsTable
     timings: list[tuple[str, float, str]] = field(default_factory=list)
     report: Path | None = None
+    checks: Checks = field(default_factory=Checks)
 
 
 def _final_checkpoint(stage: Stage) -> Path:
-    out = Path(stage.outputs["out"])
-    steps = int(stage.argv[stage.argv.index("--max-steps") + 1])
-    return out / f"checkpoint-{steps}"
+    return Path(stage.outputs["out"]) / FINAL_DIR  # written when the run reaches its last step
 
 
 def done_reason(stage: Stage, store: Store) -> str | None:
@@ -49,7 +50,7 @@ def done_reason(stage: Stage, store: Store) -> str | None:
                 f"{ckpt} was trained on mixture {trained_on}, but {manifest} is now {current}; "
                 "remove the student folder or use another store"
             )
-        return f"{ckpt.name} exists for mixture {current}"
+        return f"{ckpt} exists for mixture {current}"
     if stage.kind == "eval":
         from brd_data.contracts.models import model_fingerprint as fingerprint
 
@@ -95,11 +96,35 @@ def run_study(study: Study, store_root: Path, echo: Echo = print, stream: bool =
             )
         timings.append((stage.key, seconds, ""))
     table = labelled_results(study, store, stages)
+    checks = row_checks(store, stages)
+    checks.notes += identical_scores(table.rows)
     plots = sorted((store.root / "report").glob("*.png"))
     report = write_markdown(
-        store.root / "report" / "README.md", f"Study {study.name}: {study.description}", table, timings, plots
+        store.root / "report" / "README.md",
+        f"Study {study.name}: {study.description}",
+        table,
+        timings,
+        plots,
+        checks=checks.markdown(),
     )
-    return StudyOutcome(table, timings, report)
+    return StudyOutcome(table, timings, report, checks)
+
+
+def row_checks(store: Store, stages: list[Stage]) -> Checks:
+    """Whether each evaluated row differs from the others in its model and its data (distinct.py)."""
+    from brd_data.contracts.models import model_fingerprint as fingerprint
+
+    mixture_of = {s.outputs["label"]: s.argv[s.argv.index("--mix") + 1] for s in stages if s.kind == "train"}
+    rows = []
+    for stage in stages:
+        if stage.kind != "eval":
+            continue
+        label = stage.outputs["label"]
+        model = stage.argv[stage.argv.index("--model") + 1]
+        fp = fingerprint(model) if Path(model).exists() or not model.startswith((".", "/")) else None
+        folder = mixture_of.get(label)
+        rows.append((label, Path(folder).name if folder else None, Path(folder) if folder else None, fp))
+    return check_rows(store, rows)
 
 
 def labelled_results(study: Study, store: Store, stages: list[Stage]) -> ResultsTable:

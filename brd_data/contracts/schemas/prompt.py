@@ -193,3 +193,15 @@ def resolve(names: list[str], dirs: list[Path] | None = None, mode: str | None =
     if dupes:
         raise PromptError(f"behaviour {dupes[0]!r} is requested twice; choose one prompt per behaviour per run")
     return chosen
+
+
+def sent_text(file_text: str) -> dict[str, Any]:
+    """What a teacher was sent, read from a prompt file's text (as the store's `prompts` table keeps
+    it): behaviour, mode, the system turn (chat mode) and the template, `{input}` marking the input."""
+    try:
+        data = yaml.safe_load(file_text)
+    except yaml.YAMLError:
+        data = None
+    if not isinstance(data, dict) or not isinstance(data.get("template"), str):
+        return {}
+    return {k: data.get(k) for k in ("behaviour", "mode", "system", "template", "input")}
