@@ -70,9 +70,14 @@ def render_model_card(
     ]
     if manifest:
         comps = "; ".join(
-            f"`{c['view']}` {c['rows']:,} rows / {c['tokens']:,} tokens" for c in manifest.get("components", [])
+            f"`{c.get('view')}` {_count(c.get('rows'))} rows / {_count(c.get('tokens'))} tokens"
+            for c in manifest.get("components", [])
         )
-        lines.append(f"| data | {manifest.get('rows', 0):,} rows, {manifest.get('tokens', 0):,} tokens: {comps} |")
+        lines.append(
+            f"| data | {_count(manifest.get('rows'))} rows, {_count(manifest.get('tokens'))} tokens"
+            + (f": {comps}" if comps else "")
+            + " |"
+        )
         if manifest.get("teacher_fingerprints"):
             teachers = ", ".join(f"`{t}`" for t in manifest["teacher_fingerprints"])
             lines.append(f"| teacher | fingerprint(s) {teachers} |")
@@ -110,6 +115,10 @@ def render_model_card(
         "",
     ]
     return "\n".join(lines)
+
+
+def _count(v: Any) -> str:
+    return f"{v:,}" if isinstance(v, int) else "?"
 
 
 def _num(v: Any) -> str:
