@@ -32,7 +32,7 @@ def _is_hub_id(name: str | None) -> bool:
 def is_brd_card(folder: Path) -> bool:
     path = Path(folder) / CARD_FILE
     try:
-        return path.is_file() and path.read_text(encoding="utf-8").splitlines()[:6].count(MARKER) > 0
+        return path.is_file() and MARKER in path.read_text(encoding="utf-8").split("\n# ", 1)[0]
     except (OSError, UnicodeDecodeError):
         return False
 
