@@ -16,6 +16,9 @@ from pathlib import Path
 
 import duckdb
 
+from brd_data.contracts.identity import file_sha256
+from brd_data.contracts.models import model_fingerprint
+
 
 def attach(a: Path, b: Path) -> duckdb.DuckDBPyConnection:
     con = duckdb.connect()
@@ -39,6 +42,13 @@ def final_loss(out: Path) -> list:
     return [run.get("final_loss"), run.get("tokens")]
 
 
+def student_model(out: Path) -> Path:
+    """OUT/model, or the last checkpoint of a run made before brd wrote OUT/model."""
+    if (out / "model").is_dir():
+        return out / "model"
+    return max(out.glob("checkpoint-*"), key=lambda p: int(p.name.split("-")[1]))
+
+
 def main(a: Path, b: Path) -> dict:
     con = attach(a, b)
     out: dict = {}
@@ -57,30 +67,38 @@ def main(a: Path, b: Path) -> dict:
            from a.annotations x join b.annotations y using (text_hash, behaviour, prompt_hash)""",
     )
     out["mixtures"] = {}
-    for folder in sorted((a / "mixtures").iterdir()):
+    for folder in sorted(f for f in (a / "mixtures").iterdir() if (b / "mixtures" / f.name).is_dir()):
         ma, mb = manifest(a, folder.name), manifest(b, folder.name)
         out["mixtures"][folder.name] = {
             k: [ma.get(k), mb.get(k)] for k in ("rows", "tokens", "content_hash", "order_hash", "mixture_hash")
         }
     out["students"] = {}
-    for folder in sorted((a / "students").iterdir()):
+    for folder in sorted(f for f in (a / "students").iterdir() if (b / "students" / f.name).is_dir()):
         la, lb = final_loss(folder), final_loss(b / "students" / folder.name)
-        from brd_data.contracts.models import model_fingerprint
-
         out["students"][folder.name] = {
             "final_loss_and_tokens": [la, lb],
+            "weights_sha256": [
+                file_sha256(student_model(folder) / "model.safetensors")[:16],
+                file_sha256(student_model(b / "students" / folder.name) / "model.safetensors")[:16],
+            ],
             "model_fingerprint": [
                 model_fingerprint(folder / "model"),
                 model_fingerprint(b / "students" / folder.name / "model"),
             ],
         }
     scores = con.sql(
-        """with x as (select regexp_replace(model, '.*/students/', '') as model, task, accuracy from a.eval_results),
-                y as (select regexp_replace(model, '.*/students/', '') as model, task, accuracy from b.eval_results)
+        """with x as (select regexp_replace(model, '.*/students/([^/]+).*', '\\1') as model, task, accuracy
+                      from a.eval_results),
+                y as (select regexp_replace(model, '.*/students/([^/]+).*', '\\1') as model, task, accuracy
+                      from b.eval_results)
            select x.model, x.task, x.accuracy as a, y.accuracy as b from x join y using (model, task)
            where x.accuracy is distinct from y.accuracy order by 1, 2"""
     ).fetchall()
-    n = con.sql("select count(*) from a.eval_results").fetchall()[0][0]
+    student = "regexp_replace({}.model, '.*/students/([^/]+).*', '\\1')"
+    n = con.sql(
+        f"""select count(*) from a.eval_results x join b.eval_results y
+            on {student.format("x")} = {student.format("y")} and x.task = y.task"""
+    ).fetchall()[0][0]
     out["scores"] = {"compared": n, "differ": len(scores), "differences": scores}
     return out
 

@@ -99,7 +99,11 @@ def test_lm_run_trains_saves_and_records(run_a, lm_mix):
 
 
 def test_the_final_student_folder_holds_the_model_tokenizer_lineage_and_brds_card(run_a, lm_mix):
-    out, _store, _proc = run_a
+    out, _store, proc = run_a
+    # one progress display of brd's own; none of the libraries' bars or log dicts
+    assert "training on tiny-lm" in proc.stderr
+    for noise in ("Adding EOS", "Packing train dataset", "Loading weights", "{'loss'", "Tokenizing train"):
+        assert noise not in proc.stdout + proc.stderr, noise
     final = out / "model"
     names = {p.name for p in final.iterdir()}
     assert {"model.safetensors", "config.json", "tokenizer.json", "brd_lineage.json", "README.md"} <= names
