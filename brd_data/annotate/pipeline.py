@@ -5,15 +5,15 @@
 One pass per request mode (datatrove's runner sends all its requests to one endpoint: completions
 or chat completions). Locally a thread commits closed parts while the pass runs, so `kill -9`
 loses at most the chunks in flight, and the next run commits what the killed one left and skips
-everything already answered. On Slurm/Ray a dependent one-task job commits at the end.
+everything already answered. On Slurm a dependent one-task job commits at the end, on Ray the
+driver does, however the tasks ended (scaleout.py).
 """
 
 from __future__ import annotations
 
-import contextlib
 import copy
+import dataclasses
 import json
-import os
 import shutil
 import sys
 import time
@@ -27,6 +27,7 @@ from datatrove.pipeline.readers import ParquetReader
 from ..contracts.errors import ConfigError, UserError
 from ..contracts.executors import ExecutorConfig, build_executor, quiet_datatrove
 from ..contracts.runs import StageRun
+from ..contracts.scaleout import Launch, Stage, submit_slurm
 from ..contracts.schemas.prompt import Prompt
 from ..store import Store, query
 from .commit import AnnotateCommit, CommitCounts, PartCommitter, recover_interrupted
@@ -119,6 +120,7 @@ class AnnotateOutcome:
     passes: list[PassTiming] = field(default_factory=list)
     wall_s: float = 0.0
     submitted: bool = False
+    launch: Launch | None = None  # Slurm/Ray: what scaleout.complete() runs or follows
 
     @property
     def items(self) -> int:
@@ -129,6 +131,7 @@ def build_annotate_pipeline(cfg: AnnotateConfig, stage: Path, logs: Path, run_id
     """`stage`: work files, checkpoints and parts (removed after the run); `logs`: kept."""
     prompts = {p.prompt_hash: p for p in cfg.prompts if p.mode == mode}
     runner = AnnotationRunner(
+        env=cfg.engine.server_env(),
         rollout_fn=annotate_rollout,
         config=cfg.engine.inference_config(
             use_chat=mode == "chat",
@@ -148,7 +151,6 @@ def build_annotate_pipeline(cfg: AnnotateConfig, stage: Path, logs: Path, run_id
             mode=mode,
         ),
         shared_context=RolloutContext(prompts, cfg.sampling, cfg.policy, cfg.engine.probe_url),
-        checkpoints_local_dir=str(stage / "checkpoints" / mode),
         records_per_chunk=cfg.chunk_size,
     )
     reader = ParquetReader(str(stage / "work" / mode), text_key="input", id_key="doc_id", glob_pattern="*.parquet")
@@ -172,20 +174,6 @@ def _register_prompts(store: Store, prompts: list[Prompt], run_id: str) -> None:
                     "run_id": run_id,
                 },
             )
-
-
-@contextlib.contextmanager
-def _environ(extra: dict[str, str]):
-    saved = {k: os.environ.get(k) for k in extra}
-    os.environ.update(extra)
-    try:
-        yield
-    finally:
-        for k, v in saved.items():
-            if v is None:
-                os.environ.pop(k, None)
-            else:
-                os.environ[k] = v
 
 
 def _server_died(exc: BaseException) -> ServerError | None:
@@ -215,16 +203,21 @@ def run_annotate(store: Store, cfg: AnnotateConfig, verbose: bool = False) -> An
         outcome.wall_s = time.monotonic() - started
         return outcome
     inputs = [{"path": p.source_file, "prompt_hash": p.prompt_hash} for p in cfg.prompts]
+    local = cfg.executor.kind == "local"
+    if not local:  # no progress bars in the logs of tasks that run elsewhere
+        cfg = dataclasses.replace(cfg, progress=False)
     with StageRun(store, "annotate", cfg.lineage(), inputs) as run:
         outcome.run_id = run.run_id
-        stage = store.staging_dir / run.run_id
+        stage = store.staging_dir.resolve() / run.run_id
         modes = [m for m in ("completion", "chat") if any(p.prompt.mode == m and p.n_todo for p in pending)]
         _register_prompts(store, cfg.prompts, run.run_id)
         for mode in modes:
             write_work([p for p in pending if p.prompt.mode == mode], stage / "work" / mode, cfg.executor.tasks)
-        if cfg.executor.kind != "local":
-            run.hand_off()  # before the jobs start: the commit job ends the run
-            _submit(store, cfg, stage, run.run_id, modes)
+        if not local:
+            with quiet_datatrove(store.root / "logs" / run.run_id / "datatrove.log", verbose):
+                outcome.launch = _scale_out(store, cfg, stage, run.run_id, modes)
+            # submitted (Slurm) or ready to run once the lock is released (Ray): the commit ends it
+            run.hand_off("cluster" if cfg.executor.kind == "slurm" else "pid")
             outcome.submitted = True
             return outcome
         with PartCommitter(store, run.run_id, cfg.commit_interval_s) as committer:
@@ -260,7 +253,7 @@ def _run_pass(
         pipeline = build_annotate_pipeline(cfg, stage, logs, run_id, mode)
         executor = build_executor(pipeline, cfg.executor, str(logs / f"workers-{mode}"), f"brd-annotate-{run_id}")
         try:
-            with _environ(cfg.engine.server_env()), quiet_datatrove(logs / "datatrove.log", verbose):
+            with quiet_datatrove(logs / "datatrove.log", verbose):
                 _run_local(executor, cfg.executor)
             break
         except Exception as exc:
@@ -290,25 +283,36 @@ def _run_local(executor, ex: ExecutorConfig) -> None:
         executor._run_for_rank(rank)
 
 
-def _submit(store: Store, cfg: AnnotateConfig, stage: Path, run_id: str, modes: list[str]) -> None:
-    """Slurm/Ray: one job per pass, each after the previous, then the commit job."""
-    logs = store.root / "logs" / run_id
-    previous = None
-    with _environ(cfg.engine.server_env()):
-        for mode in modes:
-            previous = build_executor(
+def _scale_out(store: Store, cfg: AnnotateConfig, stage: Path, run_id: str, modes: list[str]) -> Launch:
+    """Slurm/Ray: one stage per pass, each after the previous, then a commit that runs however they
+    ended (scaleout.py). Slurm jobs are submitted here; a Ray launch runs once the caller has
+    released the writer lock."""
+    ex = cfg.executor
+    root = str(store.root.resolve())
+    logs = Path(root) / "logs" / run_id
+    stages = [Stage(f"{mode} pass", str(logs / f"workers-{mode}"), ex.tasks) for mode in modes]
+    launch = Launch(ex.kind, root, run_id, stages, AnnotateCommit(root, run_id, stages), wait=ex.wait)
+    executors: list = []
+    for mode, st in zip(modes, stages):
+        executors.append(
+            build_executor(
                 build_annotate_pipeline(cfg, stage, logs, run_id, mode),
-                cfg.executor,
-                str(logs / f"workers-{mode}"),
+                ex,
+                st.logging_dir,
                 f"brd-annotate-{mode}-{run_id}",
-                depends=previous,
+                depends=executors[-1] if executors and ex.kind == "slurm" else None,
             )
-        single = ExecutorConfig(**{**cfg.executor.__dict__, "tasks": 1, "workers": 1, "gpus_per_task": 0})
-        commit = build_executor(
-            [AnnotateCommit(str(store.root), run_id)],
-            single,
-            str(logs / "commit"),
-            f"brd-annotate-commit-{run_id}",
-            depends=previous,
         )
-        commit.run()
+    if ex.kind == "ray":
+        launch.executors = executors
+        return launch
+    committer = build_executor(
+        [launch.commit],
+        ex.single(),
+        str(logs / "commit"),
+        f"brd-annotate-commit-{run_id}",
+        depends=executors[-1],
+        after_failure=True,
+    )
+    submit_slurm(launch, executors, committer)
+    return launch

@@ -86,7 +86,9 @@ class Health:
     For an --endpoint (a server brd does not manage) a watchdog polls `/v1/models`; once it has
     failed for `dead_after_s`, every pending request ends with `ServerError`. A managed server's
     death is detected by datatrove itself (its process monitor), which makes `generate` raise
-    `ServerError` at once.
+    `ServerError` at once. A reaper ends the requests that are past their deadline: one task
+    for all of them, instead of a timer and a wait for every request (the CPU per request is
+    what bounds how many requests/s one task sends: bench/annotate_ceiling.py).
     """
 
     def __init__(self, policy: RetryPolicy, probe_url: str | None = None):
@@ -95,13 +97,38 @@ class Health:
         self.answered_at: float | None = None  # monotonic time of the first answer
         self.dead: asyncio.Event | None = None
         self.dead_reason = ""
-        self._watchdog: asyncio.Task | None = None
+        self._tasks: list[asyncio.Task] = []
+        self.calls: dict[asyncio.Future, float] = {}  # requests in flight -> when they were sent
+        self.expired: set[asyncio.Future] = set()  # those the reaper cancelled
 
     def start(self) -> None:
         if self.dead is None:
             self.dead = asyncio.Event()
+            loop = asyncio.get_running_loop()
+            self._tasks.append(loop.create_task(self._reap()))
             if self.probe_url:
-                self._watchdog = asyncio.get_running_loop().create_task(self._watch())
+                self._tasks.append(loop.create_task(self._watch()))
+            for task in self._tasks:
+                task.add_done_callback(self._stopped)
+
+    def _stopped(self, task: asyncio.Task) -> None:
+        """The reaper and the watchdog run until the loop ends: one that stops with an error would
+        leave requests without a deadline, so every request then ends with that error."""
+        if task.cancelled() or task.exception() is None or self.dead.is_set():
+            return
+        self.dead_reason = f"brd's request watchdog failed: {_short(task.exception())}"
+        self.dead.set()
+        for call in list(self.calls):
+            call.cancel()
+
+    async def _reap(self, every_s: float = 0.25) -> None:
+        while True:
+            await asyncio.sleep(every_s)
+            now = time.monotonic()
+            for call, sent_at in list(self.calls.items()):
+                if now >= self.deadline(sent_at) and not call.done():
+                    self.expired.add(call)
+                    call.cancel()
 
     async def _watch(self) -> None:
         import httpx
@@ -113,7 +140,7 @@ class Health:
                     r = await client.get(self.probe_url, timeout=min(5.0, self.policy.probe_interval_s))
                     up = r.status_code == 200
                     why = f"HTTP {r.status_code}"
-                except httpx.HTTPError as exc:
+                except Exception as exc:  # any failed probe is a server that did not answer
                     up, why = False, type(exc).__name__
                 now = time.monotonic()
                 if up:
@@ -125,6 +152,8 @@ class Health:
                             f"{self.probe_url} has not answered for {now - down_since:.0f}s (last: {why})"
                         )
                         self.dead.set()
+                        for call in list(self.calls):
+                            call.cancel()
                         return
                 await asyncio.sleep(self.policy.probe_interval_s)
 
@@ -156,40 +185,36 @@ async def _request(payload: dict, generate, health: Health) -> Attempt:
     policy = health.policy
     error = ""
     for i in range(policy.http_retries + 1):
+        if health.dead.is_set():
+            raise ServerError(health.dead_reason)
         sent_at = time.monotonic()
+        # One task per request: the reaper cancels it at its deadline (which moves when the server
+        # first answers), the watchdog when the server is gone.
         call = asyncio.ensure_future(generate(dict(payload)))
-        dead = asyncio.ensure_future(health.dead.wait())
+        health.calls[call] = sent_at
         try:
-            # re-checked every second: the deadline moves when the server first answers
-            while not (call.done() or dead.done()) and time.monotonic() < health.deadline(sent_at):
-                await asyncio.wait(
-                    {call, dead},
-                    timeout=min(1.0, max(0.01, health.deadline(sent_at) - time.monotonic())),
-                    return_when=asyncio.FIRST_COMPLETED,
-                )
-        finally:
-            dead.cancel()
-        if not call.done():
-            call.cancel()
-            await asyncio.gather(call, return_exceptions=True)
+            result = await call
+            if health.answered_at is None:
+                health.answered_at = time.monotonic()
+            return Attempt(result, None, i + 1)
+        except asyncio.CancelledError:
             if health.dead.is_set():
-                raise ServerError(health.dead_reason)
+                raise ServerError(health.dead_reason) from None
+            if call not in health.expired:
+                raise  # this rollout itself was cancelled
             error = f"timeout after {policy.request_timeout_s:.0f}s"
-        else:
-            try:
-                result = call.result()
-                if health.answered_at is None:
-                    health.answered_at = time.monotonic()
-                return Attempt(result, None, i + 1)
-            except ServerError as exc:
-                if "InternalServerError" not in str(exc):
-                    raise  # the server could not start or has died: the run ends, committed rows stay
-                error = "HTTP 500 " + _short(str(exc).split("from server:", 1)[-1])
-            except InferenceError as exc:
-                message = _short(exc.error)
-                if "BadRequestError" in message:
-                    return Attempt(None, "HTTP 400 " + message.split("from server:", 1)[-1].strip(), i + 1)
-                error = message
+        except ServerError as exc:
+            if "InternalServerError" not in str(exc):
+                raise  # the server could not start or has died: the run ends, committed rows stay
+            error = "HTTP 500 " + _short(str(exc).split("from server:", 1)[-1])
+        except InferenceError as exc:
+            message = _short(exc.error)
+            if "BadRequestError" in message:
+                return Attempt(None, "HTTP 400 " + message.split("from server:", 1)[-1].strip(), i + 1)
+            error = message
+        finally:
+            health.calls.pop(call, None)
+            health.expired.discard(call)
         if i < policy.http_retries:
             delay = min(policy.backoff_s * 2**i, policy.backoff_max_s)
             await asyncio.sleep(delay * random.uniform(0.75, 1.25))

@@ -29,9 +29,7 @@ def outcome_lines(out: AnnotateOutcome, fingerprint: str, store_root: Path, exec
         )
     if out.run_id is None:
         lines.append(f"nothing to do: teacher {fingerprint} has answered every requested input in {store_root}")
-    elif out.submitted:
-        lines.append(f"submitted run {out.run_id} to {executor}; its commit job loads it into {store_root}")
-    else:
+    elif not out.submitted:  # a Slurm/Ray run: cli/submitted.py says how it goes
         lines.append(run_line(out))
     return lines
 

@@ -1,10 +1,11 @@
-"""The annotation part writer: datatrove's ParquetWriter, one Parquet part per checkpoint chunk.
+"""The annotation part writer: one Parquet part per chunk of `records_per_chunk` finished items.
 
-`InferenceRunner` hands every finished document to its output writer and, with checkpointing on,
-closes a chunk's file as soon as `records_per_chunk` documents of it are done. A part is written
-as `RANK-CHUNK.parquet.part` and renamed to `.parquet` only once closed, so the committer (which
-loads parts into the store while the run goes on) never reads a half-written file, and a
-`kill -9` loses at most the chunks in flight. Workers never open DuckDB.
+`InferenceRunner` hands every finished document to its output writer; brd's chunking
+(throughput.PartChunks) closes a chunk's part as soon as its last document is done. A part's rows
+are kept in memory until then and written whole, as `MODE-RANK-CHUNK.parquet.part` renamed to
+`.parquet`, so the committer (which loads parts into the store while the run goes on) never reads
+a half-written file, and a `kill -9` loses at most the chunks in flight (an open part was never
+read either). Workers never open DuckDB.
 """
 
 from __future__ import annotations
@@ -110,7 +111,7 @@ class AnnotationPartWriter(ParquetWriter):
         self.work_dir = str(work_dir)
         self.progress = progress
         self.mode = mode
-        # One file per checkpoint chunk; rows go to disk every 64 documents.
+        # datatrove's writer machinery is kept for the runner's `with writer:`; rows take brd's path.
         super().__init__(
             str(Path(stage_root) / "annotations"),
             output_filename=f"{mode}-" + "${rank}-${chunk_index}" + OPEN_SUFFIX,
@@ -122,6 +123,7 @@ class AnnotationPartWriter(ParquetWriter):
             use_content_defined_chunking=False,
             write_page_index=False,
         )
+        self._open: dict[str, list[dict]] = {}  # open part -> its rows
         self._bar = None
         self._tokens = 0
         self._items = 0
@@ -132,13 +134,28 @@ class AnnotationPartWriter(ParquetWriter):
     def _row(self, _writer, doc: Document) -> dict:
         return annotation_row(doc, self.teacher, self.fingerprint, self.run_id, self.prompt_files)
 
+    def closed_part(self, rank: int, chunk_index: int) -> Path:
+        """Where the closed part of this rank's chunk is (the runner skips chunks that have one)."""
+        return Path(self.stage_root) / "annotations" / f"{self.mode}-{rank:05d}-{chunk_index}{PART_SUFFIX}"
+
     def close_file(self, filename: str) -> None:
-        super().close_file(filename)
-        if filename.endswith(OPEN_SUFFIX):
-            self.output_folder.mv(filename, filename[: -len(OPEN_SUFFIX)] + PART_SUFFIX)
+        rows = self._open.pop(filename, None)
+        if rows is None:
+            return
+        folder = Path(self.stage_root) / "annotations"
+        folder.mkdir(parents=True, exist_ok=True)
+        pq.write_table(pa.Table.from_pylist(rows, schema=SCHEMA), folder / filename, compression="zstd")
+        (folder / filename).rename(folder / (filename[: -len(OPEN_SUFFIX)] + PART_SUFFIX))
+
+    def _get_output_filename(self, document: Document, rank: int | str = 0, chunk_index: int = 0, **kwargs) -> str:
+        # what the template gives (rank zero-filled), without datatrove's substitution over the
+        # document's metadata for every row
+        return f"{self.mode}-{str(rank).zfill(5)}-{chunk_index}{OPEN_SUFFIX}"
 
     def write(self, document: Document, rank: int = 0, **kwargs) -> None:
-        super().write(document, rank, **kwargs)
+        # not DiskWriter.write: no file handle per row, no per-document stats (brd counts in the store)
+        filename = self._get_output_filename(document, rank, **kwargs)
+        self._open.setdefault(filename, []).append(self._row(self, document))
         now = time.time()
         self._times = [self._times[0] if self._times else now, now]
         self._rank = rank
@@ -169,6 +186,8 @@ class AnnotationPartWriter(ParquetWriter):
         self._bar.update(1)
 
     def close(self) -> None:
+        for filename in list(self._open):
+            self.close_file(filename)
         super().close()
         if self._bar is not None:
             self._bar.close()

@@ -4,6 +4,7 @@ traceback); any other exception is a bug and prints its traceback."""
 
 from __future__ import annotations
 
+import faulthandler
 import os
 import signal
 import sys
@@ -15,7 +16,7 @@ import typer
 
 from ..contracts.errors import Terminated, UserError, environment_error
 from ..contracts.terminal import quiet_libraries
-from . import annotate, ingest, migrate, mix, publish, sql, status, tasks, teacher
+from . import annotate, bigbench, ingest, migrate, mix, publish, sql, status, tasks, teacher
 
 app = typer.Typer(
     name="brd",
@@ -25,7 +26,7 @@ app = typer.Typer(
     add_completion=False,
     pretty_exceptions_enable=False,
 )
-for module in (ingest, tasks, annotate, mix, publish, sql, status, migrate, teacher):
+for module in (ingest, tasks, bigbench, annotate, mix, publish, sql, status, migrate, teacher):
     module.register(app)
 
 
@@ -78,6 +79,10 @@ def main() -> None:
     """Run `brd`. User errors (UserError and its subclasses, and OS errors a user fixes: a full
     disk, a read-only folder) print one line; anything else is a bug and prints its traceback."""
     signal.signal(signal.SIGTERM, _on_sigterm)
+    # `kill -USR1 PID` prints every thread's stack to stderr: what a run that seems stuck is doing.
+    # The process's own stderr: sys.stderr may be a stream without a file descriptor (a caller's redirect).
+    if sys.__stderr__ is not None:
+        faulthandler.register(signal.SIGUSR1, file=sys.__stderr__, all_threads=True)
     try:
         rc = plug_in()(prog_name="brd", standalone_mode=False)
     except _EXIT as exc:

@@ -13,9 +13,11 @@ from .options import (
     DEFAULT_STORE_PATH,
     ExecutorOpt,
     PartitionOpt,
+    SbatchArgOpt,
     StoreOpt,
     TasksOpt,
     VerboseOpt,
+    WaitOpt,
     WorkersOpt,
     existing_store,
 )
@@ -179,6 +181,8 @@ def annotate(
     workers: WorkersOpt = 1,
     partition: PartitionOpt = None,
     gpus_per_task: Annotated[int, typer.Option(help="Slurm/Ray: GPUs per task (= --tp x --dp).")] = 0,
+    wait: WaitOpt = False,
+    sbatch_arg: SbatchArgOpt = None,
     verbose: VerboseOpt = False,
 ) -> None:
     """Annotate unique sentences with the teacher, through vLLM, into the `annotations` table.
@@ -205,7 +209,7 @@ def annotate(
     from ..annotate.pipeline import AnnotateConfig, run_annotate
     from ..annotate.rollout import RetryPolicy, SamplingConfig
     from ..annotate.summary import outcome_lines
-    from ..contracts.executors import ExecutorConfig
+    from ..contracts.executors import ExecutorConfig, parse_sbatch_args
 
     engine, fp = build_engine(
         teacher,
@@ -248,7 +252,13 @@ def annotate(
         server_restarts=server_restarts,
         progress=progress,
         executor=ExecutorConfig(
-            kind=executor, tasks=tasks, workers=workers, partition=partition, gpus_per_task=gpus_per_task
+            kind=executor,
+            tasks=tasks,
+            workers=workers,
+            partition=partition,
+            gpus_per_task=gpus_per_task,
+            wait=wait,
+            sbatch_args=parse_sbatch_args(sbatch_arg),
         ),
     )
     st = existing_store(store)
@@ -256,6 +266,10 @@ def annotate(
         out = run_annotate(st, cfg, verbose=verbose)
     for line in outcome_lines(out, fp, st.root, executor):
         typer.echo(line)
+    if out.submitted:
+        from .submitted import report
+
+        report(st, out.launch, verbose, "annotate")
 
 
 def register(app: typer.Typer) -> None:

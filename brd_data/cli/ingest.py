@@ -9,7 +9,17 @@ import typer
 
 from ..contracts.choices import InputFormat, Segmenter
 from ..contracts.executors import ExecutorKind
-from .options import DEFAULT_STORE_PATH, ExecutorOpt, PartitionOpt, StoreOpt, TasksOpt, VerboseOpt, WorkersOpt
+from .options import (
+    DEFAULT_STORE_PATH,
+    ExecutorOpt,
+    PartitionOpt,
+    SbatchArgOpt,
+    StoreOpt,
+    TasksOpt,
+    VerboseOpt,
+    WaitOpt,
+    WorkersOpt,
+)
 
 
 def ingest(
@@ -44,6 +54,8 @@ def ingest(
     tasks: TasksOpt = 1,
     workers: WorkersOpt = 1,
     partition: PartitionOpt = None,
+    wait: WaitOpt = False,
+    sbatch_arg: SbatchArgOpt = None,
     verbose: VerboseOpt = False,
 ) -> None:
     """Read corpus files, split them into sentences and passages, and load them into the store.
@@ -51,7 +63,7 @@ def ingest(
     Ingesting a file the store already holds adds nothing. Lines that cannot be decoded, records
     without text and files that cannot be read to the end are kept in the `quarantine` table.
     """
-    from ..contracts.executors import ExecutorConfig
+    from ..contracts.executors import ExecutorConfig, parse_sbatch_args
     from ..ingest import IngestConfig, resolve, run_ingest, sample_corpus
     from ..store import Store
 
@@ -65,7 +77,14 @@ def ingest(
         limit_docs=limit_docs,
         segmenter=segmenter,
         max_sentence_chars=max_sentence_chars,
-        executor=ExecutorConfig(kind=executor, tasks=tasks, workers=workers, partition=partition),
+        executor=ExecutorConfig(
+            kind=executor,
+            tasks=tasks,
+            workers=workers,
+            partition=partition,
+            wait=wait,
+            sbatch_args=parse_sbatch_args(sbatch_arg),
+        ),
     )
     st = Store(store)
     with st.writer("ingest"):
@@ -76,7 +95,9 @@ def ingest(
         typer.echo(f"nothing to do: all {len(outcome.skipped)} input(s) are already in {st.root}")
         return
     if outcome.submitted:
-        typer.echo(f"submitted run {outcome.run_id} to {executor}; the commit job loads it into {st.root}")
+        from .submitted import report
+
+        report(st, outcome.launch, verbose, "ingest")
         return
     r = outcome.result
     a = r.added

@@ -36,3 +36,19 @@ TasksOpt = Annotated[
 WorkersOpt = Annotated[int, typer.Option("--workers", help="Tasks run at once (-1: all).")]
 PartitionOpt = Annotated[str | None, typer.Option("--partition", help="Slurm partition (with --executor slurm).")]
 VerboseOpt = Annotated[bool, typer.Option("--verbose", "-v", help="Show datatrove's own logs on the terminal.")]
+WaitOpt = Annotated[
+    bool,
+    typer.Option(
+        "--wait/--no-wait",
+        help="--executor slurm: stay until the commit job has loaded the run, then print how it ended "
+        "(exit 1 if it failed). Ray and local runs always run in the foreground.",
+    ),
+]
+SbatchArgOpt = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--sbatch-arg",
+        help="--executor slurm: an extra #SBATCH line KEY=VALUE (or KEY), repeatable, e.g. account=proj, "
+        "qos=high, time=48:00:00, constraint=a100.",
+    ),
+]

@@ -29,7 +29,8 @@ def load(
         list[str],
         typer.Argument(
             help="NAME=PATH pairs: a task (see `brd tasks list`, or a template .yaml) and a local JSONL or "
-            "Parquet file with its fields and labels, e.g. rte=data/rte/train.jsonl.",
+            "Parquet file with its fields and labels, e.g. rte=data/rte/train.jsonl; or bigbench:TASK=FILE, a "
+            "split file of `brd bigbench split` (its prompts come rendered, its split must be --split).",
             show_default=False,
         ),
     ],

@@ -26,6 +26,32 @@ def check_choice(choices: type[StrEnum], value: Any, what: str) -> str:
         raise ConfigError(f"{what} {value!r} is not one of {', '.join(c.value for c in choices)}") from None
 
 
+class ExecutorKind(StrEnum):
+    """datatrove's executors (`--executor`; contracts/executors.py)."""
+
+    LOCAL = "local"
+    SLURM = "slurm"
+    RAY = "ray"
+
+
+class Selection(StrEnum):
+    """The score that picks a prediction among a task's candidates (`brd eval --select`; a study's
+    evaluation.selection): the candidate's log-probability normalised by its length."""
+
+    WORD = "word"  # per-word average: §3.3 as written ("n is the total number of words in y")
+    MEAN = "mean"  # per-token average
+    CHAR = "char"  # per character
+    SUM = "sum"
+
+
+SELECTION_TITLES = {
+    "word": "per-word average log-probability (§3.3 as written)",
+    "mean": "per-token average log-probability",
+    "char": "per-character average log-probability",
+    "sum": "summed log-probability",
+}
+
+
 class PromptMode(StrEnum):
     """How a prompt reaches the teacher (contracts/schemas/prompt.py, `brd annotate --mode`):
     completion sends the raw few-shot text; chat sends it as one user turn of the chat template."""

@@ -102,10 +102,11 @@ class StageRun:
         with self.window():
             self.run.finish(status, error=error)
 
-    def hand_off(self) -> None:
-        """The work was submitted to a cluster: the commit job ends the run, not this process."""
+    def hand_off(self, lease: str = "cluster") -> None:
+        """The work was submitted to a cluster: its commit job ends the run (`cluster`, Slurm), or
+        this process does after releasing the writer lock (`pid`, a Ray driver)."""
         with self.window():
-            self.run.hand_off()
+            self.run.hand_off(lease)
 
     # -- begin and end --------------------------------------------------------------------------
     def __enter__(self) -> StageRun:

@@ -5,11 +5,10 @@ from __future__ import annotations
 import os
 import shutil
 from dataclasses import dataclass, field
-
-from datatrove.data import DocumentsPipeline
-from datatrove.pipeline.base import PipelineStep
+from pathlib import Path
 
 from ..contracts.runs import StageRun
+from ..contracts.scaleout import CommitStep, Stage
 from ..store import Store, query
 from ..store.sqlfiles import run_sql
 
@@ -19,8 +18,6 @@ TABLES = ("sources", "documents", "sentences", "passages", "quarantine")
 # memory for it; a small buffer pool keeps the peak RSS of an ingest flat however large the input
 # (bench/segment.py: 373 MB at 20 MB of input, 404 MB at 200 MB). $BRD_INGEST_MEMORY_LIMIT overrides.
 COMMIT_MEMORY_LIMIT = "128MB"
-# A cluster's commit job may start while another command writes the store: it waits for the lock.
-COMMIT_LOCK_WAIT_S = 3600.0
 
 
 @dataclass
@@ -29,9 +26,20 @@ class CommitResult:
     failed: list[tuple[str, str]] = field(default_factory=list)  # (path, error)
 
 
-def commit_ingest(store: Store, run: StageRun) -> CommitResult:
+def _rank(part: Path) -> int:
+    return int(part.name.split("-", 1)[0])  # parts are RANK-PART.parquet (stage_writer.py)
+
+
+def commit_ingest(
+    store: Store, run: StageRun, ranks: set[int] | None = None, failure: str | None = None
+) -> CommitResult:
+    """Load the run's parts in one transaction. Slurm/Ray: only those of the tasks in `ranks` (the
+    ones that finished; a task reads whole files, so a file is in or out), and with `failure` the
+    run ends failed with that error; the files of the other tasks are ingested by the next run."""
     stage = store.staging_dir / run.run_id
-    parts = {t: sorted(str(p) for p in (stage / t).glob("*.parquet")) for t in TABLES}
+    parts = {
+        t: sorted(str(p) for p in (stage / t).glob("*.parquet") if ranks is None or _rank(p) in ranks) for t in TABLES
+    }
     result = CommitResult()
     failed_ids: list[str] = []
     with store.transaction() as con:
@@ -59,26 +67,25 @@ def commit_ingest(store: Store, run: StageRun) -> CommitResult:
         error = None
         if result.failed:
             error = f"{len(result.failed)} input file(s) failed and were rolled back (see quarantine)"
-        run.finish("succeeded", error=error, con=con)
+        if failure:
+            run.finish("failed", error=failure, con=con)
+        else:
+            run.finish("succeeded", error=error, con=con)
     shutil.rmtree(stage, ignore_errors=True)
     return result
 
 
-class StoreCommit(PipelineStep):
-    """The commit as a one-task pipeline, for Slurm and Ray, where it runs after the workers."""
+class StoreCommit(CommitStep):
+    """The ingest commit for Slurm and Ray, after the tasks (see scaleout.py)."""
 
     name = "🗄️ store commit"
-    type = "💽 - WRITER"
 
-    def __init__(self, store_root: str, run_id: str, command: str = "ingest"):
-        super().__init__()
-        self.store_root = store_root
-        self.run_id = run_id
-        self.command = command
+    def __init__(self, store_root: str, run_id: str, stages: list[Stage], command: str = "ingest"):
+        super().__init__(store_root, run_id, command, stages)
 
-    def run(self, data: DocumentsPipeline = None, rank: int = 0, world_size: int = 1) -> DocumentsPipeline:
-        if data:
-            yield from data
-        store = Store(self.store_root)
-        with store.writer(f"{self.command} commit", wait_s=COMMIT_LOCK_WAIT_S):
-            commit_ingest(store, StageRun.attach(store, self.run_id, self.command))
+    def commit(self, store: Store, error: str | None) -> dict:
+        (stage,) = self.stages
+        done = None if error is None else set(range(stage.tasks)) - set(stage.unfinished())
+        run = StageRun.attach(store, self.run_id, self.command)
+        result = commit_ingest(store, run, ranks=done, failure=error)
+        return {**run.counts, "files_failed": len(result.failed)}

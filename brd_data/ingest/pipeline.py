@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -11,6 +12,7 @@ from ..contracts.choices import check_choice
 from ..contracts.errors import ConfigError
 from ..contracts.executors import ExecutorConfig, build_executor, quiet_datatrove
 from ..contracts.runs import StageRun
+from ..contracts.scaleout import Launch, Stage, submit_slurm
 from ..store import Store, query
 from .commit import CommitResult, StoreCommit, commit_ingest
 from .inputs import InputFile
@@ -68,6 +70,7 @@ class IngestOutcome:
     skipped: list[tuple[InputFile, str, int]]  # (file, run that holds it, documents)
     result: CommitResult | None
     submitted: bool = False  # Slurm/Ray: the jobs were launched and commit later
+    launch: Launch | None = None  # Slurm/Ray: what scaleout.complete() runs or follows
 
 
 def already_ingested(store: Store, files: list[InputFile]) -> dict[str, tuple[str, int]]:
@@ -85,25 +88,41 @@ def run_ingest(store: Store, cfg: IngestConfig, command: str = "ingest", verbose
     todo = [f for f in cfg.files if f.source_id not in done]
     if not todo:
         return IngestOutcome(None, skipped, None)
-    cfg = IngestConfig(**{**cfg.__dict__, "files": todo})
+    local = cfg.executor.kind == "local"
+    if not local:  # tasks run elsewhere: absolute paths, no progress bars in their logs
+        todo = [dataclasses.replace(f, path=str(Path(f.path).resolve())) for f in todo]
+    cfg = IngestConfig(**{**cfg.__dict__, "files": todo, "progress": cfg.progress and local})
     cfg.executor.check_available()
     with StageRun(store, command, cfg.lineage(), [f.lineage() for f in todo]) as run:
-        stage = store.staging_dir / run.run_id
-        logs = store.root / "logs" / run.run_id
+        stage = store.staging_dir.resolve() / run.run_id
+        logs = store.root.resolve() / "logs" / run.run_id
         pipeline = build_ingest_pipeline(cfg, stage, run.run_id)
+        if not local:
+            with quiet_datatrove(logs / "datatrove.log", verbose):
+                launch = _scale_out(store, cfg, run.run_id, command, pipeline, logs)
+            # submitted (Slurm) or ready to run once the lock is released (Ray): the commit ends it
+            run.hand_off("cluster" if cfg.executor.kind == "slurm" else "pid")
+            return IngestOutcome(run.run_id, skipped, None, submitted=True, launch=launch)
         executor = build_executor(pipeline, cfg.executor, str(logs / "workers"), f"brd-ingest-{run.run_id}")
-        if cfg.executor.kind != "local":
-            commit = build_executor(
-                [StoreCommit(str(store.root), run.run_id, command)],
-                ExecutorConfig(**{**cfg.executor.__dict__, "tasks": 1, "workers": 1}),
-                str(logs / "commit"),
-                f"brd-commit-{run.run_id}",
-                depends=executor,
-            )
-            run.hand_off()  # before the jobs start: the commit job ends the run
-            commit.run()
-            return IngestOutcome(run.run_id, skipped, None, submitted=True)
         with quiet_datatrove(logs / "datatrove.log", verbose):
             executor.run()
         result = commit_ingest(store, run)
     return IngestOutcome(run.run_id, skipped, result)
+
+
+def _scale_out(store: Store, cfg: IngestConfig, run_id: str, command: str, pipeline: list, logs: Path) -> Launch:
+    """Slurm/Ray: the tasks, then a commit that runs however they ended (scaleout.py). Slurm jobs
+    are submitted here; a Ray launch runs once the caller has released the writer lock."""
+    ex = cfg.executor
+    stage = Stage("tasks", str(logs / "workers"), ex.tasks)
+    commit = StoreCommit(str(store.root.resolve()), run_id, [stage], command)
+    launch = Launch(ex.kind, str(store.root.resolve()), run_id, [stage], commit, wait=ex.wait)
+    workers = build_executor(pipeline, ex, stage.logging_dir, f"brd-ingest-{run_id}")
+    if ex.kind == "ray":
+        launch.executors = [workers]
+        return launch
+    committer = build_executor(
+        [commit], ex.single(), str(logs / "commit"), f"brd-commit-{run_id}", depends=workers, after_failure=True
+    )
+    submit_slurm(launch, [workers], committer)
+    return launch

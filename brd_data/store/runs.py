@@ -83,8 +83,10 @@ class Run:
                 run_sql(c, query("store/finish_run"), params).fetchall()
         self.finished = True
 
-    def hand_off(self) -> None:
-        """The run's work was submitted to a cluster: its commit job, not this process, ends it."""
+    def hand_off(self, lease: str = "cluster") -> None:
+        """The run's work was submitted to a cluster: its commit job (`cluster`), or this process
+        once it has released the writer lock (`pid`, a Ray driver), ends it."""
+        params = {"run_id": self.run_id, "row_counts": self._counts_json(), "lease": lease}
         with self.store.connect() as c:
-            run_sql(c, query("store/hand_off_run"), {"run_id": self.run_id, "row_counts": self._counts_json()})
+            run_sql(c, query("store/hand_off_run"), params)
         self.handed_off = True

@@ -58,7 +58,7 @@ class LoadConfig:
             raise TaskError(f"--split {self.split!r}: use lowercase letters, digits, '.', '_' or '-'")
         if self.limit is not None and self.limit < 1:
             raise TaskError(f"--limit must be at least 1, got {self.limit}")
-        names = [load_task_spec(f.task).name for f in self.files]
+        names = [f.task if is_bigbench(f.task) else load_task_spec(f.task).name for f in self.files]
         twice = sorted({n for n in names if names.count(n) > 1})
         if twice:
             raise TaskError(f"task {twice[0]!r} is given twice; load one file per task and split")
@@ -132,6 +132,64 @@ def read_task_file(
     return rows, bad
 
 
+def is_bigbench(task: str) -> bool:
+    """`bigbench:TASK`: a split file of `brd bigbench split` rather than a Table 8 task."""
+    return task.startswith("bigbench:")
+
+
+@dataclass(frozen=True)
+class BigBenchSplitTask:
+    """What load_tasks needs of a task, for a BIG-bench split file (prompts come rendered)."""
+
+    name: str
+    source: str
+    template_hash: str
+
+
+def read_bigbench_split(
+    task: str, path: Path, split: str, limit: int | None, sha256: str
+) -> tuple[BigBenchSplitTask, list[dict[str, Any]]]:
+    """task_examples rows of a split file; the file must hold `split` of `task` and nothing else,
+    so a test split cannot be loaded as training data by mistake."""
+    from ..contracts.bigbench_split import read_split_file
+
+    folder = task.removeprefix("bigbench:")
+    rows: list[dict[str, Any]] = []
+    hashes = set()
+    for position, rec in enumerate(read_split_file(path, task=folder)):
+        if rec.split != split:
+            raise TaskError(
+                f"{rec.where}: an example of the {rec.split} split; load this file with --split {rec.split}"
+            )
+        if limit is not None and len(rows) >= limit:
+            break
+        hashes.add(rec.template_hash)
+        rows.append(
+            {
+                "task": task,
+                "split": split,
+                "example_id": rec.example_id,
+                "position": position,
+                "source_file": str(path),
+                "source_sha256": sha256,
+                "template_hash": rec.template_hash,
+                "prompt": rec.prompt,
+                "text_hash": text_hash(rec.prompt),
+                "candidates": list(rec.candidates),
+                "answer_prefix": "",  # BIG-bench candidates follow the output prefix directly
+                "gold": rec.gold,
+                "fields": json.dumps(
+                    {"input": rec.input, "target_scores": dict(zip(rec.candidates, rec.target_scores))},
+                    ensure_ascii=False,
+                ),
+            }
+        )
+    if len(hashes) > 1:
+        raise TaskError(f"{path}: lines with different BIG-bench prompt settings; split the task again")
+    template = hashes.pop() if hashes else ""
+    return BigBenchSplitTask(task, str(path), template), rows
+
+
 _SCHEMA = pa.schema(
     [
         ("task", pa.string()),
@@ -173,11 +231,15 @@ def load_tasks(st: Store, cfg: LoadConfig) -> LoadOutcome:
 
     prepared = []
     for f in cfg.files:
-        spec = load_task_spec(f.task)
         if not f.path.is_file():
-            raise TaskError(f"{f.path}: no such file (task {spec.name})")
+            raise TaskError(f"{f.path}: no such file (task {f.task})")
         sha = file_sha256(f.path)
-        rows, bad = read_task_file(spec, f.path, cfg.split, cfg.limit, sha)
+        if is_bigbench(f.task):
+            spec, rows = read_bigbench_split(f.task, f.path, cfg.split, cfg.limit, sha)
+            bad: list[dict[str, Any]] = []
+        else:
+            spec = load_task_spec(f.task)
+            rows, bad = read_task_file(spec, f.path, cfg.split, cfg.limit, sha)
         if not rows:
             first = f" (first: {bad[0]['location']}: {bad[0]['reason']})" if bad else ""
             raise TaskError(f"{f.path}: no usable {spec.name} examples{first}")

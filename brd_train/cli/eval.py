@@ -26,8 +26,18 @@ BigBenchOpt = Annotated[
     list[Path] | None,
     typer.Option(
         "--bigbench",
-        help="A folder of BIG-bench task folders (like bigbench/benchmark_tasks) or one task folder. "
-        "Multiple-choice tasks are scored; the others are skipped and counted. Repeatable.",
+        help="A folder of BIG-bench task folders (the sdist's bigbench/benchmark_tasks; `brd bigbench "
+        "fetch` downloads it) or one task folder. Every multiple-choice task and subtask is scored; "
+        "every task or example left out is listed with its reason. Repeatable.",
+        show_default=False,
+    ),
+]
+BigBenchSetOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--bigbench-set",
+        help="Score only the task folders of a named set (manifests/bigbench: fixed-answer, the paper's "
+        "multiple-choice tasks with fixed answers; reduced, Table 9's five) or of a set file.",
         show_default=False,
         exists=True,
         file_okay=False,
@@ -82,6 +92,32 @@ def _pct(x: float | None) -> str:
     return "" if x is None else f"{100 * x:.1f}"
 
 
+def _ci(lo: float | None, hi: float | None) -> str:
+    return "" if lo is None or hi is None else f"{100 * lo:.1f}–{100 * hi:.1f}"
+
+
+def print_skipped_tasks(console, skipped) -> None:
+    """Every BIG-bench task or subtask left out, with its reason."""
+    if skipped:
+        console.print(f"BIG-bench: {len(skipped)} task(s) or subtask(s) skipped:")
+        for s in skipped:
+            console.print(f"  skip {s.name}: {s.reason}", highlight=False, soft_wrap=True)
+
+
+def print_skipped_examples(console, tasks) -> None:
+    """Every task that left examples out, with the reasons and counts, and how irregular fields were read."""
+    partial = [t for t in tasks if t.skip_reasons]
+    if partial:
+        n = sum(t.n_skipped for t in partial)
+        console.print(f"{n} example(s) left out of {len(partial)} task(s):")
+        for t in partial:
+            why = "; ".join(f"{k} {r}" for r, k in t.skip_reasons.items())
+            console.print(f"  {t.name}: {why}", highlight=False, soft_wrap=True)
+    for t in tasks:
+        for note in t.notes:
+            console.print(f"  note {t.name}: {note}", highlight=False, soft_wrap=True)
+
+
 def eval_cmd(
     model: Annotated[str, typer.Option(help="Model folder (a brd checkpoint, any causal LM) or Hub id.")],
     task: TaskOpt = None,
@@ -98,9 +134,11 @@ def eval_cmd(
         Selection,
         typer.Option(
             "--select",
-            help="Score that picks the prediction: mean (per-token average, §3.3), sum, or char (per character).",
+            help="Score that picks the prediction: word (per-word average, §3.3 as written), mean "
+            "(per-token average), char (per character) or sum. All four are stored per candidate.",
         ),
-    ] = Selection.MEAN,
+    ] = Selection.WORD,
+    bigbench_set: BigBenchSetOpt = None,
     scoring: Annotated[
         Scoring,
         typer.Option(
@@ -115,15 +153,16 @@ def eval_cmd(
 ) -> None:
     """Score a model on downstream tasks and BIG-bench with the paper's §3.3 function.
 
-    Every candidate answer gets the sum, per-token average and per-character log-probability
-    given the prompt; the prediction is the best per-token average. Results go to the store's
-    `eval_results` (one row per task) and `eval_predictions` (one row per example, with the
-    exact prompt and every candidate's scores).
+    Every candidate answer gets its summed log-probability given the prompt and its averages
+    per word, per token and per character; --select picks the prediction (per word by default).
+    Each score comes with a 95% interval (Wilson, or a bootstrap for fractional BIG-bench credit).
+    Results go to the store's `eval_results` (one row per task) and `eval_predictions` (one row
+    per example, with the exact prompt and every candidate's scores). docs/evaluation.md.
     """
     from rich.table import Table
 
     from brd_data.store import Store
-    from brd_train.eval.evaluate import EvalConfig, bigbench_average, collect_tasks, run_eval
+    from brd_train.eval.evaluate import EvalConfig, bigbench_average_interval, collect_tasks, run_eval
     from brd_train.eval.models import model_ref
 
     cfg = EvalConfig(
@@ -138,13 +177,9 @@ def eval_cmd(
         trust_remote_code=trust_remote_code,
         threads=threads,
     )
-    tasks, skipped = collect_tasks(task or [], bigbench or [], limit)
+    tasks, skipped = collect_tasks(task or [], bigbench or [], limit, bigbench_set)
     console = _console()
-    if skipped:
-        console.print(
-            f"BIG-bench: {len(skipped)} task(s) skipped as not multiple choice "
-            f"({', '.join(s.name for s in skipped[:8])}{' ...' if len(skipped) > 8 else ''})"
-        )
+    print_skipped_tasks(console, skipped)
     with _progress() as prog:
 
         def on_task(t):
@@ -154,26 +189,47 @@ def eval_cmd(
         outcome = run_eval(
             Store(store), cfg, tasks, skipped, progress=on_task, warn=lambda m: console.print(m, style="yellow")
         )
+    print_skipped_examples(console, [r.task for r in outcome.results])
+    from brd_data.contracts.choices import SELECTION_TITLES
+
     table = Table(
         title=f"{cfg.model} ({outcome.fingerprint})",
         title_justify="left",
-        caption=f"run {outcome.run_id}, {outcome.scoring} scoring, prediction by {select}",
+        caption=f"run {outcome.run_id}, {outcome.scoring} scoring, prediction by {SELECTION_TITLES[select]}; "
+        "95% intervals: Wilson (stratified for subtasks and BIG-bench-Avg), bootstrap for fractional credit",
         caption_justify="left",
     )
     table.add_column("task", overflow="fold")
     for col, just in (("metric", "left"), ("n", "right"), ("skipped", "right"), ("score %", "right")):
         table.add_column(col, justify=just, no_wrap=True)
+    table.add_column("95% CI", justify="right", no_wrap=True)
     for r in outcome.rows:
         if r["task_kind"] == "bigbench_subtask":
             continue
-        table.add_row(r["task"], r["metric"], str(r["n"]), str(r["n_skipped"] or ""), _pct(r["accuracy"]))
-    avg = bigbench_average(outcome.rows)
+        table.add_row(
+            r["task"],
+            r["metric"],
+            str(r["n"]),
+            str(r["n_skipped"] or ""),
+            _pct(r["accuracy"]),
+            _ci(r["ci_low"], r["ci_high"]),
+        )
+    avg = bigbench_average_interval(outcome.results)
     if avg is not None:
+        value, ci = avg
         n_bb = sum(1 for r in outcome.rows if r["task_kind"] == "bigbench")
-        table.add_row("BIG-bench-Avg", f"mean of {n_bb} tasks", "", str(len(skipped) or ""), _pct(avg), style="bold")
+        table.add_row(
+            "BIG-bench-Avg",
+            f"mean of {n_bb} tasks",
+            "",
+            str(len(skipped) or ""),
+            _pct(value),
+            _ci(ci.low, ci.high),
+            style="bold",
+        )
     from rich.console import Console
 
-    Console().print(table)
+    Console(width=max(120, Console().width)).print(table)
     typer.echo(f"stored in {store} (run {outcome.run_id}, {outcome.seconds:.1f}s)")
 
 
@@ -309,19 +365,25 @@ def report_cmd(
         str | None,
         typer.Option(
             help="Figure 3's baseline: a model path, fingerprint or eval run id "
-            "(default: the older of the two latest models).",
+            "(default: the model the compared one was trained from).",
             show_default=False,
         ),
     ] = None,
     model: Annotated[
         str | None,
-        typer.Option(help="Figure 3's model compared with the baseline (default: the latest).", show_default=False),
+        typer.Option(
+            help="Figure 3's model (default: the latest evaluated model trained on the brd mixture, else on any).",
+            show_default=False,
+        ),
     ] = None,
 ) -> None:
-    """Write the paper's figures as PNGs from the store's evaluation results.
+    """Write the paper's figures from the store's evaluation results, with their uncertainty.
 
-    Figure 3: per-task accuracy of one model against a baseline. Figure 2: accuracy against the
-    training data size (passages). Figure 4: the latest layer-wise probes.
+    Figure 3: a BRD model against its base model per BIG-bench task, with paired tests.
+    Figure 2: accuracy against training passages for the data-size variants of one mixture.
+    Figure 4: the latest layer-wise probes, when probes were run. A figure with nothing to show
+    is one line of text. Also writes report.json and comparison.md (every task of the Figure 3
+    pair with intervals and p-values). docs/evaluation.md.
     """
     from brd_data.store import Store
     from brd_train.eval.report import write_report
@@ -329,11 +391,11 @@ def report_cmd(
     st = Store(store)
     written, notes = write_report(st, out or st.root / "reports", baseline=baseline, model=model)
     for note in notes:
-        typer.echo(f"note: {note}", err=True)
+        typer.echo(note)
     for path in written:
         typer.echo(f"wrote {path}")
     if not written:
-        typer.echo("no plot written: the store holds nothing that these figures need yet", err=True)
+        typer.echo("no chart written: the store holds nothing that these figures need yet", err=True)
 
 
 def register(app: typer.Typer) -> None:

@@ -50,9 +50,11 @@ def _print_outcome(outcome, started: float) -> None:
     table.add_column("Model", no_wrap=True, min_width=max((len(label) for label, _ in t.rows), default=5))
     for c in t.columns:
         table.add_column(c, justify="right")
-    for label, vals in t.rows:
-        table.add_row(label, *("–" if v is None else f"{100 * v:.1f}" for v in vals))
+    for label, cells in t.rows:
+        table.add_row(label, *(c.text() for c in cells))
     console.print(table)
+    for line in t.legend():
+        console.print(line, highlight=False, soft_wrap=True)
     for note in outcome.checks.notes:
         console.print(f"[bold yellow]note[/bold yellow]: {note}", highlight=False)
     if outcome.checks.mixtures and outcome.checks.all_distinct:

@@ -1,216 +1,120 @@
-"""BIG-bench JSON tasks, read natively from `task.json` (the format of the `bigbench` package's
-`benchmark_tasks/<task>/task.json`).
+"""BIG-bench tasks as evaluation tasks. Reading `task.json` the way BIG-bench's own reader does
+(prefixes, string booleans, the choice permutation, duplicates, subtasks, and the examples
+skipped with their reason) lives in `brd_data.contracts.bigbench`, shared with `brd tasks load`;
+this module turns what it reads into scored items.
 
-A prompt is built the way BIG-bench's JSON tasks build a zero-shot query:
-`task_prefix + example_input_prefix + input [+ choice_prefix + choices] + example_output_prefix`,
-with BIG-bench's defaults (`"\\nQ: "`, `"\\nA: "`, `"\\n  choice: "`, choices appended unless
-`append_choices_to_input` is false; appended choices are sorted and then shuffled by a
-`RandomState(42)` advanced in file order). Each candidate (a `target_scores` key) follows the
-output prefix directly. `multiple_choice_grade` credits the `target_scores` value of the predicted
-candidate, so fractional scores count as they are. A task folder whose `task.json` has no
-`examples` but subfolders with their own `task.json` is a task with subtasks: each subtask is
-scored, and the task's grade is the mean over its subtasks.
+Also read here: the split files of `brd bigbench split` (`--task bigbench:TASK=DIR/TASK/test.jsonl`),
+scored as the task `bigbench:TASK@SPLIT`.
 """
 
 from __future__ import annotations
 
-import hashlib
-import json
-import math
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
-from brd_data.contracts.errors import UserError
+from brd_data.contracts.bigbench import (
+    BigBenchError,
+    NotMultipleChoice,
+    Skipped,
+    TaskFile,
+    read_task_file,
+    read_task_folder,
+)
+from brd_data.contracts.bigbench import discover as discover_files
+from brd_data.contracts.bigbench_split import read_split_file
 from brd_data.contracts.identity import file_sha256
 
 from .tasks import EvalItem, EvalTask
 
-DEFAULTS = {
-    "task_prefix": "",
-    "example_input_prefix": "\nQ: ",
-    "example_output_prefix": "\nA: ",
-    "choice_prefix": "\n  choice: ",
-}
-SEED = 42
+__all__ = [
+    "BigBenchError",
+    "NotMultipleChoice",
+    "Skipped",
+    "discover",
+    "load_split_task",
+    "load_task",
+    "load_task_folder",
+]
 
 
-class BigBenchError(UserError):
-    """A task.json that cannot be used; the message names the file and the field."""
-
-
-class NotMultipleChoice(BigBenchError):
-    """A task with no multiple-choice example (generative or programmatic)."""
-
-
-@dataclass(frozen=True)
-class Skipped:
-    name: str
-    path: str
-    reason: str
-
-
-def _load_json(path: Path) -> dict[str, Any]:
-    try:
-        raw = json.loads(path.read_text(encoding="utf-8"))
-    except json.JSONDecodeError as exc:
-        raise BigBenchError(f"{path}: invalid JSON at line {exc.lineno} column {exc.colno} ({exc.msg})") from None
-    except UnicodeDecodeError as exc:
-        raise BigBenchError(f"{path}: not UTF-8 text ({exc.reason} at byte {exc.start})") from None
-    except OSError as exc:
-        raise BigBenchError(f"{path}: cannot read ({exc.strerror})") from None
-    if not isinstance(raw, dict):
-        raise BigBenchError(f"{path}: expected a JSON object at the top level, found {type(raw).__name__}")
-    return raw
-
-
-def _settings(path: Path, raw: dict[str, Any]) -> dict[str, Any]:
-    out: dict[str, Any] = {}
-    for key, default in DEFAULTS.items():
-        value = raw.get(key, default)
-        if not isinstance(value, str):
-            raise BigBenchError(f"{path}: field {key!r} must be a string, found {type(value).__name__}")
-        out[key] = value
-    append = raw.get("append_choices_to_input", True)
-    if not isinstance(append, bool):
-        raise BigBenchError(f"{path}: field 'append_choices_to_input' must be true or false")
-    out["append_choices_to_input"] = append
-    return out
-
-
-def _target_scores(path: Path, i: int, value: Any) -> dict[str, float]:
-    where = f"{path}: examples[{i}].target_scores"
-    if not isinstance(value, dict) or not value:
-        raise BigBenchError(f"{where} must be a non-empty object of candidate -> score")
-    out = {}
-    for j, (cand, score) in enumerate(value.items()):
-        if not cand.strip():
-            raise BigBenchError(f"{where}: candidate {j} is empty")
-        if isinstance(score, bool) or not isinstance(score, (int, float)) or not math.isfinite(score):
-            raise BigBenchError(f"{where}[{cand!r}] must be a number, found {score!r}")
-        out[cand] = float(score)
-    return out
-
-
-def load_task(task_json: str | Path, limit: int | None = None, name: str | None = None) -> EvalTask:
-    """One BIG-bench task file. Raises NotMultipleChoice when no example has `target_scores`."""
-    import numpy as np
-
-    path = Path(task_json)
-    if path.is_dir():
-        path = path / "task.json"
-    if not path.is_file():
-        raise BigBenchError(f"{path}: no such file")
-    raw = _load_json(path)
-    task_name = name or f"bigbench:{raw.get('name') or path.parent.name}"
-    if "examples" not in raw:
-        raise BigBenchError(f"{path}: missing field 'examples'")
-    examples = raw["examples"]
-    if not isinstance(examples, list):
-        raise BigBenchError(f"{path}: field 'examples' must be a list, found {type(examples).__name__}")
-    cfg = _settings(path, raw)
-    rng = np.random.RandomState(SEED)
-    items: list[EvalItem] = []
-    skipped = 0
-    for i, ex in enumerate(examples):
-        if not isinstance(ex, dict):
-            raise BigBenchError(f"{path}: examples[{i}] must be an object")
-        if not isinstance(ex.get("input"), str):
-            raise BigBenchError(f"{path}: examples[{i}].input is missing or not a string")
-        if "target_scores" not in ex:
-            skipped += 1  # a generative example (only `target`): not multiple choice
-            continue
-        scores = _target_scores(path, i, ex["target_scores"])
-        text = ex["input"]
-        if cfg["append_choices_to_input"]:
-            # advance the generator for every multiple-choice example, as BIG-bench does
-            shown = rng.permutation(sorted(scores))
-            text = text + cfg["choice_prefix"] + cfg["choice_prefix"].join(shown)
-        if limit is not None and len(items) >= limit:
-            continue
-        prompt = cfg["task_prefix"] + cfg["example_input_prefix"] + text + cfg["example_output_prefix"]
-        cands = tuple(scores)
-        best = max(scores.values())
-        gold = next(c for c in cands if scores[c] == best)
-        items.append(
-            EvalItem(
-                example_id=str(ex.get("idx", i)),
-                prompt=prompt,
-                candidates=cands,
-                answer_prefix="",
-                gold=gold,
-                target_scores=tuple(scores[c] for c in cands),
-                where=f"{path} examples[{i}]",
-            )
+def to_eval_task(tf: TaskFile) -> EvalTask:
+    items = [
+        EvalItem(
+            example_id=ex.example_id,
+            prompt=ex.prompt,
+            candidates=ex.candidates,
+            answer_prefix="",  # candidates follow example_output_prefix directly
+            gold=ex.gold,
+            target_scores=ex.target_scores,
+            where=ex.where,
         )
-    if not items:
-        what = "has no examples" if not examples else "has no multiple-choice examples (none has target_scores)"
-        raise NotMultipleChoice(f"{path}: {what}")
-    template = json.dumps([cfg[k] for k in sorted(cfg)], ensure_ascii=False)
+        for ex in tf.examples
+    ]
     return EvalTask(
-        name=task_name,
-        kind="bigbench",
+        name=tf.name,
+        kind="bigbench_subtask" if tf.parent else "bigbench",
         metric="multiple_choice_grade",
-        source=str(path.resolve()),
-        source_sha256=file_sha256(path),
-        template_hash=hashlib.sha256(template.encode()).hexdigest()[:16],
+        source=str(tf.path.resolve()),
+        source_sha256=tf.sha256,
+        template_hash=tf.template_hash,
         items=items,
-        n_skipped=skipped,
-        skip_reason="no target_scores (generative example)" if skipped else None,
-        extra={"n_examples_in_file": len(examples)},
+        n_skipped=tf.n_skipped,
+        skip_reasons=dict(tf.skipped.most_common()),
+        parent=tf.parent,
+        notes=list(tf.notes),
+        extra={"n_examples_in_file": tf.n_in_file},
     )
 
 
-def _subtask_files(folder: Path) -> list[Path]:
-    return sorted(p for p in folder.glob("*/task.json") if p.is_file())
+def load_task(task_json: str | Path, limit: int | None = None, name: str | None = None) -> EvalTask:
+    """One BIG-bench task file. Raises NotMultipleChoice when no example can be scored."""
+    return to_eval_task(read_task_file(task_json, limit, name=name))
 
 
 def load_task_folder(folder: str | Path, limit: int | None = None) -> list[EvalTask]:
     """A task folder (or its task.json): one task, or its subtasks when it has some."""
-    folder = Path(folder)
-    task_json = folder if folder.name == "task.json" else folder / "task.json"
-    folder = task_json.parent
-    if not task_json.is_file():
-        raise BigBenchError(f"{folder}: no task.json (a programmatic task, or not a BIG-bench task folder)")
-    raw = _load_json(task_json)
-    subtasks = _subtask_files(folder)
-    if "examples" in raw or not subtasks:
-        return [load_task(task_json, limit)]
-    parent = f"bigbench:{raw.get('name') or folder.name}"
-    out, reasons = [], []
-    for sub in subtasks:
-        try:
-            task = load_task(sub, limit, name=f"{parent}:{sub.parent.name}")
-        except NotMultipleChoice as exc:
-            reasons.append(str(exc))
-            continue
-        task.kind, task.parent = "bigbench_subtask", parent
-        out.append(task)
-    if not out:
-        raise NotMultipleChoice(f"{task_json}: none of its {len(subtasks)} subtasks is multiple choice")
-    return out
+    files, _ = read_task_folder(folder, limit)
+    return [to_eval_task(f) for f in files]
 
 
-def discover(root: str | Path, limit: int | None = None) -> tuple[list[EvalTask], list[Skipped]]:
-    """Every multiple-choice task under `root` (a folder of task folders, like the bigbench
-    package's `benchmark_tasks`, or one task folder). Non-multiple-choice tasks and folders
-    without task.json (programmatic tasks) are skipped and returned with their reason; a
-    malformed task.json is an error."""
-    root = Path(root)
-    if not root.is_dir():
-        raise BigBenchError(f"{root}: not a folder")
-    if (root / "task.json").is_file():
-        return load_task_folder(root, limit), []
-    tasks: list[EvalTask] = []
-    skipped: list[Skipped] = []
-    for folder in sorted(p for p in root.iterdir() if p.is_dir() and not p.name.startswith((".", "_"))):
-        if not (folder / "task.json").is_file():
-            skipped.append(Skipped(folder.name, str(folder), "no task.json (programmatic task)"))
-            continue
-        try:
-            tasks.extend(load_task_folder(folder, limit))
-        except NotMultipleChoice as exc:
-            skipped.append(Skipped(folder.name, str(folder / "task.json"), str(exc).split(": ", 1)[-1]))
-    if not tasks:
-        raise NotMultipleChoice(f"{root}: no multiple-choice BIG-bench task found ({len(skipped)} skipped)")
-    return tasks, skipped
+def discover(
+    root: str | Path, limit: int | None = None, only: list[str] | None = None
+) -> tuple[list[EvalTask], list[Skipped]]:
+    """Every multiple-choice task under `root` (or the task folders `only` names) and every task or
+    subtask skipped, with its reason."""
+    files, skipped = discover_files(root, limit, only)
+    return [to_eval_task(f) for f in files], skipped
+
+
+def load_split_task(name: str, source: str, limit: int | None = None) -> EvalTask:
+    """`bigbench:TASK=FILE`: one split file of `brd bigbench split`, scored as `bigbench:TASK@SPLIT`."""
+    path = Path(source)
+    folder = name.removeprefix("bigbench:")
+    records = list(read_split_file(path, task=folder))
+    if not records:
+        raise BigBenchError(f"{path}: no examples")
+    splits = sorted({r.split for r in records})
+    hashes = sorted({r.template_hash for r in records})
+    if len(splits) > 1 or len(hashes) > 1:
+        raise BigBenchError(f"{path}: lines of several splits or prompt settings; split the task again")
+    items = [
+        EvalItem(
+            example_id=r.example_id,
+            prompt=r.prompt,
+            candidates=r.candidates,
+            answer_prefix="",
+            gold=r.gold,
+            target_scores=r.target_scores,
+            where=r.where,
+        )
+        for r in records[:limit]
+    ]
+    return EvalTask(
+        name=f"bigbench:{folder}@{splits[0]}",
+        kind="bigbench",
+        metric="multiple_choice_grade",
+        source=str(path.resolve()),
+        source_sha256=file_sha256(path),
+        template_hash=hashes[0],
+        items=items,
+        extra={"split": splits[0]},
+    )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 from dataclasses import dataclass
 from pathlib import Path
@@ -45,7 +46,13 @@ class Lineage:
     train_run_id: str | None = None
     mixture_hash: str | None = None
     mixture_dir: str | None = None
-    train_passages: int | None = None  # the mixture manifest's `rows`: passages trained on
+    train_passages: int | None = None  # distinct passages (passage_id) of the mixture trained on
+    train_rows: int | None = None  # the mixture manifest's `rows` (a passage gives one row per form)
+    mixture_name: str | None = None
+    mixture_kind: str | None = None
+    # the mixture's recipe without its name and `passages` cap: data-size variants share it (Figure 2)
+    mixture_family: str | None = None
+    base_fingerprint: str | None = None  # the model training started from (student_origin)
     step: int | None = None
 
     @classmethod
@@ -53,22 +60,30 @@ class Lineage:
         raw = read_checkpoint_lineage(model) if Path(model).is_dir() else None
         if raw is None:
             return cls()
-        passages = None
+        mixture: dict[str, Any] = {}
         mixture_dir = raw.get("mixture_dir")
         if mixture_dir:
             manifest = Path(mixture_dir) / "manifest.json"
             if not manifest.is_absolute() and not manifest.is_file():
                 manifest = Path(model) / manifest
             try:
-                passages = int(json.loads(manifest.read_text(encoding="utf-8"))["rows"])
-            except (OSError, ValueError, KeyError, TypeError):
-                passages = None  # the mixture folder moved: the data size stays unknown
+                mixture = json.loads(manifest.read_text(encoding="utf-8"))
+                mixture = {**mixture, "_folder": manifest.parent} if isinstance(mixture, dict) else {}
+            except (OSError, ValueError):
+                mixture = {}  # the mixture folder moved: the data size stays unknown
+        origin = raw.get("student_origin")
         step = raw.get("step")
+        rows = mixture.get("rows")
         return cls(
             train_run_id=raw.get("train_run_id"),
             mixture_hash=raw.get("mixture_hash"),
             mixture_dir=mixture_dir,
-            train_passages=passages,
+            train_passages=_passages(mixture),
+            train_rows=int(rows) if isinstance(rows, int) else None,
+            mixture_name=mixture.get("name") or raw.get("mixture_name"),
+            mixture_kind=mixture.get("kind") or raw.get("mixture_kind"),
+            mixture_family=_family(mixture) if mixture else None,
+            base_fingerprint=origin.get("fingerprint") if isinstance(origin, dict) else None,
             step=int(step) if isinstance(step, (int, float)) else None,
         )
 
@@ -76,6 +91,46 @@ class Lineage:
 def model_ref(model: str) -> str:
     """A local model folder as an absolute path (what the store records); a Hub id as given."""
     return str(Path(model).resolve()) if Path(model).exists() else model
+
+
+def _passages(mixture: dict[str, Any]) -> int | None:
+    """Distinct passage_id over the mixture's shards (a passage appears once per form: d_ori,
+    d_ner, d_qra), or the manifest's own count when it has one."""
+    if isinstance(mixture.get("n_passages"), int):
+        return mixture["n_passages"]
+    shards = mixture.get("shards")
+    if not isinstance(shards, list) or not shards:
+        return None
+    files = [mixture["_folder"] / s["file"] for s in shards if isinstance(s, dict) and "file" in s]
+    if not files or not all(f.is_file() for f in files):
+        return None
+    import pyarrow.compute as pc
+    import pyarrow.parquet as pq
+
+    try:
+        ids = [pq.read_table(f, columns=["passage_id"]).column("passage_id") for f in files]
+    except (OSError, KeyError, ValueError):
+        return None
+    import pyarrow as pa
+
+    return len(pc.unique(pa.chunked_array([c for col in ids for c in col.chunks])))
+
+
+def _family(mixture: dict[str, Any]) -> str:
+    recipe = {
+        "kind": mixture.get("kind"),
+        "components": [
+            {k: c.get(k) for k in ("view", "weight", "tokens_budget")}
+            for c in mixture.get("components") or []
+            if isinstance(c, dict)
+        ],
+        **{
+            k: mixture.get(k)
+            for k in ("delimiter", "seed", "pins", "filters", "tokenizer_fingerprint", "window_passages")
+        },
+        "corpus": {k: v for k, v in (mixture.get("corpus") or {}).items() if k != "sources"},
+    }
+    return hashlib.sha256(json.dumps(recipe, sort_keys=True, default=str).encode()).hexdigest()[:16]
 
 
 def resolve_device(device: str) -> str:

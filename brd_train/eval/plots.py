@@ -62,45 +62,55 @@ def plot_probes(rows: Sequence[dict[str, Any]], target: Path) -> Path:
     return _save(fig, target)
 
 
-def plot_comparison(pairs: dict[str, tuple[float, float]], baseline: str, model: str, target: Path) -> tuple[Path, int]:
-    """Figure 3: per task, the model's accuracy minus the baseline's (points), tied tasks left
-    out like in the paper. Returns (path, number of tied tasks)."""
+def plot_comparison(
+    bars: Sequence[tuple[str, float, bool]], baseline: str, model: str, tied: int, target: Path
+) -> Path:
+    """Figure 3: per BIG-bench task, the model's grade minus the baseline's in points; solid bars
+    are significant at 5% (paired test), pale hatched ones are not. Tied tasks are left out."""
     plt = _pyplot()
-    diffs = {t: 100 * (m - b) for t, (b, m) in pairs.items()}
-    tied = [t for t, d in diffs.items() if abs(d) < 1e-9]
-    shown = sorted(((t, d) for t, d in diffs.items() if t not in tied), key=lambda x: x[1])
-    better = sum(1 for _, d in shown if d > 0)
-    height = max(2.5, 0.28 * len(shown) + 1.2)
+    shown = sorted(bars, key=lambda x: x[1])
+    better = sum(1 for _, d, _ in shown if d > 0)
+    height = max(2.5, 0.28 * len(shown) + 1.4)
     fig, ax = plt.subplots(figsize=(8, height))
-    if shown:
-        names = [t.replace("bigbench:", "") for t, _ in shown]
-        vals = [d for _, d in shown]
-        ax.barh(range(len(vals)), vals, color=["tab:green" if v > 0 else "tab:red" for v in vals])
-        ax.set_yticks(range(len(vals)), names, fontsize=7)
+    names = [t.replace("bigbench:", "") for t, _, _ in shown]
+    vals = [d for _, d, _ in shown]
+    colours = ["tab:green" if v > 0 else "tab:red" for v in vals]
+    for i, (v, c, (_, _, sig)) in enumerate(zip(vals, colours, shown)):
+        ax.barh(i, v, color=c, alpha=1.0 if sig else 0.35, hatch=None if sig else "//", edgecolor=c)
+    ax.set_yticks(range(len(vals)), names, fontsize=7)
     ax.axvline(0, color="black", linewidth=0.8)
     ax.set_xlabel(f"accuracy difference (points): {_label(model)} minus {_label(baseline)}")
     ax.set_title(
-        f"{_label(model)} better on {better} of {len(shown)} tasks"
-        f"{f' ({len(tied)} tied tasks not shown)' if tied else ''}",
-        fontsize=10,
+        f"{_label(model)} better on {better} of {len(shown)} BIG-bench tasks"
+        f"{f' ({tied} tied tasks not shown)' if tied else ''}\nsolid: significant at 5% (paired test); hatched: not",
+        fontsize=9,
     )
     ax.grid(axis="x", alpha=0.3)
     fig.tight_layout()
-    return _save(fig, target), len(tied)
+    return _save(fig, target)
 
 
-def plot_data_size(points: Sequence[tuple[str, int, float]], target: Path) -> Path:
-    """Figure 2: accuracy (%) against training data size (passages), one line per task."""
+def plot_data_size(
+    points: Sequence[tuple[str, int, float, float | None, float | None]], target: Path, mixture: str = ""
+) -> Path:
+    """Figure 2: accuracy (%) against training data size (passages) for the data-size variants of
+    one mixture, one line per task, 95% intervals as error bars."""
     plt = _pyplot()
     big = max(p[1] for p in points) >= 100_000
     scale, unit = (1e6, "million passages") if big else (1, "passages")
     fig, ax = plt.subplots(figsize=(6.5, 4))
     for task in dict.fromkeys(p[0] for p in points):
-        pts = sorted((size / scale, 100 * acc) for t, size, acc in points if t == task)
-        ax.plot([p[0] for p in pts], [p[1] for p in pts], marker="o", label=task.replace("bigbench:", ""))
+        pts = sorted((size / scale, acc, lo, hi) for t, size, acc, lo, hi in points if t == task)
+        xs = [p[0] for p in pts]
+        ys = [100 * p[1] for p in pts]
+        err = [
+            [100 * (p[1] - p[2]) if p[2] is not None else 0 for p in pts],
+            [100 * (p[3] - p[1]) if p[3] is not None else 0 for p in pts],
+        ]
+        ax.errorbar(xs, ys, yerr=err, marker="o", capsize=3, label=task.replace("bigbench:", ""))
     ax.set_xlabel(f"BRD data size ({unit})")
     ax.set_ylabel("accuracy (%)")
-    ax.set_title("Performance against BRD data size (Figure 2)")
+    ax.set_title(f"Performance against BRD data size (Figure 2){f': {mixture}' if mixture else ''}", fontsize=9)
     ax.grid(alpha=0.3)
     ax.legend(fontsize=7, ncol=2)
     fig.tight_layout()

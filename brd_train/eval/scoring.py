@@ -1,5 +1,14 @@
-"""The paper's scoring function (§3.3): the average per-token log-probability of each candidate
-answer given the prompt; the candidate with the highest average is the prediction.
+"""The paper's scoring function (§3.3): the average log-probability of each candidate answer given
+the prompt; the candidate with the highest average is the prediction.
+
+§3.3 writes the average over "the total number of words in y". Every candidate gets four scores,
+all stored, and `select(by=...)` picks the prediction by one of them:
+- `word`: logprob_sum / n_words, n_words the whitespace-separated words of the candidate (at
+  least 1): the paper's formula, and brd's default;
+- `mean`: logprob_sum / n_tokens, the per-token average (the same thing when every word is one
+  token; what many harnesses call length-normalised accuracy);
+- `char`: logprob_sum / n_chars (characters of answer prefix + candidate);
+- `sum`: logprob_sum itself (no normalisation).
 
 Token boundaries: a prompt and a candidate are tokenised *together* (`prompt + prefix + candidate`)
 and the candidate's tokens are those whose character span ends past the prompt. A token that
@@ -24,12 +33,17 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
 
-from brd_data.contracts.choices import check_choice
+from brd_data.contracts.choices import Selection, check_choice
 from brd_data.contracts.errors import ConfigError, UserError
 
 
 class ScoringError(UserError):
-    """An example that cannot be scored; the message names the example."""
+    """An example that cannot be scored; the message names the example, `reason` says why in
+    words shared by every example with the same problem (for skip counts)."""
+
+    def __init__(self, message: str, reason: str = ""):
+        super().__init__(message)
+        self.reason = reason or message
 
 
 @dataclass(frozen=True)
@@ -41,11 +55,17 @@ class Request:
     continuations: tuple[str, ...]
 
 
+def count_words(text: str) -> int:
+    """Whitespace-separated words, at least one (a candidate is never empty)."""
+    return max(1, len(text.split()))
+
+
 @dataclass(frozen=True)
 class CandidateScore:
     n_tokens: int
     n_chars: int
     logprob_sum: float
+    n_words: int = 1
 
     @property
     def logprob_mean(self) -> float:
@@ -56,13 +76,10 @@ class CandidateScore:
     def logprob_per_char(self) -> float:
         return self.logprob_sum / self.n_chars
 
-
-class Selection(StrEnum):
-    """The score that picks the prediction (`--select`)."""
-
-    MEAN = "mean"  # per-token average (§3.3)
-    SUM = "sum"
-    CHAR = "char"  # per character
+    @property
+    def logprob_per_word(self) -> float:
+        """§3.3 as written: the average over the words of the candidate."""
+        return self.logprob_sum / self.n_words
 
 
 class Scoring(StrEnum):
@@ -73,13 +90,15 @@ class Scoring(StrEnum):
 
 
 SELECTORS: dict[str, Callable[[CandidateScore], float]] = {
+    Selection.WORD: lambda c: c.logprob_per_word,
     Selection.MEAN: lambda c: c.logprob_mean,
-    Selection.SUM: lambda c: c.logprob_sum,
     Selection.CHAR: lambda c: c.logprob_per_char,
+    Selection.SUM: lambda c: c.logprob_sum,
 }
+DEFAULT_SELECTION = Selection.WORD.value
 
 
-def select(scores: Sequence[CandidateScore], by: str = "mean") -> int:
+def select(scores: Sequence[CandidateScore], by: str = DEFAULT_SELECTION) -> int:
     """Index of the best candidate; the first one wins a tie."""
     key = SELECTORS[by]
     best = 0
@@ -104,17 +123,23 @@ def leading_special(tokenizer: Any) -> list[int]:
 
 
 class PairEncoder:
-    """Tokenises `prompt + continuation` once and finds where the continuation's tokens start."""
+    """Tokenises `prompt + continuation` once and finds where the continuation's tokens start.
+    An empty prompt (BIG-bench's `*_no_prompt` tasks score sentences unconditionally) is
+    conditioned on the tokenizer's start of text: its BOS when it adds one, else its end-of-text
+    token (what separates documents in pre-training), else its BOS."""
 
     def __init__(self, tokenizer: Any):
         self.tok = tokenizer
         self.lead = leading_special(tokenizer)
         self.has_offsets = bool(getattr(tokenizer, "is_fast", False))
+        self.start = (
+            self.lead or [int(t) for t in (tokenizer.eos_token_id, tokenizer.bos_token_id) if t is not None][:1]
+        )
 
     def encode(self, prompt: str, continuation: str, key: str = "") -> tuple[list[int], int]:
         """(token ids of the joined text, number of context tokens before the continuation)."""
         if not continuation:
-            raise ScoringError(f"{key}: empty candidate")
+            raise ScoringError(f"{key}: empty candidate", "an empty candidate")
         text = prompt + continuation
         if self.has_offsets:
             enc = self.tok(text, add_special_tokens=False, return_offsets_mapping=True)
@@ -127,14 +152,20 @@ class PairEncoder:
             n_ctx = 0
             while n_ctx < min(len(ids), len(alone)) and ids[n_ctx] == alone[n_ctx]:
                 n_ctx += 1
-        ids = self.lead + ids
-        n_ctx += len(self.lead)
+        # nothing to condition on: start a text, as a document would start
+        lead = self.start if n_ctx == 0 else self.lead
+        ids = lead + ids
+        n_ctx += len(lead)
         if n_ctx == 0:
             raise ScoringError(
-                f"{key}: the prompt gives no token to condition on (empty prompt, or it merges into the candidate)"
+                f"{key}: the prompt gives no token to condition on, and the tokenizer has no BOS or EOS token",
+                "the prompt gives no token to condition on",
             )
         if n_ctx == len(ids):
-            raise ScoringError(f"{key}: candidate {continuation!r} adds no token to the prompt")
+            raise ScoringError(
+                f"{key}: candidate {continuation!r} adds no token to the prompt",
+                "a candidate adds no token to the prompt",
+            )
         return ids, n_ctx
 
 
@@ -165,8 +196,12 @@ class _Base:
 
     def _encode(self, req: Request) -> list[tuple[list[int], int]]:
         if not req.continuations:
-            raise ScoringError(f"{req.key}: no candidates")
+            raise ScoringError(f"{req.key}: no candidates", "no candidates")
         return [self.encoder.encode(req.prompt, c, req.key) for c in req.continuations]
+
+    def check(self, req: Request) -> None:
+        """Raise the ScoringError that scoring `req` would raise, without running the model."""
+        build_row(0, self._encode(req), req.continuations, req.key)
 
     def score(
         self, requests: Sequence[Request], progress: Callable[[int], None] | None = None
@@ -191,7 +226,7 @@ class NaiveScorer(_Base):
                     x = torch.tensor([ids], device=self.device)
                     logits = self.model(input_ids=x, use_cache=False, logits_to_keep=n_cont + 1).logits[0, :-1]
                     lp = _logprobs_of(logits, x[0, n_ctx:])
-                    scores.append(CandidateScore(n_cont, len(cont), float(lp.double().sum())))
+                    scores.append(CandidateScore(n_cont, len(cont), float(lp.double().sum()), count_words(cont)))
                 out.append(scores)
                 if progress:
                     progress(1)
@@ -207,8 +242,8 @@ class _Row:
     positions: list[int]
     # per token: the segment it belongs to (-1 shared prompt, j candidate j) for the mask
     segment: list[int]
-    # per candidate: (row indices of the predicting hidden states, target token ids, n_chars)
-    targets: list[tuple[list[int], list[int], int]]
+    # per candidate: (row indices of the predicting hidden states, target token ids, n_chars, n_words)
+    targets: list[tuple[list[int], list[int], int, int]]
 
     @property
     def length(self) -> int:
@@ -216,7 +251,7 @@ class _Row:
 
     @property
     def first_needed(self) -> int:
-        return min(idx[0] for idx, _, _ in self.targets)
+        return min(t[0][0] for t in self.targets)
 
 
 def build_row(
@@ -232,7 +267,10 @@ def build_row(
         shared = shared[:k]
     s = len(shared)
     if s == 0:
-        raise ScoringError(f"{key}: the prompt's tokens merge differently into every candidate; no shared context")
+        raise ScoringError(
+            f"{key}: the prompt's tokens merge differently into every candidate; no shared context",
+            "the prompt's tokens merge differently into every candidate",
+        )
     tokens, positions, segment = list(shared), list(range(s)), [-1] * s
     targets = []
     for j, ((ids, n_ctx), cont) in enumerate(zip(encoded, continuations)):
@@ -243,7 +281,7 @@ def build_row(
         segment += [j] * len(own)
         # the hidden state at full position t-1 predicts token t
         pred = [(t - 1) if t - 1 < s else offset + (t - 1 - s) for t in range(n_ctx, len(ids))]
-        targets.append((pred, ids[n_ctx:], len(cont)))
+        targets.append((pred, ids[n_ctx:], len(cont), count_words(cont)))
     return _Row(index, tokens, positions, segment, targets)
 
 
@@ -301,10 +339,10 @@ class PackedScorer(_Base):
         for b, r in enumerate(batch):
             pad = width - r.length
             scores = []
-            for pred, tgt, n_chars in r.targets:
+            for pred, tgt, n_chars, n_words in r.targets:
                 rows = torch.tensor([pad + i - start for i in pred], device=dev)
                 lp = _logprobs_of(logits[b, rows], torch.tensor(tgt, device=dev))
-                scores.append(CandidateScore(len(tgt), n_chars, float(lp.double().sum())))
+                scores.append(CandidateScore(len(tgt), n_chars, float(lp.double().sum()), n_words))
             out.append(scores)
         return out
 

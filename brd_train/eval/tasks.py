@@ -42,9 +42,10 @@ class EvalTask:
     source_sha256: str | None
     template_hash: str
     items: list[EvalItem]
-    n_skipped: int = 0  # examples left out, with the reason below
-    skip_reason: str | None = None
+    n_skipped: int = 0  # examples of the file left out, counted by reason below
+    skip_reasons: dict[str, int] = field(default_factory=dict)
     parent: str | None = None  # BIG-bench subtasks: the task they average into
+    notes: list[str] = field(default_factory=list)  # how an irregular field was read
     extra: dict[str, Any] = field(default_factory=dict)
 
 

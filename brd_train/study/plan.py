@@ -85,8 +85,12 @@ def build_stages(study: Study, store: Path) -> list[Stage]:
     if study.corpus.text_field != "text":
         ingest += ["--text-field", study.corpus.text_field]
     ex = study.executor
+    # Slurm: --wait, so the next stage starts once the commit job has loaded the run
+    slurm = []
+    if ex.kind == "slurm":
+        slurm = ["--wait", *(a for k, v in ex.sbatch_args.items() for a in ("--sbatch-arg", f"{k}={v}"))]
     if ex.kind != "local":
-        ingest += ["--executor", ex.kind, "--tasks", str(ex.tasks), "--workers", str(ex.workers)]
+        ingest += ["--executor", ex.kind, "--tasks", str(ex.tasks), "--workers", str(ex.workers), *slurm]
         if ex.partition:
             ingest += ["--partition", ex.partition]
     stages.append(Stage("ingest", "ingest", ingest))
@@ -104,7 +108,15 @@ def build_stages(study: Study, store: Path) -> list[Stage]:
     if t.dp > 1:
         annotate += ["--dp", str(t.dp)]
     if ex.kind != "local":
-        annotate += ["--executor", ex.kind, "--tasks", str(ex.annotate_tasks), "--workers", str(ex.annotate_tasks)]
+        annotate += [
+            "--executor",
+            ex.kind,
+            "--tasks",
+            str(ex.annotate_tasks),
+            "--workers",
+            str(ex.annotate_tasks),
+            *slurm,
+        ]
         if ex.gpu_partition:
             annotate += ["--partition", ex.gpu_partition]
         if ex.gpus_per_task:
@@ -168,8 +180,11 @@ def build_stages(study: Study, store: Path) -> list[Stage]:
         task_args += ["--task", f"{name}={path}"]
     for folder in ev.resolved_bigbench(base):
         task_args += ["--bigbench", folder]
+    if ev.bigbench_set:
+        task_args += ["--bigbench-set", ev.bigbench_set]
     if ev.limit:
         task_args += ["--limit", str(ev.limit)]
+    task_args += ["--select", ev.selection]
     for row in study.rows + [r for r in trained_rows if r.label.startswith("data-size:")]:
         # `brd train` writes the finished student to OUT/model at its last step
         model = student if row.mixture is None else str(student_dir(store, row) / FINAL_DIR)

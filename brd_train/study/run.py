@@ -60,7 +60,9 @@ def done_reason(stage: Stage, store: Store) -> str | None:
         tasks = [a.split("=", 1)[0] for i, a in enumerate(stage.argv) if i and stage.argv[i - 1] == "--task"]
         fp = fingerprint(model)
         with store.reader() as con:
-            rows = con.execute(query("study/evaluated_tasks"), {"model_fingerprint": fp}).fetchall()
+            selection = stage.argv[stage.argv.index("--select") + 1] if "--select" in stage.argv else "word"
+            params = {"model_fingerprint": fp, "selection": selection}
+            rows = con.execute(query("study/evaluated_tasks"), params).fetchall()
         have = {r[0] for r in rows}
         wanted_bigbench = "--bigbench" in stage.argv
         if set(tasks) <= have and (not wanted_bigbench or any(t.startswith("bigbench:") for t in have)):
@@ -95,16 +97,18 @@ def run_study(study: Study, store_root: Path, echo: Echo = print, stream: bool =
                 f"stage {stage.key} failed (exit {proc.returncode}) after {seconds:.0f}s: {stage.command}{tail}"
             )
         timings.append((stage.key, seconds, ""))
+    from brd_data.contracts.report import read_figures
+
     table = labelled_results(study, store, stages)
     checks = row_checks(store, stages)
-    checks.notes += identical_scores(table.rows)
-    plots = sorted((store.root / "report").glob("*.png"))
+    checks.notes += identical_scores([(label, [c.value for c in cells]) for label, cells in table.rows])
+    figures = read_figures(store.root / "report")
     report = write_markdown(
         store.root / "report" / "README.md",
         f"Study {study.name}: {study.description}",
         table,
         timings,
-        plots,
+        figures,
         checks=checks.markdown(),
     )
     return StudyOutcome(table, timings, report, checks)
@@ -136,4 +140,4 @@ def labelled_results(study: Study, store: Store, stages: list[Stage]) -> Results
             model = stage.argv[stage.argv.index("--model") + 1]
             if Path(model).exists() or not model.startswith((".", "/")):
                 labelled.append((stage.outputs["label"], fingerprint(model)))
-    return results_table(store, labelled)
+    return results_table(store, labelled, baseline=study.evaluation.baseline)

@@ -29,7 +29,8 @@ def test_bad_input_fails_with_one_line(brd, tmp_path, fake_teacher):
         (["annotate", "--store", str(store), "--endpoint", "http://127.0.0.1:9"], "cannot list its models"),
         (["annotate", "--store", str(store), "--teacher", str(tmp_path / "nomodel")], "not a model folder"),
         (annotate_args(store, fake_teacher.url, "--executor", "slurm"), "--executor slurm needs --partition"),
-        (annotate_args(store, fake_teacher.url, "--executor", "slurm", "--partition", "gpu"), "sbatch"),
+        # no sbatch here, or no partition `gpu` on tests/scaleout's one-node cluster
+        (annotate_args(store, fake_teacher.url, "--executor", "slurm", "--partition", "gpu"), "--executor slurm"),
         (
             annotate_args(
                 store, fake_teacher.url, "--served-model-name", "other", "--behaviours", "ner", "--http-retries", "0"
@@ -43,7 +44,7 @@ def test_bad_input_fails_with_one_line(brd, tmp_path, fake_teacher):
         "behaviour: x\nmode: completion\nparser: raw\nmax_tokens: 5\ntemplate: no slot\n"
     )
     cases.append(
-        (annotate_args(store, fake_teacher.url, "--prompt-dir", str(bad_prompt)), "broken.yaml: template must contain")
+        (annotate_args(store, fake_teacher.url, "--prompt-dir", str(bad_prompt)), "broken.yaml: template: must contain")
     )
     for args, message in cases:
         out = brd(*args, check=False)
@@ -303,7 +304,13 @@ def test_an_endpoint_that_dies_is_reported_and_the_rerun_completes(tmp_path):
         _wait_for_rows(store, 4, proc)
         fake.stop()
         started = time.monotonic()
-        _, err = proc.communicate(timeout=60)
+        try:
+            _, err = proc.communicate(timeout=60)
+        except subprocess.TimeoutExpired:
+            proc.send_signal(signal.SIGUSR1)  # brd prints every thread's stack: where it is stuck
+            time.sleep(2)
+            proc.kill()
+            raise AssertionError("annotate did not stop 60 s after its server did:\n" + proc.communicate()[1]) from None
         assert time.monotonic() - started < 45
     finally:
         if proc.poll() is None:

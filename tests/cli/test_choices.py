@@ -14,8 +14,9 @@ from brd_data.contracts.errors import UserError
 from brd_data.contracts.executors import ExecutorKind
 
 
-def brd_parse_error(*args: str) -> str:
-    """stderr of the real `brd` entry point, in this process, for a command that typer must refuse."""
+def brd_parse_error(*args: str, code: int = 2) -> str:
+    """stderr of the real `brd` entry point, in this process, for a command that typer must refuse
+    (`code` 1: one that brd refuses with a one-line error)."""
     from brd_data.cli import main
 
     err = io.StringIO()
@@ -24,7 +25,7 @@ def brd_parse_error(*args: str) -> str:
         with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(err):
             main()
     except SystemExit as exc:
-        assert exc.code == 2, (args, exc.code, err.getvalue())
+        assert exc.code == code, (args, exc.code, err.getvalue())
     else:
         raise AssertionError(f"brd {' '.join(args)} was not refused")
     finally:
@@ -42,7 +43,7 @@ BAD_CHOICES = [
     (["annotate", "--dtype", "int4"], "--dtype", ["auto", "bfloat16", "float16", "float32"]),
     (["annotate", "--executor", "k8s"], "--executor", ["local", "slurm", "ray"]),
     (["eval", "--model", "m", "--scoring", "fast"], "--scoring", ["packed", "naive"]),
-    (["eval", "--model", "m", "--select", "max"], "--select", ["mean", "sum", "char"]),
+    (["eval", "--model", "m", "--select", "max"], "--select", ["word", "mean", "char", "sum"]),
     (["analyze", "probe", "--model", "m", "--dtype", "int8"], "--dtype", ["auto", "bfloat16", "float16", "float32"]),
     (["train", "--out", "o", "--precision", "fp8"], "--precision", ["auto", "bf16", "fp16", "fp32"]),
     (["train", "--out", "o", "--packing-strategy", "greedy"], "--packing-strategy", ["bfd", "bfd_split", "wrapped"]),
@@ -73,8 +74,9 @@ def test_paths_that_must_exist_are_checked_by_typer(tmp_path):
     assert "Invalid value for '--server-script'" in err and "does not exist" in err
     err = brd_parse_error("annotate", "--prompt-dir", tmp_path / "no-prompts")
     assert "Invalid value for '--prompt-dir'" in err and "does not exist" in err
-    err = brd_parse_error("eval", "--model", "m", "--bigbench", tmp_path / "no-bigbench")
-    assert "Invalid value for '--bigbench'" in err and "does not exist" in err
+    # --bigbench also takes `sample`, the shipped tasks: brd checks the folder, in one line
+    err = brd_parse_error("eval", "--model", "m", "--bigbench", tmp_path / "no-bigbench", code=1)
+    assert err == f"error: {tmp_path / 'no-bigbench'}: not a folder\n", err
     err = brd_parse_error("publish", tmp_path / "no-mixtures", "--repo-id", "org/x")
     assert "does not exist" in err
     # an output that must be a folder

@@ -65,3 +65,20 @@ def tiny(tiny_dir):
     from brd_train.eval.models import load_model
 
     return load_model(tiny_dir, device="cpu", dtype="float32")
+
+
+@pytest.fixture(scope="session")
+def bigbench_tasks() -> Path:
+    """The real BIG-bench task folders (bigbench==1.0.0's benchmark_tasks), fetched once into
+    $BRD_BIGBENCH_DIR or ~/.cache/brd/bigbench-1.0.0, outside the repository: about a minute on a
+    fresh machine (358 MB from PyPI), nothing afterwards."""
+    import time
+
+    from brd_data.tasks.bigbench_fetch import fetch, fetched
+
+    if fetched() is None:
+        started = time.monotonic()
+        path = fetch(echo=lambda m: print(m, flush=True))
+        print(f"bigbench: fetched in {time.monotonic() - started:.0f}s", flush=True)
+        return path
+    return fetch()

@@ -27,22 +27,47 @@ def rows(store_dir, sql, params=None):
         return [dict(zip(cols, r)) for r in rel.fetchall()]
 
 
-@pytest.fixture(scope="module")
-def student_dir(tmp_path_factory, tiny_dir):
-    """A copy of the tiny model posing as a `brd train` checkpoint: lineage and mixture manifest."""
-    root = tmp_path_factory.mktemp("student")
-    ckpt = root / "checkpoint-4"
-    shutil.copytree(tiny_dir, ckpt)
+RECIPE = {  # what data-size variants of one mixture share (brd_train/eval/models.py: _family)
+    "format_version": 1,
+    "kind": "lm",
+    "components": [{"view": "d_train", "weight": 1, "tokens_budget": None}],
+    "delimiter": "<sep>",
+    "seed": 0,
+    "pins": {"teacher": None},
+    "filters": {},
+    "tokenizer_fingerprint": "tok",
+    "window_passages": 100000,
+}
+
+
+def fake_checkpoint(root, seed: int, base_dir, mixture: str, passages: int):
+    """A tiny model posing as a `brd train` checkpoint: lineage, and a mixture folder whose shard
+    holds `passages` passages in three forms each (d_ori, d_ner, d_qra)."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from brd_train.eval.models import fingerprint
+
+    ckpt = build_tiny(root / "checkpoint-4", seed=seed)
     mix = root / "mix"
-    mix.mkdir()
-    (mix / "manifest.json").write_text(json.dumps({"format_version": 1, "name": "brd", "rows": 250_000}))
+    (mix / "data").mkdir(parents=True)
+    ids = [f"src/{i}" for i in range(passages) for _ in range(3)]
+    pq.write_table(pa.table({"passage_id": ids, "text": ["t"] * len(ids)}), mix / "data" / "train-00000.parquet")
+    manifest = {
+        **RECIPE,
+        "name": mixture,
+        "passages": passages,
+        "rows": len(ids),
+        "shards": [{"file": "data/train-00000.parquet", "rows": len(ids), "sha256": "x"}],
+    }
+    (mix / "manifest.json").write_text(json.dumps(manifest))
     (ckpt / "brd_lineage.json").write_text(
         json.dumps(
             {
-                "train_run_id": "train-20261129T000000-abcdef",
-                "mixture_hash": "m1",
+                "train_run_id": f"train-20261129T000000-{seed:06d}",
+                "mixture_hash": f"m{seed}",
                 "mixture_dir": str(mix),
-                "student_origin": "tiny",
+                "student_origin": {"model": str(base_dir), "fingerprint": fingerprint(base_dir), "lineage": None},
                 "config": {},
                 "code_version": "test",
                 "step": 4,
@@ -50,6 +75,12 @@ def student_dir(tmp_path_factory, tiny_dir):
         )
     )
     return ckpt
+
+
+@pytest.fixture(scope="module")
+def student_dir(tmp_path_factory, tiny_dir):
+    """A BRD student of the tiny model: mixture `brd`, 3 passages (9 rows)."""
+    return fake_checkpoint(tmp_path_factory.mktemp("student"), 3, tiny_dir, "brd", 3)
 
 
 @pytest.fixture(scope="module")
@@ -76,7 +107,10 @@ def evaluated(tmp_path_factory, student_dir):
     return store_dir, out
 
 
-def test_results_land_in_the_store(evaluated, student_dir):
+def test_results_land_in_the_store(evaluated, student_dir, tiny_dir):
+    from brd_data.contracts.stats import wilson
+    from brd_train.eval.models import fingerprint
+
     store_dir, out = evaluated
     res = rows(store_dir, "select * from eval_results order by task")
     assert [r["task"] for r in res] == sorted(
@@ -85,13 +119,19 @@ def test_results_land_in_the_store(evaluated, student_dir):
     run_id = res[0]["run_id"]
     for r in res:
         assert r["model"] == str(student_dir) and len(r["model_fingerprint"]) == 16
-        assert r["train_run_id"] == "train-20261129T000000-abcdef" and r["train_passages"] == 250_000
-        assert r["n"] == 10 and r["n_labelled"] == 10 and 0 <= r["accuracy"] <= 1 and r["selection"] == "mean"
+        assert r["train_run_id"] == "train-20261129T000000-000003"
+        assert r["train_passages"] == 3 and r["train_rows"] == 9 and r["mixture_name"] == "brd"
+        assert r["base_fingerprint"] == fingerprint(tiny_dir) and r["mixture_family"]
+        assert r["n"] == 10 and r["n_labelled"] == 10 and 0 <= r["accuracy"] <= 1 and r["selection"] == "word"
+        # every score has its 95% interval, on accuracy's scale; 0/1 credit: Wilson
+        assert r["ci_method"] == "wilson"
+        assert (r["ci_low"], r["ci_high"]) == pytest.approx(wilson(round(10 * r["accuracy"]), 10))
     run = rows(store_dir, "select * from runs where run_id = ?", [run_id])[0]
     assert run["command"] == "eval" and run["status"] == "succeeded"
     assert json.loads(run["row_counts"]) == {"eval_results": 9, "eval_predictions": 90, "bigbench_tasks_skipped": 0}
-    # the terminal summary
+    # the terminal summary: scores with intervals, and which normalisation picked the predictions
     assert "BIG-bench-Avg" in out.stdout and "sst2" in out.stdout and run_id in out.stdout
+    assert "95% CI" in out.stdout and "per-word average" in out.stdout
 
 
 def test_predictions_hold_what_is_needed_to_audit_a_result(evaluated):
@@ -103,10 +143,11 @@ def test_predictions_hold_what_is_needed_to_audit_a_result(evaluated):
     for p in preds:
         cands = p["candidates"]
         assert [c["candidate"] for c in cands] == ["Yes", "No", "Maybe"] and p["answer_prefix"] == " "
-        for c in cands:
+        for c in cands:  # all four normalisations, stored per candidate
             assert c["logprob_mean"] == pytest.approx(c["logprob_sum"] / c["n_tokens"])
             assert c["logprob_per_char"] == pytest.approx(c["logprob_sum"] / c["n_chars"])
-        best = max(cands, key=lambda c: c["logprob_mean"])
+            assert c["n_words"] == 1 and c["logprob_per_word"] == pytest.approx(c["logprob_sum"])
+        best = max(cands, key=lambda c: c["logprob_per_word"])
         assert p["prediction"] == best["candidate"] and p["score"] == best["target_score"]
         assert p["score"] == (1.0 if p["prediction"] == p["gold"] else 0.0)
     acc = rows(store_dir, "select accuracy from eval_results where task = 'cb'")[0]["accuracy"]
@@ -145,20 +186,33 @@ def test_report_writes_figures_2_3_and_4(tmp_path, evaluated, tiny_dir):
     store_dir = tmp_path / "store"
     shutil.copytree(src, store_dir)
     st = Store(store_dir)
-    other = build_tiny(tmp_path / "other", seed=1)
-    tasks, skipped = collect_tasks(
-        [f"sst2={TASKS_DIR / 'sst2.jsonl'}", f"cb={TASKS_DIR / 'cb.jsonl'}"], [str(BIGBENCH_DIR)], 10
-    )
-    outcome = run_eval(st, EvalConfig(model=str(other), limit=10, device="cpu"), tasks, skipped)
-    assert outcome.scoring == "packed" and len(outcome.rows) == 5
+    args = ([f"sst2={TASKS_DIR / 'sst2.jsonl'}", f"cb={TASKS_DIR / 'cb.jsonl'}"], [str(BIGBENCH_DIR)], 10)
+    # the base model, and a smaller data-size variant of the BRD student's mixture (same recipe)
+    small = fake_checkpoint(tmp_path / "small", 4, tiny_dir, "brd-small", 2)
+    for model in (tiny_dir, small):
+        tasks, skipped = collect_tasks(*args)
+        outcome = run_eval(st, EvalConfig(model=str(model), limit=10, device="cpu"), tasks, skipped)
+        assert outcome.scoring == "packed" and len(outcome.rows) == 5
     probe_tasks = [load_template_task(n, str(TASKS_DIR / f"{n}.jsonl")) for n in ("sst2", "rte")]
-    probed = run_probe(st, ProbeConfig(model=str(other), folds=3, device="cpu"), probe_tasks)
-    written, notes = write_report(st, tmp_path / "reports")
+    probed = run_probe(st, ProbeConfig(model=str(small), folds=3, device="cpu"), probe_tasks)
+    out = tmp_path / "reports"
+    written, notes = write_report(st, out)
     names = sorted(p.name for p in written)
-    assert names == ["figure2-data-size.png", "figure3-comparison.png", "figure4-probes.png"]
+    assert names == ["figure2-data-size.png", "figure3-bigbench.png", "figure4-probes.png"]
     for p in written:
         assert p.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and p.stat().st_size > 5000
-    assert any("Figure 3" in n and "5 common task(s)" in n for n in notes)
+    # Figure 3: the BRD student (mixture brd) against its base model, on the 3 BIG-bench tasks only
+    fig3 = next(n for n in notes if n.startswith("Figure 3"))
+    assert str(tiny_dir) in fig3 and "its base model" in fig3 and "BIG-bench tasks" in fig3, fig3
+    # Figure 2: the two sizes of one recipe, passages on the x axis
+    assert any(n.startswith("Figure 2: 2 data sizes of one recipe (brd, brd-small): 2, 3 passages") for n in notes)
+    record = json.loads((out / "report.json").read_text())
+    assert [f["figure"] for f in record["figures"]] == ["Figure 3", "Figure 2", "Figure 4"]
+    # every common task with both intervals and a paired test; BIG-bench-Avg has its own
+    comparison = (out / "comparison.md").read_text()
+    for task in ("sst2", "cb", "bigbench:emoji_movie", "BIG-bench-Avg"):
+        assert f"| {task}" in comparison or f"| **{task}**" in comparison, task
+    assert "mcnemar" in comparison and "sign-flip" in comparison and "[" in comparison
     assert probed.plot.is_file()
     # probes: one row per layer (embeddings + 2 blocks) and task
     pr = rows(store_dir, "select task, layer, accuracy, majority, folds from eval_probes order by task, layer")
@@ -171,6 +225,15 @@ def test_report_writes_figures_2_3_and_4(tmp_path, evaluated, tiny_dir):
         ("sst2", 2),
     ]
     assert all(0 <= r["accuracy"] <= 1 and r["folds"] == 3 for r in pr)
+
+    # a store with nothing to compare: every figure is one line of text, and the charts an earlier
+    # report wrote into the same folder are removed
+    lone = Store(tmp_path / "lone")
+    tasks, _ = collect_tasks([f"sst2={TASKS_DIR / 'sst2.jsonl'}"], [], 4)
+    run_eval(lone, EvalConfig(model=str(tiny_dir), limit=4, device="cpu"), tasks, [])
+    written, notes = write_report(lone, out)
+    assert written == [] and sorted(p.name for p in out.glob("*.png")) == []
+    assert [n.split(":")[0] for n in notes] == ["Figure 3 not drawn", "Figure 2 not drawn", "Figure 4 not drawn"]
 
 
 def test_eval_waits_for_a_busy_store_and_report_explains_missing_data_sizes(tmp_path, tiny_dir):
@@ -200,21 +263,22 @@ def test_eval_waits_for_a_busy_store_and_report_explains_missing_data_sizes(tmp_
     assert rows(st.root, "select status from runs where run_id = ?", [out.run_id])[0]["status"] == "succeeded"
     written, notes = write_report(st, tmp_path / "r")
     assert written == []
-    assert any("Figure 2 skipped: no training data size known" in n and "brd_lineage.json" in n for n in notes)
-    assert any("Figure 3 skipped" in n for n in notes)
+    assert any("Figure 2 not drawn: no evaluated model has a known training data size" in n for n in notes)
+    assert any("Figure 3 not drawn" in n for n in notes)
 
 
-def test_cross_entropy_against_the_teacher(tmp_path, tiny_dir, student_dir):
+def test_cross_entropy_against_the_teacher(tmp_path, tiny_dir):
     assert cross_entropy([math.log(0.5)], [math.log(0.25)]) == pytest.approx(-0.5 * math.log(0.25))
     st = Store(tmp_path / "store")
     tasks, _ = collect_tasks([f"sst2={TASKS_DIR / 'sst2.jsonl'}"], [str(BIGBENCH_DIR / "analytic_entailment")], None)
     other = build_tiny(tmp_path / "other", seed=2)
-    cfg = CrossEntropyConfig(teacher=str(tiny_dir), students=(str(other), str(student_dir)), max_texts=12, device="cpu")
+    same_dir = shutil.copytree(tiny_dir, tmp_path / "same")
+    cfg = CrossEntropyConfig(teacher=str(tiny_dir), students=(str(other), str(same_dir)), max_texts=12, device="cpu")
     out = run_cross_entropy(st, cfg, tasks)
     got = {(r["model"], r["task"]): r for r in rows(st.root, "select * from eval_cross_entropy")}
     assert len(got) == 4 and all(r["n"] == 12 for r in got.values())
     # the student identical to the teacher: q = p on every text
-    same = got[(str(student_dir), "sst2")]
+    same = got[(str(same_dir), "sst2")]
     assert same["model_logprob_mean"] == pytest.approx(same["teacher_logprob_mean"], abs=1e-5)
     for r in out.rows:
         assert r["cross_entropy"] > 0 and r["cross_entropy_mean"] == pytest.approx(r["cross_entropy"] / 12)
@@ -232,7 +296,7 @@ def test_probe_needs_two_examples_per_label(tmp_path):
 def test_lineage_without_a_reachable_manifest(tmp_path):
     (tmp_path / "brd_lineage.json").write_text(json.dumps({"train_run_id": "t1", "mixture_dir": "/nowhere", "step": 2}))
     lin = Lineage.of(tmp_path)
-    assert lin.train_run_id == "t1" and lin.train_passages is None and lin.step == 2
+    assert lin.train_run_id == "t1" and lin.train_passages is None and lin.step == 2 and lin.base_fingerprint is None
     assert Lineage.of(tmp_path / "missing") == Lineage()
 
 

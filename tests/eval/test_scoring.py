@@ -45,7 +45,8 @@ def test_scores_equal_a_direct_transformers_computation(tiny):
             assert s.logprob_sum == pytest.approx(expected, abs=1e-4)
             assert s.logprob_mean == pytest.approx(expected / n, abs=1e-4)
             assert s.logprob_per_char == pytest.approx(expected / len(cont), abs=1e-4)
-            assert s.n_chars == len(cont)
+            assert s.n_chars == len(cont) and s.n_words == max(1, len(cont.split()))
+            assert s.logprob_per_word == pytest.approx(expected / s.n_words, abs=1e-4)
     # the candidates differ, so the prediction is a real choice
     assert len({round(s.logprob_mean, 3) for s in scores[0]}) == 3
 
@@ -63,7 +64,7 @@ def test_packed_predictions_identical_to_one_forward_per_candidate(tiny):
         for req, ra, rb in zip(reqs, packed, reference):
             assert [x.n_tokens for x in ra] == [y.n_tokens for y in rb]
             assert [x.logprob_sum for x in ra] == pytest.approx([y.logprob_sum for y in rb], abs=1e-4)
-            for by in ("mean", "sum", "char"):
+            for by in ("word", "mean", "sum", "char"):
                 assert select(ra, by) == select(rb, by), (req.key, batch_size)
 
 
@@ -110,3 +111,28 @@ def test_an_empty_candidate_is_an_error_naming_the_example(tiny):
 def test_the_packed_layout_is_verified_for_this_architecture(tiny):
     ok, diff = packed_agrees(*tiny)
     assert ok and diff < 1e-4
+
+
+def test_the_four_normalisations_can_pick_four_different_answers():
+    from brd_train.eval.scoring import CandidateScore
+
+    cands = [  # (n_tokens, n_chars, logprob_sum, n_words)
+        CandidateScore(1, 10, -1.0, 1),  # sum -1 (best)  mean -1    char -0.1   word -1
+        CandidateScore(10, 10, -2.0, 2),  # sum -2         mean -0.2 (best)       word -1
+        CandidateScore(4, 100, -3.0, 3),  # sum -3         mean -0.75 char -0.03 (best)
+        CandidateScore(8, 10, -4.0, 8),  # sum -4         mean -0.5  char -0.4   word -0.5 (best)
+    ]
+    assert [select(cands, by) for by in ("sum", "mean", "char", "word")] == [0, 1, 2, 3]
+    assert select(cands) == 3  # the default is §3.3 as written: per word
+
+
+def test_an_empty_prompt_is_conditioned_on_the_start_of_a_text(tiny):
+    """BIG-bench's *_no_prompt tasks score sentences alone: the model sees the tokenizer's
+    start-of-text token first, as a document would start."""
+    model, tok = tiny
+    enc = PairEncoder(tok)
+    ids, n_ctx = enc.encode("", "The child hurt their knee.")
+    assert n_ctx == 1 and ids[0] in (tok.eos_token_id, tok.bos_token_id)
+    a = PackedScorer(model, tok).score([Request("no prompt", "", ("A cat.", "A dog sat."))])
+    b = NaiveScorer(model, tok).score([Request("no prompt", "", ("A cat.", "A dog sat."))])
+    assert [x.logprob_sum for x in a[0]] == pytest.approx([y.logprob_sum for y in b[0]], abs=1e-4)

@@ -82,6 +82,64 @@ def test_fractional_target_scores_are_kept_and_the_gold_is_the_best(tmp_path):
     )
 
 
+def test_choices_are_permuted_by_a_fresh_generator_for_every_example(tmp_path):
+    """BIG-bench's format function seeds RandomState(42) inside, per example: every example with n
+    choices shows them in the same permuted order (not a generator advanced through the file)."""
+    cands = ["w", "x", "y", "z"]
+    examples = [{"input": f"q{i}", "target_scores": {c: float(c == "x") for c in cands}} for i in range(3)]
+    task = load_task(write_task(tmp_path / "perm", {"examples": examples}))
+    shown = "\n  choice: ".join(np.random.RandomState(42).permutation(cands))
+    assert [it.prompt for it in task.items] == [f"\nQ: q{i}\n  choice: {shown}\nA: " for i in range(3)]
+    advanced = np.random.RandomState(42)
+    orders = ["\n  choice: ".join(advanced.permutation(cands)) for _ in range(3)]
+    assert len(set(orders)) > 1  # the old, advanced generator would have differed
+
+
+def test_fields_read_as_bigbench_reads_them(tmp_path):
+    # "false" as a string: BIG-bench tests it for truth, so choices ARE appended (as it published)
+    task = load_task(write_task(tmp_path / "strbool", {**MC, "append_choices_to_input": "false", "task_prefix": 7}))
+    (item,) = task.items
+    assert item.prompt.startswith("7\nQ: 2 + 2 =\n  choice: ") and item.prompt.endswith("\nA: ")
+    assert task.notes == ["append_choices_to_input is 'false' (str); read as True like BIG-bench's reader does"]
+    # a real false, and custom prefixes
+    task = load_task(
+        write_task(
+            tmp_path / "prefixes",
+            {**MC, "append_choices_to_input": False, "example_input_prefix": "Q) ", "example_output_prefix": " =>"},
+        )
+    )
+    assert task.items[0].prompt == "Q) 2 + 2 = =>" and task.notes == []
+
+
+def test_irregular_examples_are_skipped_one_by_one_with_their_reason(tmp_path):
+    good = MC["examples"][0]
+    examples = [
+        good,
+        good,  # an exact duplicate: BIG-bench drops it
+        {"input": "Say hi", "target": "hi"},  # generative
+        {"input": "q", "target_scores": {"a": "yes", "b": 0}},  # not a number
+        {"input": "q", "target_scores": {"a": 0, "b": 0}},  # no correct choice
+        {"input": "q", "target_scores": {"a": 1}},  # one candidate
+        {"input": "q", "target_scores": {"a": 1, "": 0}},  # an empty candidate
+        {"target_scores": {"a": 1, "b": 0}},  # no input
+        {"input": "3 + 3 =", "target_scores": {"6": 1, " ": 0}},  # a space is a candidate like any other
+    ]
+    task = load_task(write_task(tmp_path / "irregular", {"examples": examples}))
+    assert [it.example_id for it in task.items] == ["0", "8"] and task.n_skipped == 7
+    assert task.skip_reasons == {
+        "duplicate of an earlier example (BIG-bench drops it)": 1,
+        "no target_scores (a generative example)": 1,
+        "a target score is not a number": 1,
+        "no correct choice (every candidate scores the same; BIG-bench stops on it)": 1,
+        "one candidate only: nothing to choose": 1,
+        "an empty candidate (BIG-bench would score it log p = 0, so it would always win)": 1,
+        "input is missing or not a string": 1,
+    }
+    # --limit keeps the first usable examples and still counts every skip in the file
+    limited = load_task(write_task(tmp_path / "irregular2", {"examples": examples}), limit=1)
+    assert len(limited.items) == 1 and limited.n_skipped == 7
+
+
 def test_generative_examples_are_skipped_and_counted(tmp_path):
     path = write_task(tmp_path / "mixed", {"examples": [MC["examples"][0], {"input": "Say hi", "target": "hi"}]})
     task = load_task(path)
@@ -91,10 +149,11 @@ def test_generative_examples_are_skipped_and_counted(tmp_path):
 def test_subtasks_are_scored_and_averaged_into_their_task(tmp_path):
     root = tmp_path / "parent"
     write_task(root, {"name": "parent", "description": "has subtasks"})
-    write_task(root / "a", MC)
-    write_task(root / "b", {**MC, "examples": MC["examples"] * 2})
+    write_task(root / "a", {**MC, "name": "first"})  # BIG-bench names a subtask by its own `name`
+    write_task(root / "b", {**MC, "name": "second", "examples": [MC["examples"][0], {**MC["examples"][0], "x": 1}]})
+    write_task(root / "c", {**MC, "name": "second"})  # a duplicate name stays apart, by its folder
     subs = load_task_folder(root)
-    assert [t.name for t in subs] == ["bigbench:parent:a", "bigbench:parent:b"]
+    assert [t.name for t in subs] == ["bigbench:parent:first", "bigbench:parent:second", "bigbench:parent:second@c"]
     assert all(t.kind == "bigbench_subtask" and t.parent == "bigbench:parent" for t in subs)
     results = [
         TaskResult(subs[0], [[CandidateScore(1, 1, -1.0)] * 2], [0], [1.0], 1.0, 1),
@@ -102,6 +161,7 @@ def test_subtasks_are_scored_and_averaged_into_their_task(tmp_path):
     ]
     (row,) = parent_rows({}, results)
     assert row["task"] == "bigbench:parent" and row["accuracy"] == 0.75 and row["n"] == 3
+    assert row["ci_method"] == "wilson-stratified" and 0 < row["ci_low"] < 0.75 < row["ci_high"] <= 1
 
 
 # -- bad input: each error names the file and the field -------------------------------------------
@@ -114,45 +174,50 @@ def test_malformed_task_json(tmp_path):
     path = write_task(tmp_path / "noexamples", {"name": "x"})
     with pytest.raises(BigBenchError, match=r"noexamples/task.json: missing field 'examples'"):
         load_task(path)
-    path = write_task(
-        tmp_path / "badscore", {"examples": [MC["examples"][0], {"input": "q", "target_scores": {"a": "yes"}}]}
-    )
-    with pytest.raises(BigBenchError, match=r"badscore/task.json: examples\[1\].target_scores\['a'\] must be a number"):
-        load_task(path)
+    with pytest.raises(BigBenchError, match=r"noexamples/task.json: has neither examples nor subtask folders"):
+        load_task_folder(tmp_path / "noexamples")
     path = write_task(tmp_path / "badprefix", {**MC, "example_output_prefix": 3})
     with pytest.raises(BigBenchError, match=r"badprefix/task.json: field 'example_output_prefix' must be a string"):
         load_task(path)
-    path = write_task(tmp_path / "badinput", {"examples": [{"target_scores": {"a": 1}}]})
-    with pytest.raises(BigBenchError, match=r"badinput/task.json: examples\[0\].input is missing"):
+    path = write_task(tmp_path / "unusable", {"examples": [{"input": "q", "target_scores": {"a": 1}}]})
+    with pytest.raises(NotMultipleChoice, match=r"unusable/task.json: no example can be scored \(1 one candidate"):
         load_task(path)
 
 
-def test_a_malformed_task_json_fails_a_directory_run(tmp_path):
+def test_a_directory_run_skips_every_unusable_task_with_its_reason(tmp_path):
     shutil.copytree(BIGBENCH_DIR / "emoji_movie", tmp_path / "emoji_movie")
     write_task(tmp_path / "zz_broken", "[1, 2")
-    with pytest.raises(BigBenchError, match=r"zz_broken/task.json: invalid JSON"):
-        discover(tmp_path)
-
-
-def test_no_multiple_choice_examples_skipped_in_a_directory_error_alone(tmp_path):
-    shutil.copytree(BIGBENCH_DIR / "emoji_movie", tmp_path / "emoji_movie")
+    write_task(tmp_path / "badprefix", {**MC, "choice_prefix": None})
     write_task(tmp_path / "generative", {"examples": [{"input": "Say hi", "target": "hi"}]})
+    write_task(tmp_path / "parent", {"name": "parent"})
+    write_task(tmp_path / "parent" / "ok", {**MC, "name": "ok"})
+    write_task(tmp_path / "parent" / "gen", {"name": "gen", "examples": [{"input": "Say hi", "target": "hi"}]})
     (tmp_path / "programmatic").mkdir()
     (tmp_path / "programmatic" / "task.py").write_text("# a programmatic task\n")
     tasks, skipped = discover(tmp_path)
-    assert [t.name for t in tasks] == ["bigbench:emoji_movie"]
-    assert sorted(s.name for s in skipped) == ["generative", "programmatic"]
-    assert "no multiple-choice examples" in next(s.reason for s in skipped if s.name == "generative")
+    assert [t.name for t in tasks] == ["bigbench:emoji_movie", "bigbench:parent:ok"]
+    reasons = {s.name: s.reason for s in skipped}
+    assert sorted(reasons) == ["badprefix", "generative", "parent/gen", "programmatic", "zz_broken"]
+    assert reasons["zz_broken"].startswith("invalid JSON at line 1")
+    assert reasons["badprefix"] == "field 'choice_prefix' must be a string, found NoneType"
+    assert "no multiple-choice examples" in reasons["generative"] and "no multiple-choice" in reasons["parent/gen"]
+    assert reasons["programmatic"] == "no task.json (a programmatic task)"
+    # one task folder given alone raises its error
     with pytest.raises(NotMultipleChoice, match=r"generative/task.json: has no multiple-choice examples"):
         discover(tmp_path / "generative")
+    with pytest.raises(BigBenchError, match=r"zz_broken/task.json: invalid JSON"):
+        discover(tmp_path / "zz_broken")
 
 
-def test_an_empty_candidate(tmp_path):
-    path = write_task(
-        tmp_path / "empty", {"examples": [MC["examples"][0], {"input": "q", "target_scores": {"a": 1, " ": 0}}]}
-    )
-    with pytest.raises(BigBenchError, match=r"empty/task.json: examples\[1\].target_scores: candidate 1 is empty"):
-        load_task(path)
+def test_a_task_set_selects_folders(tmp_path):
+    shutil.copytree(BIGBENCH_DIR, tmp_path / "bb")
+    tasks, skipped = discover(tmp_path / "bb", only=["emoji_movie", "anachronisms"])
+    assert [t.name for t in tasks] == ["bigbench:emoji_movie", "bigbench:anachronisms"] and skipped == []
+    with pytest.raises(BigBenchError, match=r"no task folder 'winowhy'"):
+        discover(tmp_path / "bb", only=["winowhy"])
+
+
+def test_an_empty_template_candidate(tmp_path):
     spec = tmp_path / "mine.yaml"
     spec.write_text("name: mine\ntemplate: '{sentence} Answer:'\ncandidates: ['good', '']\nfields: [sentence]\n")
     with pytest.raises(TaskError, match=r"mine.yaml: candidates: candidate 1 is empty"):

@@ -86,7 +86,11 @@ def test_dry_run_folder_loads_with_datasets(mixtures, tmp_path):
     assert f"teacher-a (fingerprint `{TEACHER_A}`" in card
     assert f"### ner (`ner`, prompt hash `{NER_V1}`)" in card and f"### qra (`qra`, prompt hash `{QRA_V1}`)" in card
     # the prompts as the teacher received them: the template's text, not the YAML file
-    assert "Perform named entity recognition" in card and "Enter a sentence: <the sentence>" in card and "a comment the teacher never saw" not in card
+    assert (
+        "Perform named entity recognition" in card
+        and "Enter a sentence: <the sentence>" in card
+        and "a comment the teacher never saw" not in card
+    )
     assert "format_version" not in card and "max_tokens" not in card and "{input}" not in card
     # languages, license, source corpus; per-config rows, tokens and loading; only what is published
     assert front["language"] == sorted(front["language"]) and front["language"]
@@ -112,7 +116,11 @@ def test_the_card_names_the_teacher_without_the_store(mixtures, tmp_path):
     out = tmp_path / "repo"
     run_brd("publish", mix, "--repo-id", "o/n", "--store", tmp_path / "no-store", "--dry-run", out)
     card = (out / "README.md").read_text()
-    assert f"teacher-a (fingerprint `{TEACHER_A}`" in card and "Enter a sentence: <the sentence>" in card and "a comment the teacher never saw" not in card
+    assert (
+        f"teacher-a (fingerprint `{TEACHER_A}`" in card
+        and "Enter a sentence: <the sentence>" in card
+        and "a comment the teacher never saw" not in card
+    )
     # a corpus brd does not know: the license says the source's terms apply and have not been stated
     run_brd(
         "publish", mix, "--repo-id", "o/n", "--store", tmp_path / "no-store", "--dry-run", out,

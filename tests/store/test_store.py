@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
+import os
+import signal
 import subprocess
 import sys
 import textwrap
@@ -130,6 +133,41 @@ def test_lock_is_free_after_holder_is_killed(store_dir):
     holder.wait()
     with st.writer("after kill -9"):
         pass
+
+
+def test_a_forked_child_does_not_keep_the_lock_after_kill_9_of_the_holder(store_dir):
+    """datatrove's LocalPipelineExecutor forks a multiprocess.Manager while brd holds the lock; that
+    child outlives a `kill -9` of brd alone (as after the OOM killer) and must not keep the store."""
+    holder = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            textwrap.dedent(f"""
+        import time
+        import multiprocess
+        from brd_data.store import Store
+        with Store({str(store_dir)!r}).writer("forks a manager"):
+            manager = multiprocess.Manager()
+            print(manager._process.pid, flush=True)
+            time.sleep(60)
+    """),
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    child = int(holder.stdout.readline())
+    try:
+        with pytest.raises(StoreLockedError):
+            with Store(store_dir).writer("blocked"):
+                pass
+        holder.kill()
+        holder.wait()
+        os.kill(child, 0)  # the forked manager is still there
+        with Store(store_dir).writer("after kill -9 of the holder alone"):
+            pass
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(child, signal.SIGKILL)
 
 
 def test_transaction_rolls_back_as_one_unit(store_dir):

@@ -61,6 +61,9 @@ def test_demo_manifest_parses_and_plans_every_stage():
     assert "--no-keep-final-checkpoint" in next(st for st in stages if st.key == "train:brd").argv
     brd_eval = next(st for st in stages if st.key == "eval:SmolLM2-135M-Instruct-BRD")
     assert brd_eval.argv[brd_eval.argv.index("--model") + 1].endswith("students/brd/model")
+    # the tables' normalisation is the study's, passed to every evaluation: §3.3's per-word average
+    evals = [st for st in stages if st.kind == "eval"]
+    assert s.evaluation.selection == "word" and all(st.argv[st.argv.index("--select") + 1] == "word" for st in evals)
 
 
 def test_dry_run_prints_the_plan_with_costs_and_creates_nothing(brd, tmp_path):
@@ -87,6 +90,12 @@ BAD = [
     ("rows: [{label: A}, {label: A}]\nevaluation: {tasks: {rte: sample}}\n", "row labels repeat"),
     ("rows: [{label: A}]\n", "evaluation names no tasks"),
     ("rows: [{label: A}\n", "invalid YAML"),
+    (
+        "rows: [{label: A}]\nevaluation: {tasks: {rte: sample}, selection: words}\n",
+        "evaluation.selection: should be 'word'",
+    ),
+    ("rows: [{label: A}]\nevaluation: {tasks: {rte: sample}, baseline: B}\n", "evaluation.baseline 'B' is not a row"),
+    ("rows: [{label: A}]\nevaluation: {bigbench: [sample], bigbench_set: nope}\n", "unknown BIG-bench task set 'nope'"),
 ]
 
 

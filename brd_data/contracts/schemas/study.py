@@ -10,6 +10,7 @@ from typing import Any, ClassVar, Literal
 from pydantic import Field, field_validator, model_validator
 
 from .. import paper
+from ..choices import Selection
 from ..errors import UserError
 from ..executors import ExecutorKind
 from ..paths import manifests_dir, samples_dir
@@ -89,6 +90,12 @@ class Evaluation(_Section):
     tasks: dict[str, str] = Field(default_factory=dict)  # name -> file, "sample", or hf:DATASET:CONFIG@SPLIT
     bigbench: list[str] = Field(default_factory=list)  # task folders or a folder of tasks; "sample"
     limit: int | None = Field(default=None, ge=1)
+    # which normalisation of the candidates' log-probabilities picks the predictions (brd eval --select):
+    # word (§3.3 as written), mean (per token), char, sum; the results table says which it used
+    selection: Literal[tuple(s.value for s in Selection)] = Selection.WORD.value
+    # the row the others are tested against (paired tests, "ns" marks); default: the first row
+    baseline: str | None = None
+    bigbench_set: str | None = None  # a task set of manifests/bigbench (brd eval --bigbench-set)
     extra_args: list[str] = Field(default_factory=list)
     # For the plan: examples per task (e.g. XNLI's 5,010 test examples) and mean tokens per example
     # (prompt + every candidate)
@@ -126,6 +133,7 @@ class Executor(_Section):
     annotate_tasks: int = Field(default=1, ge=1)  # annotation slices: each starts its own vLLM server
     gpu_partition: str | None = None  # Slurm partition for annotation
     gpus_per_task: int = Field(default=0, ge=0)  # GPUs per annotation task (teacher.tp x teacher.dp)
+    sbatch_args: dict[str, str] = Field(default_factory=dict)  # Slurm: extra #SBATCH lines (account, qos, time)
 
 
 class Study(Schema):
@@ -160,8 +168,12 @@ class Study(Schema):
 
     @model_validator(mode="after")
     def _evaluates(self) -> Study:
-        if not self.evaluation.tasks and not self.evaluation.bigbench:
+        ev = self.evaluation
+        if not ev.tasks and not ev.bigbench and not ev.bigbench_set:
             raise ValueError("evaluation names no tasks and no BIG-bench folder")
+        labels = [r.label for r in self.rows]
+        if ev.baseline is not None and ev.baseline not in labels:
+            raise ValueError(f"evaluation.baseline {ev.baseline!r} is not a row label; rows: {', '.join(labels)}")
         return self
 
     @property
@@ -211,6 +223,15 @@ def _check_names(study: Study, path: Path) -> None:
     ]:
         if name is not None and name not in mixtures and not Path(name).suffix:
             raise StudyError(f"{path}: {where}: unknown mixture {name!r}; valid: {', '.join(mixtures)}")
+    if study.evaluation.bigbench_set:
+        from ..bigbench import BigBenchError, load_taskset
+
+        try:
+            load_taskset(study.evaluation.bigbench_set)
+        except BigBenchError as exc:
+            raise StudyError(f"{path}: evaluation.bigbench_set: {exc}") from None
     for name in study.evaluation.tasks:
+        if name.startswith("bigbench:"):
+            continue  # a split file of `brd bigbench split`, checked when it is read
         if name not in tasks:
             raise StudyError(f"{path}: evaluation.tasks: unknown task {name!r}; valid: {', '.join(tasks)}")

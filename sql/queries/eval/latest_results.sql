@@ -16,8 +16,9 @@ ranked as (
 
 final as (
     select
-        run_id, model, model_fingerprint, train_run_id, train_passages, task, task_kind, metric,
-        n, accuracy, created_at, model_last_eval_at
+        run_id, model, model_fingerprint, train_run_id, train_passages, train_rows, mixture_name,
+        mixture_kind, mixture_family, base_fingerprint, task, task_kind, metric, selection, n, n_labelled,
+        accuracy, ci_low, ci_high, ci_method, created_at, model_last_eval_at
     from ranked
     where rn = 1
 )
