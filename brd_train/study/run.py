@@ -66,7 +66,8 @@ def done_reason(stage: Stage, store: Store) -> str | None:
         have = {r[0] for r in rows}
         wanted_bigbench = "--bigbench" in stage.argv
         if set(tasks) <= have and (not wanted_bigbench or any(t.startswith("bigbench:") for t in have)):
-            return f"the store holds results of {Path(model).name} on these tasks"
+            name = Path(model).parent.name if Path(model).name == FINAL_DIR else Path(model).name  # students/X/model
+            return f"the store holds results of {name} on these tasks"
     return None
 
 
