@@ -2,8 +2,11 @@
 set shell := ["bash", "-euo", "pipefail", "-c"]
 set positional-arguments := false
 
-brd := ".venv/bin/brd"
-python := ".venv/bin/python"
+# Recipes that take paths run in the caller's folder (`invocation_directory()`): `--store DIR`,
+# `--out DIR` and the demo's ./brd-demo resolve there, wherever the clone is.
+brd := justfile_directory() / ".venv/bin/brd"
+python := justfile_directory() / ".venv/bin/python"
+here := invocation_directory()
 
 # List the recipes
 default:
@@ -23,18 +26,21 @@ lint: setup
 test *args: lint
     HF_HUB_OFFLINE=1 {{python}} -m pytest {{args}}
 
-# Run the whole BRD study on the embedded default: sample corpus, SmolLM2 teacher, tiny students
+# Run the whole BRD study on the embedded default (sample corpus, SmolLM2 teacher and students) into ./brd-demo
+[positional-arguments]
 demo *args: setup
-    {{brd}} demo {{args}}
+    cd {{quote(here)}} && {{quote(brd)}} demo "$@"
 
 # Run every benchmark in bench/ and print its figures
 bench *args: setup
     for b in bench/*.py; do echo "== $b"; {{python}} "$b" {{args}}; done
 
-# Build a training mixture from manifests/mixtures/NAME.yaml into mixtures/NAME
+# Build a training mixture (manifests/mixtures/NAME.yaml) into ./mixtures/NAME, from ./brd-store unless --store
+[positional-arguments]
 build-mix name *args: setup
-    {{brd}} mix build {{name}} --out mixtures/{{name}} {{args}}
+    cd {{quote(here)}} && {{quote(brd)}} mix build "$@"
 
-# Run any brd command inside .venv, e.g. `just brd status`
+# Run any brd command inside .venv, in the caller's folder, e.g. `just brd status`
+[positional-arguments]
 brd *args: setup
-    {{brd}} {{args}}
+    cd {{quote(here)}} && {{quote(brd)}} "$@"

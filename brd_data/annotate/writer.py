@@ -170,18 +170,19 @@ class AnnotationPartWriter(ParquetWriter):
         if self._bar is None:
             from tqdm import tqdm
 
-            total = work_rows(Path(self.work_dir), rank)
+            total, units, behaviours = work_summary(Path(self.work_dir), rank)
             self._first_at = time.monotonic()
             self._bar = tqdm(
                 total=total,
-                unit="item",
-                desc=f"annotate {self.mode} rank {rank}",
+                unit="answer",
+                desc=f"annotating {units} {'task prompts' if behaviours == ['task'] else 'sentences'} "
+                f"({', '.join(behaviours)})" + (f", part {rank + 1}" if rank else ""),
                 file=sys.__stderr__,
                 dynamic_ncols=True,
                 mininterval=1.0,
             )
         elapsed = max(time.monotonic() - self._first_at, 1e-6)
-        self._bar.set_postfix_str(f"{self._tokens / elapsed:.1f} out tok/s", refresh=False)
+        self._bar.set_postfix_str(f"{self._tokens / elapsed:.0f} output tokens/s", refresh=False)
         self._bar.update(1)
 
     def close(self) -> None:
@@ -206,6 +207,11 @@ class AnnotationPartWriter(ParquetWriter):
             )
 
 
-def work_rows(work_dir: Path, rank: int) -> int:
+def work_summary(work_dir: Path, rank: int) -> tuple[int, int, list[str]]:
+    """(requests, distinct inputs, behaviours) of one rank's work file."""
     path = work_dir / f"{rank:05d}.parquet"
-    return pq.read_metadata(path).num_rows if path.is_file() else 0
+    if not path.is_file():
+        return 0, 0, []
+    table = pq.read_table(path, columns=["unit_id", "behaviour"])
+    behaviours = sorted(set(table.column("behaviour").to_pylist()))
+    return table.num_rows, len(set(table.column("unit_id").to_pylist())), behaviours

@@ -4,6 +4,7 @@ traceback); any other exception is a bug and prints its traceback."""
 
 from __future__ import annotations
 
+import contextlib
 import faulthandler
 import logging
 import os
@@ -17,6 +18,7 @@ import typer
 
 from ..contracts.errors import Terminated, UserError, environment_error
 from ..contracts.secrets import redact
+from ..contracts.terminal import quiet_libraries
 from . import annotate, bigbench, ingest, migrate, mix, publish, sql, status, tasks, teacher
 
 app = typer.Typer(
@@ -29,6 +31,18 @@ app = typer.Typer(
 )
 for module in (ingest, tasks, bigbench, annotate, mix, publish, sql, status, migrate, teacher):
     module.register(app)
+
+
+@app.callback()
+def _root(
+    verbose: bool = typer.Option(
+        False,
+        "--verbose",
+        help="Show the libraries' own progress bars and logs (datasets, transformers, vLLM) too. Also BRD_VERBOSE=1.",
+    ),
+) -> None:
+    quiet_libraries(verbose)
+
 
 _plugged: list[str] = []
 
@@ -69,11 +83,9 @@ def main() -> None:
     disk, a read-only folder) print one line; anything else is a bug and prints its traceback."""
     signal.signal(signal.SIGTERM, _on_sigterm)
     # `kill -USR1 PID` prints every thread's stack to stderr: what a run that seems stuck is doing.
-    # Not where stderr has no file descriptor (brd called in-process under a captured stream).
-    try:
-        faulthandler.register(signal.SIGUSR1, all_threads=True)
-    except (OSError, ValueError):  # io.UnsupportedOperation is both
-        pass
+    # The process's own stderr: sys.stderr may be a stream without a file descriptor (a caller's redirect).
+    with contextlib.suppress(AttributeError, OSError, ValueError):  # no stderr file at all: no dump
+        faulthandler.register(signal.SIGUSR1, file=sys.__stderr__, all_threads=True)
     try:
         rc = plug_in()(prog_name="brd", standalone_mode=False)
     except _EXIT as exc:

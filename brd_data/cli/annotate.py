@@ -118,6 +118,13 @@ def annotate(
     prefix_caching: Annotated[
         bool, typer.Option(help="vLLM automatic prefix caching (the few-shot prefix is computed once).")
     ] = True,
+    batch_invariant: Annotated[
+        bool,
+        typer.Option(
+            help="vLLM's batch-invariant kernels (VLLM_BATCH_INVARIANT=1, recent NVIDIA/AMD GPUs): greedy answers "
+            "that do not depend on which requests share a batch. Not needed on CPU (docs/reproducibility.md)."
+        ),
+    ] = False,
     trust_remote_code: TrustTeacherOpt = False,
     vllm_arg: Annotated[
         list[str] | None,
@@ -206,6 +213,7 @@ def annotate(
         cpu_threads=cpu_threads,
         enforce_eager=enforce_eager,
         prefix_caching=prefix_caching,
+        batch_invariant=batch_invariant,
         trust_remote_code=trust_remote_code,
         vllm_args=_kv(vllm_arg),
         server_script=str(server_script) if server_script else None,

@@ -32,6 +32,18 @@ def publish(
         ),
     ] = None,
     store: StoreOpt = DEFAULT_STORE_PATH,
+    license: Annotated[
+        str | None,
+        typer.Option(
+            "--license",
+            help="The card's license id (cc-by-4.0, other, ...). Default: apache-2.0 for brd's sample corpus, "
+            "else other.",
+        ),
+    ] = None,
+    license_note: Annotated[
+        str | None,
+        typer.Option("--license-note", help="The source corpus's terms, in words, for the card's license line."),
+    ] = None,
     retries: Annotated[
         int, typer.Option(min=1, help="Attempts per Hub call on transient failures (429, 5xx, network).")
     ] = 5,
@@ -39,9 +51,10 @@ def publish(
 ) -> None:
     """Publish mixture folders to the Hugging Face Hub as one dataset repository.
 
-    One config per mixture, and a README.md dataset
-    card (configs, counts, passage format, teacher, prompts, lineage, citation). The prompts and
-    teacher names come from the store when it exists. Pushes with huggingface_hub, retrying
+    One config per mixture, and a README.md dataset card: languages, license and source corpus,
+    rows and tokens per config and how to load it, the row format, the teacher and its
+    fingerprint, the prompts as the teacher received them, lineage and citation (read from the
+    mixtures' manifest.json, else from the store). Pushes with huggingface_hub, retrying
     transient failures; the token is huggingface_hub's (HF_TOKEN or `hf auth login`) and is never
     printed or written."""
     from ..mix.publish import gather, stage
@@ -49,7 +62,7 @@ def publish(
     from ..store import Store
 
     st = Store(store)
-    contents = gather(dirs, repo_id, st if st.exists() else None)
+    contents = gather(dirs, repo_id, st if st.exists() else None, license=license, license_note=license_note)
     names = ", ".join(m.name for m in contents.mixtures)
     if dry_run is not None:
         folder = stage(contents, dry_run)

@@ -12,7 +12,9 @@ from .options import DEFAULT_STORE_PATH, StoreOpt
 
 
 def sql(
-    query: Annotated[str, typer.Argument(help="SQL to run. Tables and views: see `brd status`.")],
+    query: Annotated[
+        str, typer.Argument(help="SQL to run. `brd status` lists the tables and the views, with each view's grain.")
+    ],
     store: StoreOpt = DEFAULT_STORE_PATH,
     fmt: Annotated[
         Format, typer.Option("--format", "-f", help="table, json (an array of row objects), csv or parquet.")

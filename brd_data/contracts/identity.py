@@ -47,7 +47,7 @@ def quarantine_id(stage: str, source_id: str, location: str, reason: str) -> str
 @functools.cache
 def code_version() -> str:
     """Package version plus the git commit when running from a checkout (`.dirty` if modified)."""
-    from .. import __version__
+    from .._version import __version__
 
     root = Path(__file__).resolve().parent.parent.parent
     if not (root / ".git").exists():
@@ -70,3 +70,34 @@ def code_version() -> str:
     except (OSError, subprocess.SubprocessError):
         return __version__
     return f"{__version__}+g{sha}{'.dirty' if dirty else ''}"
+
+
+class RowsDigest:
+    """Two digests of the rows a trainer reads (a mixture's `text`, or `prompt` + `completion`):
+    `content` ignores their order (the same rows in any order give the same value: a multiset
+    hash, the sum of each row's 128-bit BLAKE2b), `ordered` does not. Two mixtures with the same
+    `content` hold the same training data; with the same `ordered` too, a seeded run trains the
+    same model on them."""
+
+    _MOD = 1 << 128
+
+    def __init__(self) -> None:
+        self._sum = 0
+        self._ordered = hashlib.sha256()
+        self.rows = 0
+
+    def update(self, *columns: list[str]) -> None:
+        """Add rows given column-wise (equal-length lists of strings)."""
+        for values in zip(*columns):
+            d = hashlib.blake2b("\x1f".join(values).encode("utf-8"), digest_size=16).digest()
+            self._sum = (self._sum + int.from_bytes(d, "big")) % self._MOD
+            self._ordered.update(d)
+            self.rows += 1
+
+    @property
+    def content(self) -> str:
+        return f"{self._sum:032x}"[:16]
+
+    @property
+    def ordered(self) -> str:
+        return self._ordered.hexdigest()[:16]

@@ -71,8 +71,13 @@ def prepare(target: Path | None = None, force: bool = False) -> Path:
     started = time.monotonic()
     # GGUF weights are Q4_1; transformers dequantizes them on load. The loaded model cannot be
     # saved as is ("quantized with GGUF"), so its weights move into a plain Llama of the same config.
-    tok = AutoTokenizer.from_pretrained(src.parent, gguf_file=src.name)
-    loaded = AutoModelForCausalLM.from_pretrained(src.parent, gguf_file=src.name, torch_dtype=torch.float32)
+    from transformers import modeling_gguf_pytorch_utils as gguf_loader
+
+    from .terminal import quiet_tqdm
+
+    with quiet_tqdm(gguf_loader):  # its own bar ignores the libraries' switches
+        tok = AutoTokenizer.from_pretrained(src.parent, gguf_file=src.name)
+        loaded = AutoModelForCausalLM.from_pretrained(src.parent, gguf_file=src.name, torch_dtype=torch.float32)
     config = loaded.config
     if hasattr(config, "quantization_config"):
         del config.quantization_config

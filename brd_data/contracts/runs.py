@@ -114,10 +114,13 @@ class StageRun:
     # -- begin and end --------------------------------------------------------------------------
     def __enter__(self) -> StageRun:
         lease = "lock" if self.store.writing else "pid"
+        from .filters import refresh_filters
+
         with self.window():
             self.run = self.store.begin_run(
                 self.command, self.config, self.inputs, code_version=code_version(), lease=lease
             )
+            refresh_filters(self.store, self.run.run_id)  # what views need from manifests/ (d_train_no_sent)
         return self
 
     def __exit__(self, exc_type, exc, tb) -> bool:

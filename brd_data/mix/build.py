@@ -65,7 +65,8 @@ import pyarrow.compute as pc
 from ..contracts import paper
 from ..contracts.choices import TOKEN_SAMPLE_ROWS, CountTokens, check_choice
 from ..contracts.errors import UserError
-from ..contracts.identity import code_version, file_sha256
+from ..contracts.filters import sync_filters
+from ..contracts.identity import RowsDigest, code_version, file_sha256
 from ..contracts.outputs import OutputKind, check_replaceable, mark, remove, sibling, swap
 from ..contracts.prompt_versions import link_old_hashes, versions_of
 from ..contracts.runs import StageRun
@@ -86,6 +87,7 @@ from .tokens import TokenCounter, load_token_counter
 LINEAGE_COLUMNS = ("passage_id", "unit_id", "component", "run_ids", "prompt_hashes", "teacher_fingerprints")
 REQUIRED_COLUMNS = ("text", *LINEAGE_COLUMNS)
 # sft views hold text = prompt || completion too: it is what token counts measure.
+_HEX16 = re.compile(r"^[0-9a-f]{16}$")
 KIND_COLUMNS = {"lm": REQUIRED_COLUMNS, "sft": ("prompt", "completion", *REQUIRED_COLUMNS)}
 KIND_SCHEMA = {"lm": LM_SCHEMA, "sft": SFT_SCHEMA}
 _ALL_KEYS = (0, 2**128 - 1)
@@ -147,14 +149,6 @@ class BuildResult:
 
 
 # -- planning -----------------------------------------------------------------------------------
-
-
-def sync_filters(st: Store, con, filters: list[FilterSpec], run_id: str) -> None:
-    """Load the filter manifests' terms into mix_filter_terms (replacing what a filter had)."""
-    for f in filters:
-        con.execute(query("mix/delete_filter"), {"filter": f.name})
-        rows = [{**r, "run_id": run_id} for r in f.rows()]
-        st.insert(con, "mix_filter_terms", pa.Table.from_pylist(rows))
 
 
 def sync_all_filters(st: Store) -> list[FilterSpec]:
@@ -324,6 +318,9 @@ class _Stream:
         self.bound_holds = True  # tokens <= UTF-8 bytes + 1, checked on every counted row
         self.rows_over = 0
         self.longest = 0
+        self.digest = RowsDigest()  # what the trainer reads, to tell mixtures of the same data apart
+        self.languages: dict[str, int] = defaultdict(int)  # rows per language (views with a `lang`)
+        self.source_prefixes: set[str] = set()  # a passage id starts with its source's sha256[:16]
 
     def tokens(self, batch: pa.RecordBatch) -> np.ndarray:
         """Each row's token count; -1 where the build did not need it (auto mode, past the sample,
@@ -415,6 +412,14 @@ class _Stream:
         if not keep.any():
             return None
         kept = batch.filter(pa.array(keep))
+        trained = ("prompt", "completion") if "prompt" in kept.schema.names else ("text",)
+        if "passage_id" in kept.schema.names:
+            prefixes = pc.unique(pc.utf8_slice_codeunits(kept.column("passage_id"), 0, 16)).to_pylist()
+            self.source_prefixes.update(p for p in prefixes if p and _HEX16.match(p))
+        if "lang" in kept.schema.names:
+            for row in pa.Table.from_batches([kept]).group_by("lang").aggregate([("lang", "count")]).to_pylist():
+                self.languages[row["lang"] or "und"] += row["lang_count"]
+        self.digest.update(*(kept.column(c).to_pylist() for c in trained))
         for col, acc in (
             ("run_ids", self.run_ids),
             ("prompt_hashes", self.prompt_hashes),
@@ -587,6 +592,7 @@ def _manifest(
     filters: list[FilterSpec],
     run_id: str,
     corpus: list[dict[str, str]] = (),
+    corpus_files: list[dict[str, Any]] = (),
 ) -> dict[str, Any]:
     rows = sum(p.rows for p in plans)
     token_count = stream.token_count()
@@ -624,6 +630,11 @@ def _manifest(
         "rows": rows,
         "tokens": token_count["tokens"],  # exact, or null where the build estimated them (token_count)
         "token_count": token_count,
+        # the training rows' digests (contracts.identity.RowsDigest): same content = same data
+        "content_hash": stream.digest.content,
+        "order_hash": stream.digest.ordered,
+        "languages": dict(sorted(stream.languages.items())),
+        "corpus_files": corpus_files,
         "shards": [{"file": s.file, "rows": s.rows, "sha256": s.sha256} for s in shards],
         "source_run_ids": sorted(stream.run_ids),
         "prompt_hashes": sorted(stream.prompt_hashes),
@@ -670,8 +681,11 @@ def build_mixture(st: Store, spec: MixtureSpec, out: Path, opts: BuildOptions = 
                 windows = passage_windows(con, spec)
                 plans = plan_sources(con, spec, windows)
                 shards, stream = export_rows(con, spec, plans, windows, counter, tmp, opts)
+                files = source_files(con, stream.source_prefixes)
+                teachers, prompts = teachers_and_prompts(con, stream)
             shutil.rmtree(tmp / ".duckdb-tmp", ignore_errors=True)
-            manifest = _manifest(spec, st, counter, plans, shards, stream, filters, run.run_id, corpus)
+            manifest = _manifest(spec, st, counter, plans, shards, stream, filters, run.run_id, corpus, files)
+            manifest.update(teachers=teachers, prompts=prompts)
             (tmp / "manifest.json").write_text(
                 json.dumps(manifest, indent=1, ensure_ascii=False) + "\n", encoding="utf-8"
             )
@@ -702,3 +716,34 @@ def build_mixture(st: Store, spec: MixtureSpec, out: Path, opts: BuildOptions = 
     finally:
         remove(tmp)  # a failed build leaves nothing beside --out
     return BuildResult(out, manifest, time.monotonic() - started, stream.tokenised_rows, stream.tokenise_seconds)
+
+
+def source_files(con, prefixes: set[str]) -> list[dict[str, Any]]:
+    """The ingested files the mixture's passages come from: name, sha256, format, language, size
+    (for the dataset card: its source corpus and languages)."""
+    if not prefixes:
+        return []
+    rows = con.execute(query("mix/sources_by_prefix"), {"prefixes": sorted(prefixes)}).fetchall()
+    return [
+        {"file": Path(path).name, "sha256": sid, "format": fmt, "lang": lang, "size_bytes": size}
+        for sid, path, fmt, lang, size in rows
+    ]
+
+
+def teachers_and_prompts(con, stream: _Stream) -> tuple[dict[str, str], dict[str, dict[str, Any]]]:
+    """The teachers (fingerprint -> name: a hub id, or a local folder's name) and the prompts
+    (hash -> what the teacher was sent) behind the mixture's rows, so that a dataset card can say
+    them without the store."""
+    from ..contracts.cards import public_name
+    from ..contracts.schemas.prompt import sent_text
+
+    teachers = {fp: "" for fp in sorted(stream.teachers)}
+    if teachers:
+        for fp, name in con.execute(query("mix/teachers_by_fingerprint"), {"fingerprints": list(teachers)}).fetchall():
+            teachers[fp] = public_name(name)
+    prompts: dict[str, dict[str, Any]] = {}
+    if stream.prompt_hashes:
+        rows = con.execute(query("mix/prompts_by_hash"), {"hashes": sorted(stream.prompt_hashes)}).fetchall()
+        for h, behaviour, name, text, _source in rows:
+            prompts[h] = {"name": name, **sent_text(text or ""), "behaviour": behaviour}
+    return teachers, prompts

@@ -60,8 +60,9 @@ class PromptInfo:
     prompt_hash: str
     behaviour: str = ""
     name: str = ""
-    template: str = ""
+    template: str = ""  # the text the teacher received, the input as a placeholder
     source: str = ""  # where the template text came from
+    mode: str = ""
 
 
 @dataclass
@@ -70,6 +71,7 @@ class RepoContents:
     mixtures: list[Mixture]
     prompts: dict[str, PromptInfo] = field(default_factory=dict)
     teachers: dict[str, str] = field(default_factory=dict)  # fingerprint -> name
+    license: tuple[str, str] | None = None  # (license id, the source corpus's terms); None: default_license
 
 
 def find_mixtures(dirs: list[Path]) -> list[Mixture]:
@@ -142,33 +144,50 @@ def check_shards(contents: RepoContents) -> None:
                 raise PublishError(f"{path}: holds {rows} rows, manifest.json says {s['rows']}")
 
 
-def prompt_infos(hashes: set[str], store=None) -> dict[str, PromptInfo]:
-    """Prompt templates by hash: from the store's `prompts` table, else from manifests/prompts files
-    whose sha256[:16] is the hash (how the annotation engine names a template version)."""
+def _info(h: str, sent: dict[str, Any], name: str, source: str) -> PromptInfo:
+    return PromptInfo(h, sent.get("behaviour") or "", name, _prompt_text(sent), source, sent.get("mode") or "")
+
+
+def prompt_infos(hashes: set[str], store=None, mixtures: list[Mixture] = ()) -> dict[str, PromptInfo]:
+    """The prompts by hash, as the teacher received them: from the mixtures' manifest.json, else the
+    store's `prompts` table, else manifests/prompts files whose sha256[:16] is the hash."""
+    from ..contracts.schemas.prompt import sent_text
 
     found: dict[str, PromptInfo] = {}
-    if store is not None and store.exists() and hashes:
+    for m in mixtures:
+        for h, sent in m.manifest.get("prompts", {}).items():
+            if h in hashes and sent.get("template"):
+                found.setdefault(h, _info(h, sent, sent.get("name") or "", "the mixture's manifest.json"))
+    missing = sorted(hashes - set(found))
+    if store is not None and store.exists() and missing:
         with store.reader() as con:
-            rows = con.execute(query("mix/prompts_by_hash"), {"hashes": sorted(hashes)}).fetchall()
-        for h, behaviour, name, template, _source in rows:
-            found[h] = PromptInfo(h, behaviour, name, template, "the store's prompts table")
+            rows = con.execute(query("mix/prompts_by_hash"), {"hashes": missing}).fetchall()
+        for h, behaviour, name, text, _source in rows:
+            sent = sent_text(text or "")
+            if sent:
+                found[h] = _info(h, {**sent, "behaviour": behaviour}, name, "the store's prompts table")
     prompt_dir = manifests_dir() / "prompts"
-    if prompt_dir.is_dir():
+    if prompt_dir.is_dir() and set(hashes) - set(found):
         for p in sorted(prompt_dir.rglob("*")):
             if p.is_file():
                 h = hashlib.sha256(p.read_bytes()).hexdigest()[:16]
-                if h in hashes and h not in found:
-                    found[h] = PromptInfo(h, "", p.stem, p.read_text(encoding="utf-8"), f"manifests/prompts/{p.name}")
+                sent = sent_text(p.read_text(encoding="utf-8")) if h in hashes and h not in found else {}
+                if sent:
+                    found[h] = _info(h, sent, p.stem, f"manifests/prompts/{p.name}")
     return {h: found.get(h, PromptInfo(h)) for h in sorted(hashes)}
 
 
-def teacher_names(fingerprints: set[str], store=None) -> dict[str, str]:
+def teacher_names(fingerprints: set[str], store=None, mixtures: list[Mixture] = ()) -> dict[str, str]:
+    """Teacher names by fingerprint: from the mixtures' manifest.json, else from the store."""
     names = {fp: "" for fp in fingerprints}
-    if store is not None and store.exists() and fingerprints:
+    for m in mixtures:
+        for fp, name in m.manifest.get("teachers", {}).items():
+            if fp in names and name and not names[fp]:
+                names[fp] = name
+    missing = sorted(fp for fp, n in names.items() if not n)
+    if store is not None and store.exists() and missing:
         with store.reader() as con:
-            for fp, teacher in con.execute(
-                query("mix/teachers_by_fingerprint"), {"fingerprints": sorted(fingerprints)}
-            ).fetchall():
+            for fp, teacher in con.execute(query("mix/teachers_by_fingerprint"), {"fingerprints": missing}).fetchall():
                 names[fp] = _public_name(teacher)
     return names
 
@@ -203,10 +222,74 @@ def _size_category(rows: int) -> str:
     return "100M<n<1B"
 
 
+# What each component of a mixture is, in the paper's passage format (§3.2), for s1, s2, s3.
+COMPONENT_FORMATS = {
+    "d_ori": "original passage: `s1<sep>s2<sep>s3`",
+    "d_ner": "NER: `s1<sep>NER(s1)<sep>s2<sep>NER(s2)<sep>s3<sep>NER(s3)`",
+    "d_qra": "QRA: `s1<sep>QRA(s1)<sep>s2<sep>QRA(s2)<sep>s3<sep>QRA(s3)`",
+    "d_qra_no_sent": "QRA without questions about the attitude or answers with a sentiment word (appendix A.5)",
+    "sentence_ori": "one sentence alone: `s`",
+    "sentence_ner": "one sentence with its NER: `s<sep>NER(s)`",
+    "sentence_qra": "one sentence with its QRA: `s<sep>QRA(s)`",
+}
+SAMPLE_LICENSE = ("apache-2.0", "the sample corpus shipped with brd (written for brd; Apache-2.0, as brd itself)")
+
+
+def _components(m: Mixture) -> dict[str, dict[str, int]]:
+    out: dict[str, dict[str, int]] = {}
+    for comp in m.manifest["components"]:
+        for c, v in comp.get("by_component", {}).items():
+            out[c] = v
+    return out
+
+
+def _languages(mixtures: list[Mixture]) -> list[str]:
+    langs = {lang for m in mixtures for lang in m.manifest.get("languages", {}) if lang and lang != "und"}
+    return sorted(langs)
+
+
+def _corpus_files(mixtures: list[Mixture]) -> list[dict[str, Any]]:
+    seen: dict[str, dict[str, Any]] = {}
+    for m in mixtures:
+        for f in m.manifest.get("corpus_files", []):
+            seen.setdefault(f["sha256"], f)
+    return sorted(seen.values(), key=lambda f: (f["file"], f["sha256"]))
+
+
+def _sample_hashes() -> set[str]:
+    from ..contracts.identity import file_sha256
+    from ..contracts.paths import samples_dir
+
+    return {file_sha256(p) for p in (samples_dir() / "cc100").glob("*") if p.is_file()}
+
+
+def default_license(mixtures: list[Mixture]) -> tuple[str, str]:
+    """(license id, the source corpus's terms): brd's sample corpus is Apache-2.0; for any other
+    corpus brd cannot know the terms, and the card says so until --license/--license-note say them."""
+    files = _corpus_files(mixtures)
+    if files and {f["sha256"] for f in files} <= _sample_hashes():
+        return SAMPLE_LICENSE
+    return "other", ""
+
+
+def _prompt_text(info: dict[str, Any]) -> str:
+    """The prompt as the teacher saw it, the input shown as a placeholder."""
+    slot = "<the task prompt>" if info.get("input") == "task" else "<the sentence>"
+    text = str(info.get("template") or "").replace("{input}", slot, 1).rstrip()
+    if info.get("mode") == "chat":
+        system = f"system: {info['system']}\n\n" if info.get("system") else ""
+        return f"{system}user: {text}"
+    return text
+
+
 def render_card(contents: RepoContents) -> str:
     mixtures = contents.mixtures
+    license_id, license_note = contents.license or default_license(mixtures)
+    langs = _languages(mixtures)
     front = {
         "pretty_name": contents.repo_id.split("/")[1],
+        **({"language": langs} if langs else {}),
+        "license": license_id,
         "configs": [
             {
                 "config_name": m.name,
@@ -219,6 +302,7 @@ def render_card(contents: RepoContents) -> str:
         "tags": ["brd", "basic-reading-distillation", "distillation", "synthetic"],
         "size_categories": [_size_category(max(m.manifest["rows"] for m in mixtures))],
     }
+    files = _corpus_files(mixtures)
     lines = [
         "---",
         yaml.safe_dump(front, sort_keys=False, allow_unicode=True).rstrip(),
@@ -227,28 +311,44 @@ def render_card(contents: RepoContents) -> str:
         f"# {contents.repo_id.split('/')[1]}",
         "",
         "Training data for a student language model, built with `brd` after *Basic Reading Distillation* "
-        "(anonymous ACL submission): a teacher LLM reads every sentence of a corpus and writes named-entity "
-        "prose (NER) and a question with its answer (QRA); the outputs are woven into the passages below. "
+        "(anonymous ACL submission): a teacher LLM read every sentence of a corpus and wrote named-entity "
+        "prose (NER) and a question with its answer (QRA); its outputs are woven into the passages. "
         "Each config is one mixture (`brd mix build NAME`).",
         "",
-        "| config | rows | tokens | components | mixture hash |",
-        "|---|---:|---:|---|---|",
+        "| config | rows | tokens | components | languages | mixture hash |",
+        "|---|---:|---:|---|---|---|",
     ]
     for m in mixtures:
         mf = m.manifest
-        parts = "; ".join(
-            f"{c}: {v['rows']:,} rows" for comp in mf["components"] for c, v in comp.get("by_component", {}).items()
+        parts = "; ".join(f"{c}: {v['rows']:,} rows / {v['tokens']:,} tokens" for c, v in _components(m).items())
+        mlangs = ", ".join(f"{k} {v:,}" for k, v in mf.get("languages", {}).items()) or "–"
+        lines.append(
+            f"| `{m.name}` | {mf['rows']:,} | {mf['tokens']:,} | {parts} | {mlangs} | `{mf['mixture_hash']}` |"
         )
-        lines.append(f"| `{m.name}` | {mf['rows']:,} | {mf['tokens']:,} | {parts} | `{mf['mixture_hash']}` |")
-    lines += [
-        "",
-        "```python",
-        "from datasets import load_dataset",
-        f'ds = load_dataset("{contents.repo_id}", "{mixtures[0].name}", split="train")',
-        "```",
-        "",
-    ]
-    lines += ["## Configs", ""]
+    lines += ["", "Load a config:", "", "```python", "from datasets import load_dataset", ""]
+    lines += [f'{_ident(m.name)} = load_dataset("{contents.repo_id}", "{m.name}", split="train")' for m in mixtures]
+    lines += ["```", "", "## Source corpus and license", ""]
+    if files:
+        lines.append(
+            "The passages are sentences of these files, ingested with `brd ingest` "
+            "(name, language, format, sha256 of the bytes):"
+        )
+        lines.append("")
+        lines += [
+            f"- `{f['file']}` ({f.get('lang') or '?'}, {f.get('format') or '?'}, `{f['sha256'][:16]}`)" for f in files
+        ]
+    else:
+        lines.append("The rows are task examples, not corpus passages (see each config's components).")
+    lines.append("")
+    if license_note:
+        lines.append(f"License `{license_id}`: {license_note}.")
+    else:
+        lines.append(
+            f"License `{license_id}`: the terms of the source corpus above apply to its text and to the teacher's "
+            "outputs about it; the publisher has not stated them (`brd publish --license ID --license-note TEXT`)."
+        )
+    lines.append("The teacher model's own license may also bind its outputs.")
+    lines += ["", "## Configs", ""]
     for m in mixtures:
         mf = m.manifest
         lines.append(
@@ -261,39 +361,43 @@ def render_card(contents: RepoContents) -> str:
             + f". Delimiter `{mf['delimiter']}`, seed {mf['seed']}, tokens counted with "
             f"`{_public_name(mf.get('tokenizer') or '')}` (no special tokens)."
         )
+    present = {c for m in mixtures for c in _components(m)}
+    described = [c for c in COMPONENT_FORMATS if c in present]
+    lines += ["", "## Row format (paper §3.2)", ""]
+    if described:
+        lines.append("Each row's `component` says how its `text` was composed, for sentences s1, s2, s3:")
+        lines.append("")
+        lines += [f"- `{c}`: {COMPONENT_FORMATS[c]}" for c in described]
+        lines += [
+            "",
+            "A sentence whose annotation is missing or unusable keeps its place with nothing after it; a "
+            "passage with no usable annotation has no NER or QRA row.",
+        ]
+    other = sorted(present - set(COMPONENT_FORMATS))
+    if other:
+        lines += ["", f"Other components: {', '.join(f'`{c}`' for c in other)} (prompt / completion rows)."]
     lines += [
         "",
-        "## Passage format (paper §3.2)",
-        "",
-        "For a passage of sentences s1, s2, s3 and the delimiter `<sep>`:",
-        "",
-        "- original (`d_ori`): `s1<sep>s2<sep>s3`",
-        "- NER (`d_ner`): `s1<sep>NER(s1)<sep>s2<sep>NER(s2)<sep>s3<sep>NER(s3)`",
-        "- QRA (`d_qra`): `s1<sep>QRA(s1)<sep>s2<sep>QRA(s2)<sep>s3<sep>QRA(s3)`",
-        "",
-        "A sentence whose annotation is missing or unusable keeps its place with nothing after it; a "
-        "passage with no usable annotation is left out of `d_ner` / `d_qra`. Sentence-level units "
-        "(`sentence_*`) are one sentence each, with its annotation. `d_qra_no_sent` drops QRA items "
-        "about the attitude or answering with a sentiment word (appendix A.5).",
-        "",
-        "Columns: `text` (the training passage), `passage_id`, `unit_id` (the passage, or the sentence for "
-        "sentence-level rows), `component` (which composition made the row), `run_ids` (the brd runs that "
-        "produced its sentences and annotations), `prompt_hashes` (the prompt versions of its annotations).",
+        "Columns: `text` (the training text), `passage_id`, `unit_id` (the passage, or the sentence of "
+        "sentence-level rows), `component`, `run_ids` (the brd runs behind the row), `prompt_hashes` "
+        "(the prompt versions of its annotations).",
         "",
         "## Teacher",
         "",
     ]
     for fp, name in sorted(contents.teachers.items()):
-        lines.append(f"- `{fp}`" + (f": {name}" if name else " (fingerprint of the teacher model's files)"))
+        lines.append(f"- {name or 'a local model'} (fingerprint `{fp}`, a hash of its config and weight files)")
     if not contents.teachers:
         lines.append("- none (no annotations in these mixtures)")
-    lines += ["", "## Prompts", ""]
+    lines += ["", "## Prompts", "", "Each prompt as the teacher received it (the input marked `<...>`).", ""]
     for h, p in contents.prompts.items():
-        title = " ".join(x for x in (p.behaviour, p.name) if x)
         if p.template:
-            lines += [f"### `{h}` {title}", "", f"From {p.source}.", "", "```text", p.template.rstrip(), "```", ""]
+            mode = p.mode or "completion"
+            how = "one user turn through the teacher's chat template" if mode == "chat" else "the raw text"
+            lines += [f"### {p.behaviour or p.name} (`{p.name}`, prompt hash `{h}`)", "", f"Mode {mode}: {how}.", ""]
+            lines += ["```text", p.template, "```", ""]
         else:
-            lines += [f"### `{h}`", "", "Template text not available where this card was made.", ""]
+            lines += [f"### prompt hash `{h}`", "", "The prompt's text was not available where this card was made.", ""]
     if not contents.prompts:
         lines += ["None: these mixtures hold no teacher annotations.", ""]
     lines += ["## Lineage", ""]
@@ -311,6 +415,10 @@ def render_card(contents: RepoContents) -> str:
         )
     lines += ["", "## Citation", "", "```bibtex", CITATION, "```", ""]
     return "\n".join(lines)
+
+
+def _ident(name: str) -> str:
+    return re.sub(r"\W", "_", name) or "ds"
 
 
 def legacy_staging(folder: Path) -> bool:
@@ -349,13 +457,23 @@ def _write_repository(contents: RepoContents, folder: Path) -> None:
     (folder / "README.md").write_text(render_card(contents), encoding="utf-8")
 
 
-def gather(dirs: list[Path], repo_id: str, store=None) -> RepoContents:
+def gather(
+    dirs: list[Path], repo_id: str, store=None, license: str | None = None, license_note: str | None = None
+) -> RepoContents:
     if not _REPO_ID.match(repo_id or ""):
         raise PublishError(f"--repo-id {repo_id!r}: expected ORG/NAME (letters, digits, '-', '_', '.')")
+    if license is not None and not re.fullmatch(r"[a-z0-9][a-z0-9.+-]*", license):
+        raise PublishError(f"--license {license!r}: expected a Hub license id such as cc-by-4.0, apache-2.0 or other")
     mixtures = find_mixtures(dirs)
     hashes = {h for m in mixtures for h in m.manifest.get("prompt_hashes", [])}
     fps = {fp for m in mixtures for fp in m.manifest.get("teacher_fingerprints", [])}
-    return RepoContents(repo_id, mixtures, prompt_infos(hashes, store), teacher_names(fps, store))
+    chosen = None
+    if license is not None or license_note is not None:
+        default_id, default_note = default_license(mixtures)
+        chosen = (license or default_id, license_note if license_note is not None else default_note)
+    return RepoContents(
+        repo_id, mixtures, prompt_infos(hashes, store, mixtures), teacher_names(fps, store, mixtures), chosen
+    )
 
 
 # -- pushing ----------------------------------------------------------------------------------------

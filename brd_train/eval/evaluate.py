@@ -450,4 +450,7 @@ def run_eval(
         rows.extend(parents)
         run.add_counts(bigbench_tasks_skipped=len(skipped))
         commit(finish=True)
+    from .card import add_results_to_card
+
+    add_results_to_card(cfg.model, rows)  # a brd student folder's card shows its scores
     return EvalOutcome(run.run_id, rows, list(skipped), mode, fp, time.monotonic() - started, results)

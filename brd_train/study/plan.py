@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from brd_data.contracts.models import default_teacher_dir
+from brd_data.contracts.schemas.lineage import FINAL_DIR
 from brd_data.contracts.schemas.study import Row, Study, Training
 
 
@@ -202,10 +203,9 @@ def build_stages(study: Study, store: Path) -> list[Stage]:
     if ev.limit:
         task_args += ["--limit", str(ev.limit)]
     task_args += ["--select", ev.selection]
-    steps = {r.mixture: r.max_steps or tr.max_steps for r in trained_rows}
     for row in study.rows + [r for r in trained_rows if r.label.startswith("data-size:")]:
-        # `brd train` always saves a checkpoint at its last step
-        model = student if row.mixture is None else str(student_dir(store, row) / f"checkpoint-{steps[row.mixture]}")
+        # `brd train` writes the finished student to OUT/model at its last step
+        model = student if row.mixture is None else str(student_dir(store, row) / FINAL_DIR)
         stages.append(
             Stage(
                 f"eval:{row.label}",

@@ -186,10 +186,16 @@ def results_table(store: Store, labelled_models: list[tuple[str, str]], baseline
 
 
 def write_markdown(
-    path: Path, title: str, table: ResultsTable, timings: list[tuple[str, float, str]], figures: list
+    path: Path,
+    title: str,
+    table: ResultsTable,
+    timings: list[tuple[str, float, str]],
+    figures: list,
+    checks: list[str] = (),
 ) -> Path:
-    """The study's README: the table with its legend, the lineage, the time per stage and the
-    figures (`brd report`'s report.json: a chart, or one line saying why there is none)."""
+    """The study's README: the table with its legend, the rows check (`checks`: Markdown lines of
+    distinct.Checks.markdown), the lineage, the time per stage and the figures (`brd report`'s
+    report.json: a chart, or one line saying why there is none)."""
     lines = [
         f"# {title}",
         "",
@@ -202,6 +208,7 @@ def write_markdown(
         "Every number is `eval_results` in the store (intervals: `ci_low`, `ci_high`); the lineage below joins it",
         "to the training run (`train_runs`) and the mixture (`manifest.json` hash) that produced the model.",
         "",
+        *checks,
         "## Lineage",
         "",
         "| Model | model | train_run_id | mixture | mixture_hash | passages | step | eval run |",

@@ -11,9 +11,11 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from brd_data.contracts.schemas.lineage import FINAL_DIR
 from brd_data.contracts.schemas.study import Study, StudyError
 from brd_data.store import Store, query
 
+from .distinct import Checks, check_rows, identical_scores
 from .plan import Stage, build_stages
 from .results import ResultsTable, results_table, write_markdown
 
@@ -26,12 +28,11 @@ class StudyOutcome:
     timings: list[tuple[str, float, str]] = field(default_factory=list)
     report: Path | None = None
     tables: list = field(default_factory=list)  # a paper-shaped study's tables and figures (tables.Rendered)
+    checks: Checks = field(default_factory=Checks)
 
 
 def _final_checkpoint(stage: Stage) -> Path:
-    out = Path(stage.outputs["out"])
-    steps = int(stage.argv[stage.argv.index("--max-steps") + 1])
-    return out / f"checkpoint-{steps}"
+    return Path(stage.outputs["out"]) / FINAL_DIR  # written when the run reaches its last step
 
 
 def _resolved(model: str) -> str | None:
@@ -75,7 +76,7 @@ def done_reason(stage: Stage, store: Store) -> str | None:
                 f"{ckpt} was trained on mixture {trained_on}, but {manifest} is now {current}; "
                 "remove the student folder or use another store"
             )
-        return f"{ckpt.name} exists for mixture {current}"
+        return f"{ckpt} exists for mixture {current}"
     if stage.kind == "choose":
         from brd_data.contracts.schemas.lineage import CHOICE_FILE, read_run_state
 
@@ -102,7 +103,8 @@ def done_reason(stage: Stage, store: Store) -> str | None:
         have = {r[0] for r in rows}
         wanted_bigbench = "--bigbench" in stage.argv
         if set(tasks) <= have and (not wanted_bigbench or any(t.startswith("bigbench:") for t in have)):
-            return f"the store holds results of {Path(model).name} on these tasks"
+            name = Path(model).parent.name if Path(model).name == FINAL_DIR else Path(model).name  # students/X/model
+            return f"the store holds results of {name} on these tasks"
         return None
     if stage.argv[:2] == ["analyze", "cross-entropy"]:
         teacher = stage.argv[stage.argv.index("--teacher") + 1]
@@ -179,11 +181,35 @@ def run_study(
     from brd_data.contracts.report import read_figures
 
     table = labelled_results(study, store, stages)
+    checks = row_checks(store, stages)
+    checks.notes += identical_scores([(label, [c.value for c in cells]) for label, cells in table.rows])
     figures = read_figures(store.root / "report")
     report = write_markdown(
-        store.root / "report" / "README.md", f"Study {study.name}: {study.description}", table, timings, figures
+        store.root / "report" / "README.md",
+        f"Study {study.name}: {study.description}",
+        table,
+        timings,
+        figures,
+        checks=checks.markdown(),
     )
-    return StudyOutcome(table, timings, report)
+    return StudyOutcome(table, timings, report, checks)
+
+
+def row_checks(store: Store, stages: list[Stage]) -> Checks:
+    """Whether each evaluated row differs from the others in its model and its data (distinct.py)."""
+    from brd_data.contracts.models import model_fingerprint as fingerprint
+
+    mixture_of = {s.outputs["label"]: s.argv[s.argv.index("--mix") + 1] for s in stages if s.kind == "train"}
+    rows = []
+    for stage in stages:
+        if stage.kind != "eval":
+            continue
+        label = stage.outputs["label"]
+        model = stage.argv[stage.argv.index("--model") + 1]
+        fp = fingerprint(model) if Path(model).exists() or not model.startswith((".", "/")) else None
+        folder = mixture_of.get(label)
+        rows.append((label, Path(folder).name if folder else None, Path(folder) if folder else None, fp))
+    return check_rows(store, rows)
 
 
 def _paper_outcome(study, store, stages, timings, title, preamble) -> StudyOutcome:

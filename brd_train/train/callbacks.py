@@ -57,3 +57,42 @@ class StopAtStep(TrainerCallback):
             control.should_training_stop = True
             control.should_save = True
         return control
+
+
+class TrainProgress(TrainerCallback):
+    """brd's one display for a training run (main process): steps done, the last loss, the rate
+    and the time left. It replaces the trainer's bar and its printed log dicts."""
+
+    def __init__(self, desc: str):
+        self.desc = desc
+        self.bar = None
+
+    def on_train_begin(self, args, state, control, **kwargs):
+        if not state.is_world_process_zero:
+            return
+        import sys
+
+        from tqdm import tqdm
+
+        self.bar = tqdm(
+            total=state.max_steps,
+            initial=state.global_step,
+            desc=self.desc,
+            unit="step",
+            file=sys.stderr,
+            dynamic_ncols=True,
+            mininterval=1.0,
+        )
+
+    def on_step_end(self, args, state, control, **kwargs):
+        if self.bar is not None:
+            self.bar.update(state.global_step - self.bar.n)
+
+    def on_log(self, args, state, control, logs=None, **kwargs):
+        if self.bar is not None and logs and "loss" in logs:
+            self.bar.set_postfix_str(f"loss {float(logs['loss']):.3f}")
+
+    def on_train_end(self, args, state, control, **kwargs):
+        if self.bar is not None:
+            self.bar.close()
+            self.bar = None

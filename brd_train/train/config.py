@@ -166,6 +166,16 @@ class TrainConfig:
             "sft": "save_total_limit",
         },
     )
+    keep_final_checkpoint: bool = field(
+        default=True,
+        metadata={
+            "help": "Keep the last checkpoint-N (with its optimizer state, about 3x the model) once the final "
+            "student is written to OUT/model; without it, extending the run with --resume --max-steps starts from "
+            "the checkpoint before. Default {default}.",
+            "flag": "--keep-final-checkpoint/--no-keep-final-checkpoint",
+            "brd": "brd removes the last checkpoint folder after writing OUT/model (the store marks it removed)",
+        },
+    )
     logging_steps: int = field(
         default=10,
         metadata={"help": "Log the loss every N steps. Default {default}.", "sft": "logging_steps"},

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import shutil
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, replace
@@ -18,6 +19,7 @@ from typing import Any
 from brd_data.contracts.errors import ConfigError, UserError
 from brd_data.contracts.identity import code_version
 from brd_data.contracts.outputs import MARKER, OutputKind, check_replaceable, is_owned, mark
+from brd_data.contracts.terminal import verbose_terminal
 
 from .config import RESUME_INVARIANT, RESUME_NOT_INHERITED, TrainConfig
 from .lineage import (
@@ -270,14 +272,24 @@ def fixed_sft_settings(kind: str) -> dict[str, Any]:
 
 def build_trainer(prep: Prepared, model, callbacks=()):
     """TRL's SFTTrainer on the mixture, with the run's settings."""
+    from transformers.trainer_callback import PrinterCallback, ProgressCallback
     from trl import SFTConfig, SFTTrainer
+
+    class Trainer(SFTTrainer):
+        def create_model_card(self, *args, **kwargs) -> None:
+            """brd writes its own card into OUT/model (contracts.cards), not TRL's into OUT."""
 
     cfg = prep.cfg
     args = SFTConfig(**cfg.sft_kwargs(prep), **fixed_sft_settings(prep.mixture.kind))
     dataset = prep.mixture.load_dataset(cache_dir=cfg.out / ".datasets-cache")
-    return SFTTrainer(
+    trainer = Trainer(
         model=model, args=args, train_dataset=dataset, processing_class=prep.tokenizer, callbacks=list(callbacks)
     )
+    if not verbose_terminal():
+        # One display of brd's own (callbacks.TrainProgress) instead of the trainer's bar and log dicts.
+        trainer.remove_callback(ProgressCallback)
+        trainer.remove_callback(PrinterCallback)
+    return trainer
 
 
 def run_training(
@@ -335,7 +347,7 @@ def _train(prep: Prepared, store, main: bool, echo: Echo, finish_wait_s: float, 
     from brd_data.contracts.errors import Terminated, one_line
     from brd_data.contracts.runs import StageRun
 
-    from .callbacks import LineageCallback, StopAtStep, last_logged_loss
+    from .callbacks import LineageCallback, StopAtStep, TrainProgress, last_logged_loss
     from .plot import plot_loss
     from .record import StoreRecorder
 
@@ -384,6 +396,8 @@ def _train(prep: Prepared, store, main: bool, echo: Echo, finish_wait_s: float, 
         callbacks = [*extra_callbacks]
         if cfg.stop_at_step is not None:
             callbacks.append(StopAtStep(cfg.stop_at_step))
+        if main and not verbose_terminal():
+            callbacks.append(TrainProgress(f"training on {prep.mixture.name}"))
         if main:
             callbacks.append(
                 LineageCallback(run, run_id, recorder, tokens_seen=lambda: _tokens_seen(trainer, tokens_before))
@@ -405,6 +419,13 @@ def _train(prep: Prepared, store, main: bool, echo: Echo, finish_wait_s: float, 
         step = trainer.state.global_step
         status = "succeeded" if step >= cfg.max_steps else "stopped"
         final = cfg.out / f"checkpoint-{step}"
+        if status == "succeeded" and final.is_dir():
+            from .final import write_final_student
+
+            student = write_final_student(cfg.out, final)
+            if not cfg.keep_final_checkpoint:
+                shutil.rmtree(final)  # its weights live on in OUT/model (hard links or copies)
+            final = student
         plot = plot_loss(
             trainer.state.log_history,
             cfg.out / "loss.png",

@@ -1,8 +1,9 @@
 -- D_QRA without sentiment-related items (appendix A.5): d_qra's composition with the pieces of
 -- qra_without_sentiment. A sentence whose QRA items were all removed stays with nothing after it
 -- (n_filtered), as do sentences without a usable QRA (n_unusable, n_missing); a passage with no
--- piece left is left out. Fails loudly when the store has no sentiment terms (`brd mix sync`
--- loads manifests/filters/sentiment.yaml) instead of filtering nothing.
+-- piece left is left out. Fails loudly when the store has no sentiment terms (every write command
+-- loads manifests/filters/sentiment.yaml when it changed; `brd migrate` does on an older store)
+-- instead of filtering nothing.
 -- grain: one row per passage with at least one kept QRA piece; key: passage_id
 -- (unit_id = passage_id, component = 'd_qra_no_sent')
 create or replace view d_qra_no_sent as
@@ -64,6 +65,6 @@ select *
 from final
 where n_annotated > 0
   and case when (select count(*) from mix_filter_terms where filter = 'sentiment') = 0
-           then error('d_qra_no_sent: no sentiment filter terms in this store; run `brd mix sync` '
-                      || 'to load manifests/filters/sentiment.yaml')
+           then error('d_qra_no_sent: this store has no sentiment filter terms (manifests/filters/sentiment.yaml); '
+                      || 'run `brd migrate` to load them')
            else true end

@@ -106,3 +106,65 @@ def test_a_usage_mistake_is_a_usage_error_not_a_traceback(brd):
     out = brd("ingest", "corpus.txt", "--no-such-option", check=False)
     assert out.returncode == 2
     assert "No such option: --no-such-option" in out.stderr and "Traceback" not in out.stderr
+
+
+def test_json_nests_json_and_list_columns_csv_writes_them_as_json(brd, sample_store):
+    query = "select '{\"a\": [1, 2]}'::json as j, ['x', 'y,z'] as l, {'k': 1} as s, 3 as n from documents limit 1"
+    (row,) = json.loads(brd("sql", "--store", sample_store, "-f", "json", query).stdout)
+    assert row == {"j": {"a": [1, 2]}, "l": ["x", "y,z"], "s": {"k": 1}, "n": 3}
+    import csv
+    import io
+
+    (rec,) = list(csv.DictReader(io.StringIO(brd("sql", "--store", sample_store, "-f", "csv", query).stdout)))
+    assert json.loads(rec["j"]) == {"a": [1, 2]} and json.loads(rec["l"]) == ["x", "y,z"]
+    assert json.loads(rec["s"]) == {"k": 1} and rec["n"] == "3"
+    # a real list column of the store: passages.sentence_ids
+    (p,) = json.loads(
+        brd("sql", "--store", sample_store, "-f", "json", "select sentence_ids from passages limit 1").stdout
+    )
+    assert isinstance(p["sentence_ids"], list) and p["sentence_ids"]
+
+
+def test_status_fits_80_columns_and_lists_the_views_with_their_grain(brd, sample_store):
+    out = brd("status", "--store", sample_store, env={"COLUMNS": "80"}).stdout
+    lines = out.splitlines()
+    assert max(len(line) for line in lines) <= 80, max(lines, key=len)
+    assert "Views (sql/views)" in out
+    from brd_data.explore import view_grains
+
+    grains = view_grains()
+    assert grains["d_train"].startswith("one row per (passage, component)")
+    for view in ("d_ori", "d_train_no_sent", "passage_coverage"):
+        assert any(line.split()[:1] == [view] for line in lines), view
+    # a run id is never cut across lines
+    run_id = json.loads(brd("status", "--store", sample_store, "--json").stdout)["Runs, newest first"][0]["run_id"]
+    assert any(run_id in line for line in lines)
+    views = json.loads(brd("status", "--store", sample_store, "--json").stdout)["Views (sql/views)"]
+    assert {"view", "grain"} == set(views[0]) and all(v["grain"] for v in views)
+
+
+def test_a_documented_view_answers_on_a_new_store(brd, tmp_path):
+    """The sentiment terms d_train_no_sent needs are loaded by the first run, with its run id."""
+    store = tmp_path / "s"
+    brd("ingest", "--store", store, "--limit-docs", "3")
+    (row,) = json.loads(brd("sql", "--store", store, "-f", "json", "select count(*) as n from d_train_no_sent").stdout)
+    assert row["n"] > 0
+    terms = json.loads(
+        brd(
+            "sql",
+            "--store",
+            store,
+            "-f",
+            "json",
+            "select count(*) as n, any_value(t.run_id) as run_id, any_value(r.command) as command "
+            "from mix_filter_terms t join runs r using (run_id)",
+        ).stdout
+    )
+    assert terms[0]["n"] > 10 and terms[0]["command"] == "ingest"
+    # without them (removed by hand), the view says what to do, in one line without a class name
+    brd("sql", "--store", store, "--write", "delete from mix_filter_terms")
+    out = brd("sql", "--store", store, "select count(*) from d_train_no_sent", check=False)
+    assert out.returncode == 1 and len(out.stderr.strip().splitlines()) == 1
+    assert "brd migrate" in out.stderr and "Exception" not in out.stderr and "_duckdb" not in out.stderr
+    brd("migrate", "--store", store)
+    assert json.loads(brd("sql", "--store", store, "-f", "json", "select count(*) as n from d_train_no_sent").stdout)

@@ -24,6 +24,26 @@ import pyarrow as pa
 from brd_data.store import Store
 
 TEACHER_A = "a" * 16
+
+
+def prompt_file(behaviour: str, template: str) -> str:
+    """A prompt file's text, as the store's `prompts.template` keeps it."""
+    import yaml
+
+    head = f"# {behaviour}: a comment the teacher never saw\nformat_version: 1\n"
+    return head + yaml.safe_dump(
+        {
+            "behaviour": behaviour,
+            "mode": "completion",
+            "parser": behaviour,
+            "input": "sentence",
+            "max_tokens": 64,
+            "template": template,
+        },
+        sort_keys=False,
+    )
+
+
 TEACHER_B = "b" * 16
 NER_V1 = "11" * 8
 QRA_V1 = "22" * 8
@@ -160,8 +180,11 @@ def annotate_store(root: Path) -> Annotated:
                 "behaviour": "ner",
                 "name": "ner",
                 "mode": "completion",
-                "template": "Perform named entity recognition ... Enter a sentence: {sentence}\nOutput:",
-                "source_file": "manifests/prompts/ner.txt",
+                # the store keeps the prompt file's text (YAML), as `brd annotate` registers it
+                "template": prompt_file(
+                    "ner", "Perform named entity recognition ... Enter a sentence: {input}\nOutput:"
+                ),
+                "source_file": "manifests/prompts/ner.yaml",
                 "run_id": run_a.run_id,
             },
             {
@@ -169,8 +192,8 @@ def annotate_store(root: Path) -> Annotated:
                 "behaviour": "qra",
                 "name": "qra",
                 "mode": "completion",
-                "template": "Ask a question to the input sentence ... The sentence: {sentence}\n",
-                "source_file": "manifests/prompts/qra.txt",
+                "template": prompt_file("qra", "Ask a question to the input sentence ... The sentence: {input}\n"),
+                "source_file": "manifests/prompts/qra.yaml",
                 "run_id": run_a.run_id,
             },
             {
@@ -178,8 +201,8 @@ def annotate_store(root: Path) -> Annotated:
                 "behaviour": "qra",
                 "name": "qra-v2",
                 "mode": "completion",
-                "template": "Ask one question about the sentence. The sentence: {sentence}\n",
-                "source_file": "manifests/prompts/qra-v2.txt",
+                "template": prompt_file("qra", "Ask one question about the sentence. The sentence: {input}\n"),
+                "source_file": "manifests/prompts/qra-v2.yaml",
                 "run_id": run_b.run_id,
             },
         ]

@@ -82,11 +82,25 @@ def test_dry_run_folder_loads_with_datasets(mixtures, tmp_path):
 
     # the card: counts, the paper's format, teacher, prompts from the store's prompts table, citation
     brd = json.loads((mix / "brd" / "manifest.json").read_text())
-    assert f"| `brd` | {brd['rows']:,} | {brd['tokens']:,} |" in card
     assert "`s1<sep>NER(s1)<sep>s2<sep>NER(s2)<sep>s3<sep>NER(s3)`" in card
-    assert f"`{TEACHER_A}`: teacher-a" in card
-    assert f"### `{NER_V1}` ner ner" in card and f"### `{QRA_V1}` qra qra" in card
-    assert "Perform named entity recognition" in card and "the store's prompts table" in card
+    assert f"teacher-a (fingerprint `{TEACHER_A}`" in card
+    assert f"### ner (`ner`, prompt hash `{NER_V1}`)" in card and f"### qra (`qra`, prompt hash `{QRA_V1}`)" in card
+    # the prompts as the teacher received them: the template's text, not the YAML file
+    assert (
+        "Perform named entity recognition" in card
+        and "Enter a sentence: <the sentence>" in card
+        and "a comment the teacher never saw" not in card
+    )
+    assert "format_version" not in card and "max_tokens" not in card and "{input}" not in card
+    # languages, license, source corpus; per-config rows, tokens and loading; only what is published
+    assert front["language"] == sorted(front["language"]) and front["language"]
+    assert front["license"] == "apache-2.0" and "the sample corpus shipped with brd" in card
+    assert "## Source corpus and license" in card and "`en.txt` (en, cc100" in card
+    for name in configs:
+        m = json.loads((mix / name / "manifest.json").read_text())
+        assert f'load_dataset("brd-org/brd-sample", "{name}", split="train")' in card
+        assert f"| `{name}` | {m['rows']:,} | {m['tokens']:,} |" in card
+    assert "`sentence_ner`: one sentence with its NER" in card and "`d_qra_no_sent`" not in card
     assert "@misc{basic-reading-distillation" in card and brd["build_run_id"] in card
     # never the token, nor a local path of this machine
     everything = (
@@ -94,6 +108,26 @@ def test_dry_run_folder_loads_with_datasets(mixtures, tmp_path):
     )
     assert SECRET not in everything
     assert str(store) not in card
+
+
+def test_the_card_names_the_teacher_without_the_store(mixtures, tmp_path):
+    """The mixture's manifest.json carries the teacher's name and the prompts: no --store needed."""
+    _store, mix = mixtures
+    out = tmp_path / "repo"
+    run_brd("publish", mix, "--repo-id", "o/n", "--store", tmp_path / "no-store", "--dry-run", out)
+    card = (out / "README.md").read_text()
+    assert (
+        f"teacher-a (fingerprint `{TEACHER_A}`" in card
+        and "Enter a sentence: <the sentence>" in card
+        and "a comment the teacher never saw" not in card
+    )
+    # a corpus brd does not know: the license says the source's terms apply and have not been stated
+    run_brd(
+        "publish", mix, "--repo-id", "o/n", "--store", tmp_path / "no-store", "--dry-run", out,
+        "--license", "cc-by-4.0", "--license-note", "CC BY 4.0, as the corpus",
+    )  # fmt: skip
+    card = (out / "README.md").read_text()
+    assert "license: cc-by-4.0" in card and "License `cc-by-4.0`: CC BY 4.0, as the corpus." in card
 
 
 class _Hub(http.server.BaseHTTPRequestHandler):

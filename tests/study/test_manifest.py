@@ -53,9 +53,18 @@ def test_demo_manifest_parses_and_plans_every_stage():
     s = load_study("demo")
     keys = [st.key for st in build_stages(s, Path("brd-demo"))]
     assert keys[:3] == ["ingest", "teacher", "annotate"]
-    assert {"mix:further", "mix:brd", "mix:brd-no-sent", "train:brd", "eval:SmolLM2-135M", "report"} <= set(keys)
+    assert {"mix:further", "mix:brd", "mix:brd-no-ner", "train:brd", "eval:SmolLM2-135M-Instruct", "report"} <= set(
+        keys
+    )
+    # rows are labelled with the models they are: the untrained row is the instruct teacher's weights
+    assert [r.label for r in s.rows][0] == "SmolLM2-135M-Instruct" and s.student.model is None
+    # the students keep OUT/model, and it is what the evaluation scores
+    stages = build_stages(s, Path("brd-demo"))
+    assert "--no-keep-final-checkpoint" in next(st for st in stages if st.key == "train:brd").argv
+    brd_eval = next(st for st in stages if st.key == "eval:SmolLM2-135M-Instruct-BRD")
+    assert brd_eval.argv[brd_eval.argv.index("--model") + 1].endswith("students/brd/model")
     # the tables' normalisation is the study's, passed to every evaluation: §3.3's per-word average
-    evals = [st for st in build_stages(s, Path("brd-demo")) if st.kind == "eval"]
+    evals = [st for st in stages if st.kind == "eval"]
     assert s.evaluation.selection == "word" and all(st.argv[st.argv.index("--select") + 1] == "word" for st in evals)
 
 

@@ -48,12 +48,14 @@ def write_study(path: Path, url: str, student: Path) -> Path:
             "batch_size": 2,
             "max_length": 128,
             "save_steps": 2,
-            "extra_args": ["--no-gradient-checkpointing", "--logging-steps", "1"],
+            "extra_args": ["--no-gradient-checkpointing", "--logging-steps", "1", "--no-keep-final-checkpoint"],
         },
         "rows": [
             {"label": "Tiny"},
             {"label": "Tiny-FURTHER", "mixture": "further"},
             {"label": "Tiny-BRD", "mixture": "brd"},
+            # the scripted teacher's answers hold no sentiment word: the filter removes nothing
+            {"label": "Tiny-SentData", "mixture": "brd-no-sent"},
         ],
         "evaluation": {"tasks": {"rte": "sample", "sst2": "sample"}, "bigbench": ["sample"], "limit": 4},
     }
@@ -78,8 +80,30 @@ def test_study_runs_every_stage_then_resumes(tmp_path, teacher, tiny):
         "Tiny",
         "Tiny-FURTHER",
         "Tiny-BRD",
+        "Tiny-SentData",
     ]
     report = (store / "report" / "README.md").read_text()
+    # the ablation that removed nothing is flagged, with why, in the report and on the terminal
+    removed = json.loads(
+        run_brd(
+            "sql", "--store", str(store), "-f", "json",
+            "select count(*) filter (where n_items_removed > 0) as changed, count(*) as answers "
+            "from qra_without_sentiment where usable",
+        ).stdout
+    )[0]  # fmt: skip
+    assert removed["changed"] == 0 and removed["answers"] > 0
+    flag = f"Tiny-SentData: the sentiment filter removed 0 of {removed['answers']} QRA answers"
+    assert flag in report and flag in out, report
+    assert "same" in report and "identical training data" in report and "Tiny-BRD" in report
+    sent, brd = (json.loads((store / "mixtures" / m / "manifest.json").read_text()) for m in ("brd-no-sent", "brd"))
+    assert sent["content_hash"] == brd["content_hash"] and sent["rows"] == brd["rows"]
+    for label in ("Tiny-FURTHER", "Tiny-BRD"):  # the rows with data of their own are not flagged as the same data
+        assert not [line for line in report.splitlines() if f"**{label}:" in line and "training data" in line]
+    # each student folder holds the final model only; the evaluation added its scores to the card
+    final = store / "students" / "brd" / "model"
+    assert not list((store / "students" / "brd").glob("checkpoint-*")) and (final / "model.safetensors").is_file()
+    card = (final / "README.md").read_text()
+    assert "| rte |" in card and "Not evaluated yet" not in card
     assert "| Model | RTE | SST-2 | BIG-bench-Avg | Average |" in report
     # every trained row traces to its train run and mixture hash
     brd_hash = json.loads((store / "mixtures" / "brd" / "manifest.json").read_text())["mixture_hash"]
@@ -97,14 +121,14 @@ def test_study_runs_every_stage_then_resumes(tmp_path, teacher, tiny):
         ).stdout
     )
     assert {r["mixture_hash"] for r in rows} == {
-        brd_hash,
-        json.loads((store / "mixtures" / "further" / "manifest.json").read_text())["mixture_hash"],
+        json.loads((store / "mixtures" / m / "manifest.json").read_text())["mixture_hash"]
+        for m in ("further", "brd", "brd-no-sent")
     }
 
     # second run: ingest and annotate find nothing to do, training and evaluation are skipped
     before = len(teacher.requests)
     second = run_brd("study", str(manifest), "--store", str(store), env=env, timeout=900).stdout
     assert len(teacher.requests) == before
-    for key in ("train:further", "train:brd", "eval:Tiny", "eval:Tiny-FURTHER", "eval:Tiny-BRD"):
+    for key in ("train:further", "train:brd", "eval:Tiny", "eval:Tiny-FURTHER", "eval:Tiny-BRD", "eval:Tiny-SentData"):
         assert f"skip {key}:" in second, key
     assert "nothing to do" in second

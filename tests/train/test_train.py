@@ -88,7 +88,7 @@ def test_lm_run_trains_saves_and_records(run_a, lm_mix):
         "final_loss, final_checkpoint, run_ids, output_dir from train_runs",
     )
     assert row[:4] == ("succeeded", manifest["mixture_hash"], "tiny-lm", "lm")
-    assert row[5] == 6 and row[6] == pytest.approx(ls[6]) and row[7] == str((out / "checkpoint-6").resolve())
+    assert row[5] == 6 and row[6] == pytest.approx(ls[6]) and row[7] == str((out / "model").resolve())
     assert row[8] == [run["train_run_id"]] and row[9] == str(out.resolve())
     cps = store_rows(store, "select step, path, loss, removed_at from train_checkpoints order by step")
     assert [(s, Path(p).name) for s, p, _, _ in cps] == [(2, "checkpoint-2"), (4, "checkpoint-4"), (6, "checkpoint-6")]
@@ -98,6 +98,43 @@ def test_lm_run_trains_saves_and_records(run_a, lm_mix):
     )
     assert status == "succeeded" and json.loads(counts) == {"checkpoints": 3, "last_step": 6}
     assert "Training runs" in run_brd("status", "--store", store).stdout
+
+
+def test_the_final_student_folder_holds_the_model_tokenizer_lineage_and_brds_card(run_a, lm_mix):
+    out, _store, proc = run_a
+    # one progress display of brd's own; none of the libraries' bars or log dicts
+    assert "training on tiny-lm" in proc.stderr
+    for noise in ("Adding EOS", "Packing train dataset", "Loading weights", "{'loss'", "Tokenizing train"):
+        assert noise not in proc.stdout + proc.stderr, noise
+    final = out / "model"
+    names = {p.name for p in final.iterdir()}
+    assert {"model.safetensors", "config.json", "tokenizer.json", "brd_lineage.json", "README.md"} <= names
+    assert not names & {"optimizer.pt", "scheduler.pt", "trainer_state.json", "training_args.bin"}
+    assert not any(n.startswith("rng_state") for n in names)
+    # the same weights as the last checkpoint, which keeps the trainer's state to resume
+    assert (final / "model.safetensors").read_bytes() == (out / "checkpoint-6" / "model.safetensors").read_bytes()
+    assert (out / "checkpoint-6" / "optimizer.pt").is_file()
+    # brd's card, not TRL's ("fine-tuned version of [None]")
+    manifest = json.loads((lm_mix / "manifest.json").read_text())
+    card = (final / "README.md").read_text()
+    assert "brd model card" in card and manifest["mixture_hash"] in card and "| steps | 6 of 6" in card
+    assert "None](https://huggingface.co/None)" not in card and not (out / "README.md").exists()
+    assert "Not evaluated yet" in card
+    lineage = json.loads((final / "brd_lineage.json").read_text())
+    assert lineage["step"] == 6 and lineage["mixture_hash"] == manifest["mixture_hash"]
+
+
+def test_without_the_final_checkpoint_only_the_student_folder_stays(tmp_path, tiny_student, lm_mix):
+    out, store = tmp_path / "out", tmp_path / "store"
+    train(
+        "--mix", lm_mix, "--student", tiny_student, "--out", out, "--store", store,
+        "--max-steps", "2", "--save-steps", "1", "--no-keep-final-checkpoint",
+    )  # fmt: skip
+    assert sorted(p.name for p in out.glob("checkpoint-*")) == ["checkpoint-1"]
+    assert (out / "model" / "model.safetensors").is_file()
+    cps = store_rows(store, "select step, removed_at is not null from train_checkpoints order by step")
+    assert cps == [(1, False), (2, True)]
+    assert store_rows(store, "select final_checkpoint from train_runs") == [(str((out / "model").resolve()),)]
 
 
 def test_resume_continues_the_data_order_and_step_count(run_a, tmp_path, tiny_student, lm_mix):

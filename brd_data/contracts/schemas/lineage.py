@@ -2,6 +2,7 @@
 
 - `OUT/brd_train.json`: the run as a whole: its id, mixture, student origin, resolved config,
   status and checkpoints. `brd train --resume` reads it back.
+- `OUT/model/`: the finished student, with the last checkpoint's `brd_lineage.json`.
 - `OUT/checkpoint-N/brd_lineage.json`: one per checkpoint, so a checkpoint copied anywhere still
   says which data and which model made it. Evaluation reads it to fill `train_run_id`, and
   `brd train --student CHECKPOINT` (BRD², BRD then SFT) to record the parent run.
@@ -19,6 +20,9 @@ from .base import LineageSchema, read_json, validate
 
 LINEAGE_FILE = "brd_lineage.json"
 RUN_FILE = "brd_train.json"
+# OUT/model/: the finished student (weights, tokenizer, brd_lineage.json and brd's model card),
+# written when a run reaches its last step; checkpoint-N/ folders also hold the trainer's state.
+FINAL_DIR = "model"
 
 
 class LineageError(UserError):

@@ -265,3 +265,15 @@ def load_reference(name_or_path: str | Path = "belmont-estate") -> Reference:
         known = sorted(p.stem for p in (manifests_dir() / "reference").glob("*.yaml"))
         raise PromptError(f"unknown reference {str(name_or_path)!r}; valid: {', '.join(known)}")
     return validate(Reference, read_yaml(path, PromptError), str(path), PromptError)
+
+
+def sent_text(file_text: str) -> dict[str, Any]:
+    """What a teacher was sent, read from a prompt file's text (as the store's `prompts` table keeps
+    it): behaviour, mode, the system turn (chat mode) and the template, `{input}` marking the input."""
+    try:
+        data = yaml.safe_load(file_text)
+    except yaml.YAMLError:
+        data = None
+    if not isinstance(data, dict) or not isinstance(data.get("template"), str):
+        return {}
+    return {k: data.get(k) for k in ("behaviour", "mode", "system", "template", "input")}

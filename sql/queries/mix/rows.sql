@@ -5,7 +5,7 @@
 with source_rows as (
     select
         columns(lambda c: c in ('text', 'prompt', 'completion', 'passage_id', 'unit_id', 'component', 'run_ids',
-                           'prompt_hashes', 'teacher_fingerprints')),
+                           'prompt_hashes', 'teacher_fingerprints', 'lang')),
         md5_number(text) as text_key
     from query_table($views::varchar[], true)
 ),

@@ -3,9 +3,11 @@ select
     run_id,
     command,
     status,
-    strftime(started_at, '%Y-%m-%d %H:%M:%S') as started,
     round(epoch(coalesce(finished_at, current_timestamp::timestamp) - started_at), 1) as seconds,
-    regexp_replace(row_counts::varchar, '[{}"]|_added', '', 'g') as row_counts,
+    strftime(started_at, '%Y-%m-%d %H:%M:%S') as started,
+    array_to_string(
+        list_transform(json_keys(row_counts), lambda k: replace(k, '_added', '') || ' ' || (row_counts ->> k)), ', '
+    ) as row_counts,
     error
 from runs
 order by started_at desc

@@ -22,13 +22,13 @@ final as (
     select
         k.behaviour,
         coalesce(p.name, k.prompt_hash) as prompt,
-        k.teacher_fingerprint as teacher_fp,
-        regexp_extract(k.teacher, '[^/]+$') as teacher,
         k.annotated,
         k.ok,
         k.quarantined,
         case when coalesce(p.input, 'sentence') = 'sentence'
-             then greatest(u.n_units - k.annotated, 0) end as pending
+             then greatest(u.n_units - k.annotated, 0) end as pending,
+        regexp_extract(k.teacher, '[^/]+$') as teacher,
+        k.teacher_fingerprint as teacher_fp
     from per_key as k
     cross join unique_sentences as u
     left join prompts as p using (prompt_hash)
