@@ -20,7 +20,7 @@ from .test_eval_store import rows
 
 pytestmark = pytest.mark.slow
 
-# The six that stopped brd's reader at main 91437d8 (shared/ENVIRONMENT.md), one subtask among them
+# The six that stopped brd's reader at main 91437d8, one subtask among them
 ONCE_ABORTING = {
     "bigbench:contextual_parametric_knowledge_conflicts",
     "bigbench:cryobiology_spanish",
