@@ -66,9 +66,10 @@ def _nested_as_json(rel):
     )
 
 
-def write_result(rel, fmt: str, out: Path | None) -> None:
+def write_result(rel, fmt: str, out: Path | None, types: list | None = None) -> None:
     """Write a DuckDB relation as a table, a JSON array of row objects, CSV or Parquet. JSON nests
-    JSON, list and struct columns as JSON values; CSV writes them as JSON text."""
+    JSON, list and struct columns as JSON values; CSV writes them as JSON text. `types`: the column
+    types of the query the rows come from (a relation rebuilt from Arrow has lost DuckDB's JSON type)."""
     fmt = check_choice(Format, fmt, "--format")
     if fmt == Format.TABLE:
         if out:
@@ -78,7 +79,7 @@ def write_result(rel, fmt: str, out: Path | None) -> None:
         return
     if fmt == Format.JSON:
         cols = rel.columns
-        parse = [_is_json(t) for t in rel.types]
+        parse = [_is_json(t) for t in (types or rel.types)]
         rows = [
             {c: json.loads(v) if p and isinstance(v, str) else v for c, v, p in zip(cols, r, parse)}
             for r in rel.fetchall()
@@ -199,9 +200,6 @@ def run_query(store, query: str, fmt: str = Format.TABLE, out: Path | None = Non
                 for setting in _PROTECT:
                     con.execute(setting)
             rel = con.sql(query)
-            if rel is None:  # a statement with no result
-                return False
-            write_result(rel, fmt, out)  # a view's error() surfaces here, when its rows are read
         except duckdb.Error as exc:
             _damaged(store, exc)
             first = _duckdb_message(exc)
@@ -215,10 +213,10 @@ def run_query(store, query: str, fmt: str = Format.TABLE, out: Path | None = Non
                 # The user's SQL runs only in the locked connection; the result is written through
                 # another one (in memory, no user SQL), which may write --out.
                 with duckdb.connect() as plain:
-                    write_result(plain.from_arrow(rel.to_arrow_reader()), fmt, out)
+                    write_result(plain.from_arrow(rel.to_arrow_reader()), fmt, out, types=rel.types)
             else:
                 write_result(rel, fmt, out)
-        except duckdb.Error as exc:  # raised while the result is computed or written
+        except duckdb.Error as exc:  # raised while the result is computed or written (a view's error())
             _damaged(store, exc)
             raise ConfigError(f"query failed: {_duckdb_message(exc)}") from None
         except BrokenPipeError:  # `brd sql ... | head`: the reader has what it wanted
