@@ -245,8 +245,12 @@ def test_filter_words_match_whole_words_in_any_script(synced, tmp_path):
         assert sql_words.split() == normalise_words(text).split()
 
 
-def test_no_sent_view_fails_loudly_without_filter_terms(annotated):
+def test_no_sent_view_answers_on_a_new_store_and_fails_loudly_without_filter_terms(annotated):
     st = Store(annotated.root)
+    with st.reader() as con:  # the terms are loaded when the store is made (issue 15)
+        assert con.execute("select count(*) from d_train_no_sent").fetchall()[0][0] > 0
+    with st.writer("test"), st.connect() as con:
+        con.execute("delete from mix_filter_terms where filter = 'sentiment'")
     with st.reader() as con:
         with pytest.raises(duckdb.Error, match="no sentiment filter terms"):
             con.execute("select count(*) from d_train_no_sent").fetchall()
