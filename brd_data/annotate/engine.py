@@ -87,7 +87,11 @@ def build_engine(
 
     if teacher_fingerprint is not None and not _FINGERPRINT.match(teacher_fingerprint):
         raise ConfigError(f"--teacher-fingerprint {teacher_fingerprint!r}: expected 16 lowercase hex digits")
-    if endpoint:
+    if endpoint and served_name and teacher_fingerprint:
+        # Both pinned: nothing is asked of the endpoint here. It may be reachable only from where the
+        # tasks run (a server on the cluster's compute nodes), and its first request is then the check.
+        served, teacher_id, fp = served_name, teacher or served_name, teacher_fingerprint
+    elif endpoint:
         models = list_models(EndpointAccess.for_endpoint(endpoint, settings.get("api_key_env", "OPENAI_API_KEY")))
         served = served_name or models[0]["id"]
         teacher_id = teacher or served

@@ -92,7 +92,8 @@ def annotate(
         typer.Option(
             help="Pin the teacher's identity (16 hex digits): what is already answered under it is skipped. "
             "Default: from the model's files, or for --endpoint from what /v1/models reports (id, root, "
-            "max_model_len, revision).",
+            "max_model_len, revision). With --endpoint and --served-model-name, brd then asks nothing of the "
+            "endpoint before the tasks run (a server reachable only from the cluster's nodes).",
             show_default=False,
         ),
     ] = None,

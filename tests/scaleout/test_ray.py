@@ -53,7 +53,16 @@ def test_annotate_on_ray_gives_the_rows_of_a_local_run(ray_head, local_ingested,
 def test_a_failed_ray_task_fails_the_run_with_its_error(ray_head, local_ingested, tmp_path):
     store = clone(local_ingested, tmp_path / "store")
     args = annotate_args(
-        store, "http://127.0.0.1:9", "--served-model-name", "fake-teacher", "--limit", "10", "--dead-after", "2"
+        store,
+        "http://127.0.0.1:9",
+        "--served-model-name",
+        "fake-teacher",
+        "--teacher-fingerprint",  # both pinned: brd asks nothing of the endpoint before the tasks run
+        "0123456789abcdef",
+        "--limit",
+        "10",
+        "--dead-after",
+        "2",
     )
     started = time.monotonic()
     out = run_brd(

@@ -89,7 +89,9 @@ def test_annotate_on_slurm_gives_the_rows_of_a_local_run(slurm, local_ingested, 
 def test_a_failed_job_fails_the_run_with_its_error_and_nothing_waits_forever(slurm, local_ingested, tmp_path):
     store = clone(local_ingested, tmp_path / "store")
     dead = "http://127.0.0.1:9"  # nothing listens: every task's teacher is gone
-    args = annotate_args(store, dead, "--served-model-name", "fake-teacher", "--limit", "10", "--dead-after", "2")
+    # the served name and the fingerprint pinned: brd asks nothing of the endpoint before the jobs run
+    pinned = ("--served-model-name", "fake-teacher", "--teacher-fingerprint", "0123456789abcdef")
+    args = annotate_args(store, dead, *pinned, "--limit", "10", "--dead-after", "2")
     started = time.monotonic()
     out = run_brd(
         *args, "--executor", "slurm", "--partition", slurm, "--tasks", "2", "--workers", "2", "--wait", check=False
