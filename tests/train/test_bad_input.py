@@ -166,6 +166,7 @@ def test_bad_options_are_one_line(tmp_path, tiny_student, lm_mix):
 
 
 def test_a_locked_store_or_output_folder_stops_before_training(tmp_path, tiny_student, lm_mix):
+    from brd_data.contracts.outputs import OutputKind, mark
     from brd_data.store import Store
     from brd_data.store.lock import WriterLock
 
@@ -177,6 +178,7 @@ def test_a_locked_store_or_output_folder_stops_before_training(tmp_path, tiny_st
 
     out = tmp_path / "o2"
     out.mkdir()
+    mark(out, OutputKind.TRAINING)  # what the other `brd train` wrote first
     other = WriterLock(out / ".brd_train.lock", "brd train")
     other.acquire()
     try:
