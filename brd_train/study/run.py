@@ -192,7 +192,7 @@ def run_study(
         figures,
         checks=checks.markdown(),
     )
-    return StudyOutcome(table, timings, report, checks)
+    return StudyOutcome(table, timings, report, checks=checks)
 
 
 def row_checks(store: Store, stages: list[Stage]) -> Checks:
@@ -224,7 +224,7 @@ def _paper_outcome(study, store, stages, timings, title, preamble) -> StudyOutco
     report = write_tables(
         store.root / "report" / "README.md", title or f"Study {study.name}: {study.description}", rendered, lines
     )
-    return StudyOutcome(None, timings, report, rendered)
+    return StudyOutcome(None, timings, report, tables=rendered)
 
 
 def labelled_results(study: Study, store: Store, stages: list[Stage]) -> ResultsTable:

@@ -63,6 +63,6 @@ def test_a_study_runs_its_ingest_and_annotation_on_slurm(slurm, teacher, tmp_pat
     )
     scaled = [r for r in runs if r["command"] in ("ingest", "annotate")]
     assert {r["status"] for r in scaled} == {"succeeded"} and len(scaled) == 2
-    assert all(json.loads(r["config"])["executor"]["kind"] == "slurm" for r in scaled)
+    assert all(r["config"]["executor"]["kind"] == "slurm" for r in scaled)  # brd sql -f json nests JSON
     report = (store / "report" / "README.md").read_text()
     assert "| Tiny-BRD |" in report
