@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from brd_data.contracts.cards import render_model_card, write_model_card
+from brd_data.contracts.errors import UserError
 from brd_data.contracts.schemas.lineage import FINAL_DIR
 
 from .lineage import LINEAGE_FILE, read_checkpoint_lineage
@@ -50,12 +51,14 @@ def write_final_student(out: Path, checkpoint: Path) -> Path:
             _place(f, tmp / f.name)
     lineage = read_checkpoint_lineage(checkpoint) or {}
     write_model_card(tmp, render_model_card(lineage, _manifest(lineage)))
+    old = out / f".{FINAL_DIR}.old-{os.getpid()}"
     if target.exists():
         if not (target / LINEAGE_FILE).is_file():
             shutil.rmtree(tmp, ignore_errors=True)
-            raise FileExistsError(f"{target} exists and is not a brd student folder; move it away")
-        shutil.rmtree(target)
+            raise UserError(f"{target} exists and is not a brd student folder; move it away")
+        target.rename(old)  # the earlier student stays whole until the new one is in place
     tmp.rename(target)
+    shutil.rmtree(old, ignore_errors=True)
     return target
 
 
