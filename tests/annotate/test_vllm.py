@@ -23,7 +23,17 @@ SENTENCES = [
     "Apple opened a new store in Tokyo last week.",
     "She bought three apples at the market for two dollars.",
     "The meeting with Siemens was moved to Friday.",
+    # more sentences than the run can finish between two polls: the kill must land mid-run
+    # (with five, a fast machine committed all ten answers before the first poll saw one)
+    "Lake Baikal in Siberia is the deepest lake on Earth.",
+    "Goethe wrote Faust over nearly sixty years.",
+    "The train from Milan to Zurich takes about three hours.",
+    "Toyota and Honda build cars in Ohio.",
+    "The Louvre in Paris holds the Mona Lisa.",
+    "Nelson Mandela became president of South Africa in 1994.",
+    "The bakery on Elm Street closes at noon on Sundays.",
 ]
+N_REQUESTS = 2 * len(SENTENCES)  # NER and QRA for each sentence
 
 
 def _session_of(pid: int) -> int | None:
@@ -62,7 +72,7 @@ def test_vllm_teacher_end_to_end_with_kill_9_and_resume(tmp_path):
         str(store),
         "--no-progress",
         "--max-concurrency",
-        "8",
+        "2",
         "--chunk-size",
         "1",
         "--commit-interval",
@@ -76,7 +86,7 @@ def test_vllm_teacher_end_to_end_with_kill_9_and_resume(tmp_path):
         while rows(store, "select count(*) from annotations")[0][0] < 1:
             assert proc.poll() is None, proc.communicate()
             assert time.monotonic() < deadline, "no annotation committed within 420 s"
-            time.sleep(1)
+            time.sleep(0.2)
         sessions = _server_sessions(str(store))
         assert sessions, "the vLLM launcher is not running"
         proc.send_signal(signal.SIGKILL)
@@ -90,7 +100,7 @@ def test_vllm_teacher_end_to_end_with_kill_9_and_resume(tmp_path):
         time.sleep(1)
     assert not any(_alive_in_session(s) for s in sessions), "vLLM processes outlived brd"
     first = rows(store, "select behaviour, text_hash, raw_text from annotations")
-    assert 1 <= len(first) < 10
+    assert 1 <= len(first) < N_REQUESTS, len(first)
 
     out = subprocess.run(args, cwd=REPO, capture_output=True, text=True, timeout=600, env={**os.environ})
     assert out.returncode == 0, out.stderr[-3000:]
@@ -102,7 +112,7 @@ def test_vllm_teacher_end_to_end_with_kill_9_and_resume(tmp_path):
                a.completion_tokens, a.sampling, p.name
         from annotations a join prompts p using (prompt_hash)""",
     )
-    assert len(final) == 10 and len({(r[0], r[1]) for r in final}) == 10
+    assert len(final) == N_REQUESTS and len({(r[0], r[1]) for r in final}) == N_REQUESTS
     assert {r[:3] for r in final} >= set(first)  # the killed run's rows stay as they were
     assert {r[3] for r in final} <= {"ok", "unparsed", "truncated"}  # the engine answered every request
     assert {(r[4], r[5]) for r in final} == {(str(teacher), fingerprint(teacher))}

@@ -397,19 +397,28 @@ def test_train_survives_kill_9_at_any_moment(tmp_path):
 
 
 def eval_content(store: Path) -> tuple[dict[str, list], int]:
-    """What `brd report` and the paper's tables read: the latest result of every task, and the
-    succeeded run's results."""
+    """What `brd report` and the paper's tables read: the latest result of every task, and every
+    succeeded run's results, one row per run (each must equal the clean run's); duplicates are
+    repeated keys.
+
+    A kill can land after the run's last commit (the process still writing the model card or
+    exiting): that run succeeded, and the rerun is a second complete run beside it."""
     from brd_data.store import query
 
     with Store(store).reader() as con:
         latest = [(r["task"], r["n"], round(r["accuracy"], 6)) for r in _dicts(con.sql(query("eval/latest_results")))]
         results = con.execute(
-            "select r.task, r.n, round(r.accuracy, 6) from eval_results as r join runs using (run_id) "
+            "select r.run_id, r.task, r.n, round(r.accuracy, 6) from eval_results as r join runs using (run_id) "
             "where runs.status = 'succeeded'"
         ).fetchall()
         preds = con.execute("select run_id, task, position from eval_predictions").fetchall()
-    dups = len(preds) - len(set(preds)) + len(results) - len(set(results))
-    return {"latest": sorted(latest), "results": sorted(results)}, dups
+    keys = [r[:2] for r in results]
+    dups = len(preds) - len(set(preds)) + len(keys) - len(set(keys))
+    per_run: dict[str, list] = {}
+    for run_id, *row in results:
+        per_run.setdefault(run_id, []).append(tuple(row))
+    runs = [tuple(sorted(v)) for v in per_run.values()]
+    return {"latest": sorted(latest), "results": runs}, dups
 
 
 def _dicts(rel) -> list[dict]:
