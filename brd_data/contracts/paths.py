@@ -1,5 +1,5 @@
 """Where brd's data files live, in a checkout and in an installed wheel: manifests, samples, the
-cache folder. (sql/ belongs to the store: `brd_data.store.sqlfiles.sql_dir`.)"""
+cache folder, the fetched BIG-bench folder. (sql/ belongs to the store: `brd_data.store.sqlfiles.sql_dir`.)"""
 
 from __future__ import annotations
 
@@ -36,4 +36,16 @@ def cache_dir() -> Path:
     return Path(base) / "brd"
 
 
-__all__ = ["cache_dir", "manifests_dir", "samples_dir", "sql_dir"]
+BIGBENCH_VERSION = "1.0.0"
+
+
+def bigbench_home() -> Path:
+    """Where `brd bigbench fetch` keeps the sdist's tasks: $BRD_BIGBENCH_DIR, else
+    ~/.cache/brd/bigbench-1.0.0 ($XDG_CACHE_HOME honoured); its tasks are in benchmark_tasks/."""
+    if os.environ.get("BRD_BIGBENCH_DIR"):
+        return Path(os.environ["BRD_BIGBENCH_DIR"]).expanduser()
+    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(base) / "brd" / f"bigbench-{BIGBENCH_VERSION}"
+
+
+__all__ = ["BIGBENCH_VERSION", "bigbench_home", "cache_dir", "manifests_dir", "samples_dir", "sql_dir"]

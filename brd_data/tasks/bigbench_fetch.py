@@ -24,8 +24,9 @@ from collections.abc import Callable
 from pathlib import Path
 
 from ..contracts.errors import UserError
+from ..contracts.paths import BIGBENCH_VERSION as VERSION
+from ..contracts.paths import bigbench_home
 
-VERSION = "1.0.0"
 SDIST = f"bigbench-{VERSION}.tar.gz"
 MEMBER_PREFIX = f"bigbench-{VERSION}/bigbench/benchmark_tasks/"
 PIP_WHEEL = "pip==24.3.1"  # the last pip line that downloads sdists declaring direct-URL dependencies
@@ -34,14 +35,6 @@ MARK = "brd-bigbench.json"
 
 class FetchError(UserError):
     """The sdist could not be fetched or unpacked; one line for the user."""
-
-
-def bigbench_home() -> Path:
-    """$BRD_BIGBENCH_DIR, else ~/.cache/brd/bigbench-1.0.0 ($XDG_CACHE_HOME honoured)."""
-    if os.environ.get("BRD_BIGBENCH_DIR"):
-        return Path(os.environ["BRD_BIGBENCH_DIR"]).expanduser()
-    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
-    return Path(base) / "brd" / f"bigbench-{VERSION}"
 
 
 def tasks_dir(home: Path | None = None) -> Path:

@@ -53,6 +53,19 @@ def file_check(what: str, ref: str) -> Check:
     return Check(what, ref, FOUND if Path(ref).exists() else MISSING)
 
 
+def bigbench_check(folder: str, fetched: Path) -> Check:
+    """A missing folder says how to get the real one: `brd bigbench fetch` (the bigbench==1.0.0
+    sdist from PyPI) puts it at `fetched`."""
+    c = file_check("BIG-bench folder", folder)
+    if c.status != MISSING:
+        return c
+    if fetched.is_dir():
+        hint = f"`brd bigbench fetch` put one at {fetched}: name it in evaluation.bigbench"
+    else:
+        hint = f"run `brd bigbench fetch` (to {fetched}) and name that folder in evaluation.bigbench"
+    return Check(c.what, c.ref, MISSING, hint)
+
+
 def command_check(stage: Stage, root) -> Check | None:
     """The stage's command and options exist in this brd (a command of another branch does not)."""
     cmd, words = root, list(stage.argv)
@@ -106,9 +119,10 @@ def check_inputs(study: Study, stages: list[Stage], commands=None) -> list[Check
         checks.append(file_check(f"tuning data {name}", path))
     for name, src in study.evaluation.resolved_tasks(base).items():
         checks.append(file_check(f"test data {name}", src))
+    from brd_data.contracts.paths import bigbench_home, manifests_dir
+
     for folder in study.evaluation.resolved_bigbench(base):
-        checks.append(file_check("BIG-bench folder", folder))
-    from brd_data.contracts.paths import manifests_dir
+        checks.append(bigbench_check(folder, bigbench_home() / "benchmark_tasks"))
 
     for kind, name in (
         ("BIG-bench set", study.evaluation.bigbench_set),

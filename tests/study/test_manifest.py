@@ -77,6 +77,9 @@ def test_dry_run_prints_the_plan_with_costs_and_creates_nothing(brd, tmp_path):
     assert "GPU-hours per 1B output tokens" in text and "tokens/s/GPU" in text and "total:" in text
     assert "brd annotate --store" in text and "accelerate launch" in text and "brd report" in text
     assert "missing: corpus file" in text and "needs the hub: model XGLM-564M facebook/xglm-564M" in text
+    # the missing BIG-bench folder says how to get it, and where `brd bigbench fetch` puts it
+    (line,) = [ln for ln in out.stdout.splitlines() if "missing: BIG-bench folder" in ln]
+    assert "brd bigbench fetch" in line and "evaluation.bigbench" in line and "benchmark_tasks" in line
     assert not store.exists()
 
 
