@@ -20,6 +20,11 @@ from brd_data.contracts.identity import file_sha256
 from brd_data.contracts.models import model_fingerprint
 
 
+def _subfolders(folder: Path) -> list[Path]:
+    """The folders in `folder`; none when a run stopped before making it (a stage not reached)."""
+    return [f for f in folder.iterdir() if f.is_dir()] if folder.is_dir() else []
+
+
 def attach(a: Path, b: Path) -> duckdb.DuckDBPyConnection:
     con = duckdb.connect()
     con.execute(f"attach '{a / 'brd.duckdb'}' as a (read_only)")
@@ -67,13 +72,13 @@ def main(a: Path, b: Path) -> dict:
            from a.annotations x join b.annotations y using (text_hash, behaviour, prompt_hash)""",
     )
     out["mixtures"] = {}
-    for folder in sorted(f for f in (a / "mixtures").iterdir() if (b / "mixtures" / f.name).is_dir()):
+    for folder in sorted(f for f in _subfolders(a / "mixtures") if (b / "mixtures" / f.name).is_dir()):
         ma, mb = manifest(a, folder.name), manifest(b, folder.name)
         out["mixtures"][folder.name] = {
             k: [ma.get(k), mb.get(k)] for k in ("rows", "tokens", "content_hash", "order_hash", "mixture_hash")
         }
     out["students"] = {}
-    for folder in sorted(f for f in (a / "students").iterdir() if (b / "students" / f.name).is_dir()):
+    for folder in sorted(f for f in _subfolders(a / "students") if (b / "students" / f.name).is_dir()):
         la, lb = final_loss(folder), final_loss(b / "students" / folder.name)
         out["students"][folder.name] = {
             "final_loss_and_tokens": [la, lb],
