@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from brd_data.contracts.cards import render_model_card, write_model_card
-from brd_data.contracts.errors import UserError
+from brd_data.contracts.outputs import OutputKind, check_replaceable, staged
 from brd_data.contracts.schemas.lineage import FINAL_DIR
 
 from .lineage import LINEAGE_FILE, read_checkpoint_lineage
@@ -39,26 +39,27 @@ def _place(src: Path, dst: Path) -> None:
         shutil.copy2(src, dst)
 
 
+def _legacy_final(folder: Path) -> bool:
+    """OUT/model as brd wrote it before output markers: it holds the checkpoint's lineage."""
+    return (folder / LINEAGE_FILE).is_file()
+
+
+def check_final_folder(out: Path) -> None:
+    """Refuse, before training, an OUT/model that brd did not write (it would be refused at the end)."""
+    check_replaceable(final_dir(out), OutputKind.MODEL, _legacy_final, what="final student")
+
+
 def write_final_student(out: Path, checkpoint: Path) -> Path:
-    """Write OUT/model from `checkpoint` (replacing a final folder an earlier command wrote)."""
+    """Write OUT/model from `checkpoint`, replacing a final folder an earlier command wrote (staged
+    beside it and swapped in, as every brd output; a folder brd did not write is refused)."""
     out, checkpoint = Path(out), Path(checkpoint)
     target = final_dir(out)
-    tmp = out / f".{FINAL_DIR}.writing-{os.getpid()}"
-    shutil.rmtree(tmp, ignore_errors=True)
-    tmp.mkdir()
-    for f in sorted(checkpoint.iterdir()):
-        if f.is_file() and not _resume_only(f.name):
-            _place(f, tmp / f.name)
-    lineage = read_checkpoint_lineage(checkpoint) or {}
-    write_model_card(tmp, render_model_card(lineage, _manifest(lineage)))
-    old = out / f".{FINAL_DIR}.old-{os.getpid()}"
-    if target.exists():
-        if not (target / LINEAGE_FILE).is_file():
-            shutil.rmtree(tmp, ignore_errors=True)
-            raise UserError(f"{target} exists and is not a brd student folder; move it away")
-        target.rename(old)  # the earlier student stays whole until the new one is in place
-    tmp.rename(target)
-    shutil.rmtree(old, ignore_errors=True)
+    with staged(target, OutputKind.MODEL, _legacy_final, what="final student") as tmp:
+        for f in sorted(checkpoint.iterdir()):
+            if f.is_file() and not _resume_only(f.name):
+                _place(f, tmp / f.name)
+        lineage = read_checkpoint_lineage(checkpoint) or {}
+        write_model_card(tmp, render_model_card(lineage, _manifest(lineage)))
     return target
 
 

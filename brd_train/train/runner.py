@@ -22,6 +22,7 @@ from brd_data.contracts.outputs import MARKER, OutputKind, check_replaceable, is
 from brd_data.contracts.terminal import verbose_terminal
 
 from .config import RESUME_INVARIANT, RESUME_NOT_INHERITED, TrainConfig
+from .final import check_final_folder, write_final_student
 from .lineage import (
     RUN_FILE,
     checkpoints,
@@ -93,8 +94,12 @@ def config_from_options(options: dict[str, Any], out: Path, resume: bool) -> Tra
     return TrainConfig(**merged)
 
 
-def prepare(cfg: TrainConfig, world_size: int = 1) -> Prepared:
-    """Check every input: mixture, student, tokenizer, lengths, batch split, output folder."""
+def prepare(cfg: TrainConfig, world_size: int = 1, main: bool = True) -> Prepared:
+    """Check every input: mixture, student, tokenizer, lengths, batch split, output folder.
+
+    Only the main process (rank 0) checks, creates and marks the output folder: another rank
+    probing or marking it at the same moment makes it look non-empty and unmarked to rank 0
+    (and the reverse), and the run refused itself."""
     saved = read_run_state(cfg.out)
     found = checkpoints(cfg.out)
     if not cfg.resume and (saved is not None or found):
@@ -116,11 +121,14 @@ def prepare(cfg: TrainConfig, world_size: int = 1) -> Prepared:
         resume_from = complete[-1][1] if complete else None
     cfg = replace(cfg, packing_strategy=cfg.resolved_packing_strategy(mixture.kind))
     per_device = cfg.per_device_batch_size(world_size)
-    # --out is brd's training output, or absent, or empty: nothing else is written into
-    check_replaceable(cfg.out, OutputKind.TRAINING, legacy=_legacy_output, what="--out")
-    created = check_writable(cfg.out)
+    created = False
+    if main:
+        # --out is brd's training output, or absent, or empty: nothing else is written into
+        check_replaceable(cfg.out, OutputKind.TRAINING, legacy=_legacy_output, what="--out")
+        check_final_folder(cfg.out)
+        created = check_writable(cfg.out)
     try:
-        if not is_owned(cfg.out, OutputKind.TRAINING):
+        if main and not is_owned(cfg.out, OutputKind.TRAINING):
             mark(cfg.out, OutputKind.TRAINING)
         student = resolve_student(cfg.student, cfg.trust_remote_code)
         check_max_length(cfg.max_length, student)
@@ -304,7 +312,7 @@ def run_training(
 
     world_size, rank = launch_topology()
     main = rank == 0
-    prep = prepare(cfg, world_size=world_size)
+    prep = prepare(cfg, world_size=world_size, main=main)
     cfg = prep.cfg
     store = Store(store_root)
 
@@ -420,8 +428,6 @@ def _train(prep: Prepared, store, main: bool, echo: Echo, finish_wait_s: float, 
         status = "succeeded" if step >= cfg.max_steps else "stopped"
         final = cfg.out / f"checkpoint-{step}"
         if status == "succeeded" and final.is_dir():
-            from .final import write_final_student
-
             student = write_final_student(cfg.out, final)
             if not cfg.keep_final_checkpoint:
                 shutil.rmtree(final)  # its weights live on in OUT/model (hard links or copies)

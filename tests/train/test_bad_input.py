@@ -186,3 +186,15 @@ def test_a_locked_store_or_output_folder_stops_before_training(tmp_path, tiny_st
     finally:
         other.release()
     one_line_error(proc, f"{out} is in use by another `brd train`")
+
+
+def test_a_final_student_folder_brd_did_not_write_stops_before_training(tmp_path, tiny_student, lm_mix):
+    from brd_data.contracts.outputs import OutputKind, mark
+
+    out = tmp_path / "o"
+    (out / "model").mkdir(parents=True)
+    mark(out, OutputKind.TRAINING)
+    (out / "model" / "weights.bin").write_bytes(b"the user's")  # OUT/model is where the student goes
+    proc = refuse("--mix", lm_mix, "--student", tiny_student, "--out", out, "--store", tmp_path / "store")
+    one_line_error(proc, f"final student {out / 'model'}", "not made by brd")
+    assert not list(out.glob("checkpoint-*")) and (out / "model" / "weights.bin").read_bytes() == b"the user's"
