@@ -232,15 +232,19 @@ def test_slow_requests_time_out_and_are_bounded(brd, tmp_path, fake_teacher):
 
 
 # -- resume and server failures -------------------------------------------------------------------
-def _wait_for_rows(store: Path, n: int, proc: subprocess.Popen, timeout: float = 60) -> int:
+def _wait_for_commits(store: Path, n_parts: int, proc: subprocess.Popen, timeout: float = 60) -> None:
+    """Until `n_parts` closed parts have left staging (the committer deletes a part once it is in the
+    store). The staging folder is watched, not the database: opening the store every 0.2 s contends
+    with the committer for DuckDB's file lock and can hold its commits back."""
     deadline = time.monotonic() + timeout
+    seen: set[Path] = set()
     while time.monotonic() < deadline:
         assert proc.poll() is None, proc.communicate()
-        got = rows(store, "select count(*) from annotations")[0][0]
-        if got >= n:
-            return got
-        time.sleep(0.2)
-    raise AssertionError(f"fewer than {n} rows after {timeout}s")
+        seen.update((store / "staging").glob("*/annotations/*.parquet"))
+        if sum(not p.exists() for p in seen) >= n_parts:
+            return
+        time.sleep(0.05)
+    raise AssertionError(f"fewer than {n_parts} parts committed after {timeout}s")
 
 
 def test_kill_9_then_the_same_command_resumes_without_duplicates_or_gaps(tmp_path):
@@ -252,7 +256,7 @@ def test_kill_9_then_the_same_command_resumes_without_duplicates_or_gaps(tmp_pat
             *annotate_args(store, fake.url, "--max-concurrency", "2", "--chunk-size", "3", "--commit-interval", "0.2"),
         ]
         proc = subprocess.Popen(args, cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-        _wait_for_rows(store, 6, proc)
+        _wait_for_commits(store, 2, proc)  # 2 parts of 3 answers
         proc.send_signal(signal.SIGKILL)
         proc.communicate()
         committed = rows(store, "select behaviour, text_hash, run_id from annotations")
@@ -301,7 +305,7 @@ def test_an_endpoint_that_dies_is_reported_and_the_rerun_completes(tmp_path):
         text=True,
     )
     try:
-        _wait_for_rows(store, 4, proc)
+        _wait_for_commits(store, 2, proc)  # 2 parts of 2 answers
         fake.stop()
         started = time.monotonic()
         try:
